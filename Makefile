@@ -1,0 +1,19 @@
+# The README's two commands. Set-up lives in scripts/setup.sh: idempotent, quick once done.
+PY := .venv/bin/python
+
+.PHONY: run test setup bench clean
+
+run: setup
+	$(PY) -m desktop
+
+test: setup
+	scripts/test.sh $(ARGS)
+
+setup:
+	@scripts/setup.sh
+
+bench: setup
+	$(PY) benchmarks/library_search.py
+
+clean:
+	rm -rf .venv build *.egg-info

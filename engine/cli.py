@@ -1,0 +1,212 @@
+"""`cuedeck`: the command line. Expected errors print one line and exit 2 (bad input) or
+1 (failure); no traceback."""
+
+import argparse
+import json
+import sys
+
+from . import __version__, registry, ucs
+from .client import EngineClient
+from .errors import CueDeckError
+from .library import Cue, Library
+from .request import MAX_CANDIDATES, GenerationRequest
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not a usage wall
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _out(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False))
+
+
+def _stars(rating: int) -> str:
+    return "★" * rating + "·" * (5 - rating)
+
+
+def _cue_line(cue: Cue) -> str:
+    extras = [f"[{cue.catid}]"] if cue.catid else []
+    extras += [f"#{t}" for t in cue.tags]
+    keep = "K" if cue.keep else " "
+    prompt = cue.prompt if len(cue.prompt) <= 48 else cue.prompt[:47] + "…"
+    return (f"{cue.id:>6} {keep} {_stars(cue.rating)} {cue.model:<22} {cue.duration:6.2f}s "
+            f"seed {cue.seed:<10} {prompt}  {' '.join(extras)}").rstrip()
+
+
+def _print_cues(cues, as_json: bool) -> None:
+    for cue in cues:
+        _out(cue.to_dict()) if as_json else print(_cue_line(cue))
+
+
+# -- commands ------------------------------------------------------------------------------
+
+def cmd_generate(args) -> int:
+    request = GenerationRequest(
+        prompt=args.prompt, model=args.model, candidates=args.n, duration=args.duration,
+        top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
+        seed=args.seed).validated()
+    Library().close()  # an unusable library is bad input: say so before generating
+    show = sys.stderr.isatty()
+
+    def progress(event):
+        if show:
+            print(f"\r{request.model}: {event.stage} {request.candidates} × {request.duration:g} s"
+                  f" … {event.fraction:4.0%}", end="", file=sys.stderr, flush=True)
+
+    with EngineClient() as engine:
+        try:
+            result = engine.run(request, progress)
+        finally:
+            if show:
+                print(file=sys.stderr)
+    for cue in result.cues:
+        if args.json:
+            _out({k: cue[k] for k in ("id", "path", "seed", "duration", "sample_rate",
+                                      "channels", "sha256", "model", "licence")})
+        else:
+            print(f"{cue['id']:>6}  seed {cue['seed']:<10} {cue['duration']:.2f} s  "
+                  f"{cue['sample_rate']} Hz  {cue['path']}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    for info in registry.MODELS.values():
+        if args.json:
+            _out(info.to_dict())
+            continue
+        size = "built in" if info.tiny else f"{info.download_bytes / 1e9:.1f} GB"
+        state = "present" if info.is_present() else "not here"
+        print(f"{info.name:<30} {info.kind:<6} {info.sample_rate // 1000:>2} kHz "
+              f"{'stereo' if info.channels == 2 else 'mono  '} ≤{info.max_duration:>3.0f} s "
+              f"{size:>9}  {state:<8}  {info.licence}")
+    return 0
+
+
+def cmd_ucs(args) -> int:
+    query = (args.query or "").lower()
+    for c in ucs.categories().values():
+        text = " ".join([c.catid, c.category, c.subcategory, c.explanation, *c.synonyms]).lower()
+        if query in text:
+            if args.json:
+                _out({"catid": c.catid, "category": c.category, "subcategory": c.subcategory,
+                      "explanation": c.explanation})
+            else:
+                print(f"{c.catid:<10} {c.category} / {c.subcategory}")
+    return 0
+
+
+def cmd_library(args) -> int:
+    with Library() as lib:
+        if args.action in ("list", "search"):
+            cues = lib.search(text=getattr(args, "text", "") or "", tag=args.tag,
+                              min_rating=args.min_rating, model=args.model, catid=args.catid,
+                              category=args.category, limit=args.limit)
+            _print_cues(cues, args.json)
+            return 0
+        if args.action == "delete":
+            for cue_id in args.ids:
+                lib.get(cue_id)  # every id must exist before anything is deleted
+            for cue_id in args.ids:
+                lib.delete(cue_id)
+                print(f"deleted cue {cue_id}", file=sys.stderr)
+            return 0
+        edits = {
+            "show": lambda: lib.get(args.id),
+            "rate": lambda: lib.rate(args.id, args.rating),
+            "tag": lambda: lib.add_tags(args.id, args.tags),
+            "untag": lambda: lib.remove_tags(args.id, args.tags),
+            "note": lambda: lib.set_notes(args.id, args.text),
+            "catid": lambda: lib.set_catid(args.id, None if args.clear else args.catid),
+        }
+        cue = edits[args.action]()
+        if args.json:
+            _out(cue.to_dict())
+        elif args.action == "show":
+            for key, value in cue.to_dict().items():
+                print(f"{key:>20}: {value}")
+        else:
+            print(_cue_line(cue))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cuedeck", description="Generate, audition and organise candidate cues.")
+    parser.add_argument("--version", action="version", version=f"cuedeck {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    d = GenerationRequest("")
+    g = sub.add_parser("generate", help="generate candidate cues from a prompt")
+    g.add_argument("prompt")
+    g.add_argument("-n", type=int, default=d.candidates, help=f"candidates, 1–{MAX_CANDIDATES} (default {d.candidates})")
+    g.add_argument("-d", "--duration", type=float, default=d.duration, help=f"seconds (default {d.duration:g})")
+    g.add_argument("--model", default=d.model, help=f"model name, see `cuedeck models` (default {d.model})")
+    g.add_argument("--seed", type=int, help="seed of the first candidate (default: random)")
+    g.add_argument("--top-k", type=int, default=d.top_k, help=f"default {d.top_k}")
+    g.add_argument("--top-p", type=float, default=d.top_p, help="0–1; 0 uses top-k (default 0)")
+    g.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy (default 1)")
+    g.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"guidance (default {d.cfg_coef:g})")
+    g.add_argument("--json", action="store_true", help="one JSON object per candidate")
+    g.set_defaults(func=cmd_generate)
+
+    m = sub.add_parser("models", help="list the models and whether they are on this machine")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+
+    u = sub.add_parser("ucs", help="list UCS categories (CatIDs), optionally matching a word")
+    u.add_argument("query", nargs="?")
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=cmd_ucs)
+
+    lib = sub.add_parser("library", help="list, search and edit the cues in the library")
+    acts = lib.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for name, help_text in [("list", "newest cues first"), ("search", "find cues")]:
+        a = acts.add_parser(name, help=help_text)
+        if name == "search":
+            a.add_argument("text", nargs="?", default="", help="words to find in prompt, tags or notes")
+        a.add_argument("--tag")
+        a.add_argument("--min-rating", type=int)
+        a.add_argument("--model")
+        a.add_argument("--catid", help="one UCS CatID, e.g. AMBForst")
+        a.add_argument("--category", help="a whole UCS category, e.g. AMBIENCE")
+        a.add_argument("--limit", type=int, default=None if name == "search" else 50)
+        a.add_argument("--json", action="store_true", help="one JSON object per cue")
+    for name, extra in [("show", None), ("rate", "rating"), ("tag", "tags"), ("untag", "tags"),
+                        ("note", "text"), ("catid", "catid")]:
+        a = acts.add_parser(name)
+        a.add_argument("id", type=int)
+        if extra == "rating":
+            a.add_argument("rating", type=int, help="0–5")
+        elif extra == "tags":
+            a.add_argument("tags", nargs="+")
+        elif extra == "text":
+            a.add_argument("text", help="the notes ('' clears them)")
+        elif extra == "catid":
+            a.add_argument("catid", nargs="?", help="UCS CatID, see `cuedeck ucs`")
+            a.add_argument("--clear", action="store_true")
+        a.add_argument("--json", action="store_true")
+    a = acts.add_parser("delete", help="delete cues: their files and rows")
+    a.add_argument("ids", type=int, nargs="+")
+    lib.set_defaults(func=cmd_library)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "action", None) == "catid" and not args.clear and not args.catid:
+        print("cuedeck: give a CatID or --clear", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except CueDeckError as e:
+        print(f"cuedeck: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("cuedeck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `cuedeck library list | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

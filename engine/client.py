@@ -1,0 +1,151 @@
+"""EngineClient: starts the worker process and talks to it. Qt-free and torch-free, so the
+CLI and the desktop share it; `poll` never blocks longer than asked.
+
+If the worker dies (killed, out of memory) every job it held ends with an Error event of
+kind "crashed", and the next submit starts a fresh worker.
+"""
+
+import json
+import os
+import select
+import subprocess
+import sys
+import uuid
+
+from . import paths, registry
+from . import protocol as p
+from .errors import BadInput, Cancelled, GenerationFailed
+from .request import GenerationRequest
+
+
+class EngineClient:
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._buffer = b""
+        self._jobs: list[str] = []  # submitted, not yet finished, in order
+
+    @property
+    def worker_pid(self) -> int | None:
+        return self._proc.pid if self._proc and self._proc.poll() is None else None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._jobs)
+
+    def submit(self, request: GenerationRequest) -> str:
+        """Validate (raising BadInput at once) and queue the request; returns its job id."""
+        request = request.validated()
+        registry.require_present(registry.get(request.model))
+        job_id = uuid.uuid4().hex[:12]
+        self._ensure_worker()
+        self._jobs.append(job_id)
+        self._send(p.Generate(job_id, request.to_dict()))
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        if job_id in self._jobs:
+            self._send(p.Cancel(job_id))
+
+    def poll(self, timeout: float = 0.0) -> list:
+        """Events that arrived, waiting up to `timeout` seconds for the first one."""
+        if self._proc is None:
+            return []
+        fd = self._proc.stdout.fileno()
+        died = False
+        while select.select([fd], [], [], timeout)[0]:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                died = True
+                break
+            self._buffer += chunk
+            timeout = 0
+        *lines, self._buffer = self._buffer.split(b"\n")
+        events = [p.decode(json.loads(line)) for line in lines if line.strip()]
+        for event in events:
+            if isinstance(event, (p.Result, p.Error, p.Cancelled)) and event.job_id in self._jobs:
+                self._jobs.remove(event.job_id)
+        if died:
+            events += self._worker_died()
+        return events
+
+    def run(self, request: GenerationRequest, on_progress=lambda progress: None) -> p.Result:
+        """Submit and wait (for the CLI). Raises Cancelled on KeyboardInterrupt after
+        the worker confirms that nothing was written."""
+        job_id = self.submit(request)
+        interrupted = False
+        while True:
+            try:
+                events = self.poll(0.2)
+            except KeyboardInterrupt:
+                self.cancel(job_id)
+                interrupted = True
+                continue
+            for event in events:
+                if getattr(event, "job_id", None) != job_id:
+                    continue
+                if isinstance(event, p.Progress):
+                    on_progress(event)
+                elif isinstance(event, p.Result):
+                    return event
+                elif isinstance(event, p.Cancelled):
+                    raise Cancelled("cancelled; nothing was written")
+                elif isinstance(event, p.Error):
+                    if interrupted:
+                        raise Cancelled("cancelled; nothing was written")
+                    raise (BadInput if event.kind == "bad_input" else GenerationFailed)(event.message)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Ask the worker to finish, then make sure it is gone."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        try:
+            proc.stdin.close()  # end of requests: the worker exits after its current job
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        self._jobs.clear()
+
+    def __enter__(self) -> "EngineClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _ensure_worker(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._proc = None
+        log_dir = paths.log_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "worker.log", "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "engine.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, bufsize=0,
+                start_new_session=True)  # Ctrl+C in a terminal reaches us, not the worker
+        self._buffer = b""
+
+    def _send(self, message) -> None:
+        try:
+            self._proc.stdin.write(json.dumps(p.encode(message)).encode() + b"\n")
+        except (BrokenPipeError, OSError):
+            pass  # the worker is gone; poll() reports it
+
+    def _worker_died(self) -> list:
+        proc, self._proc = self._proc, None
+        code = proc.wait()
+        proc.stdout.close()
+        proc.stdin.close()
+        why = "it was killed" if code < 0 else f"exit status {code}"
+        if code == -9:
+            why += ", perhaps for lack of memory"
+        events = [p.Error(job, f"the engine stopped unexpectedly ({why}); nothing of this job "
+                               "was kept and the next job starts a fresh engine", "crashed")
+                  for job in self._jobs]
+        self._jobs.clear()
+        return events

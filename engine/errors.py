@@ -1,0 +1,38 @@
+"""Typed errors whose message is one line a user can act on.
+
+The CLI prints the message alone and exits with `exit_code`; the desktop shows it on the job.
+"""
+
+
+class CueDeckError(Exception):
+    """A failure the user can act on (exit status 1)."""
+
+    exit_code = 1
+
+
+class BadInput(CueDeckError):
+    """The user's input cannot be used (exit status 2); nothing was changed."""
+
+    exit_code = 2
+
+
+class ModelNotPresent(BadInput):
+    """The model is known but its weights are not on this machine."""
+
+
+class LibraryError(BadInput):
+    """The library folder or database cannot be used (unwritable, corrupted, too new)."""
+
+
+class NotFound(BadInput):
+    """A cue or other named thing does not exist."""
+
+
+class GenerationFailed(CueDeckError):
+    """The engine failed while generating; nothing of the job was kept."""
+
+
+class Cancelled(CueDeckError):
+    """The job was cancelled; nothing of it was kept."""
+
+    exit_code = 130

@@ -1,0 +1,342 @@
+"""The library: one SQLite database plus the audio files it points to.
+
+Rules: schema version in `PRAGMA user_version` with forward migrations, WAL journal,
+explicit transactions. A file is in place before its row exists and its row is gone before
+the file is removed, so a kill at any moment leaves no row without its file.
+"""
+
+import contextlib
+import os
+import re
+import sqlite3
+import unicodedata
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, paths, registry, ucs
+from .audio_io import write_wav_atomic
+from .errors import BadInput, LibraryError, NotFound
+from .request import GenerationRequest
+
+DB_NAME = "library.sqlite3"
+AUDIO_DIR = "audio"
+MAX_TAG_CHARS = 64
+MAX_NOTES_CHARS = 10_000
+
+MIGRATIONS = [
+    # 1: cues with their full provenance, and tags.
+    """
+    CREATE TABLE cues (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL UNIQUE,            -- relative to the library folder
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        licence TEXT NOT NULL,
+        audiocraft_version TEXT NOT NULL,
+        cuedeck_version TEXT NOT NULL,
+        duration REAL NOT NULL,               -- seconds of audio in the file
+        sample_rate INTEGER NOT NULL,
+        channels INTEGER NOT NULL,
+        top_k INTEGER NOT NULL,
+        top_p REAL NOT NULL,
+        temperature REAL NOT NULL,
+        cfg_coef REAL NOT NULL,
+        seed INTEGER NOT NULL,                -- this cue's own seed
+        request_seed INTEGER NOT NULL,
+        batch_size INTEGER NOT NULL,
+        batch_index INTEGER NOT NULL,
+        job_id TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        conditioning_sha256 TEXT,             -- melody or audio prompt, when one was used
+        parent_id INTEGER REFERENCES cues(id) ON DELETE SET NULL,
+        created_at TEXT NOT NULL,             -- ISO 8601, UTC
+        rating INTEGER NOT NULL DEFAULT 0 CHECK (rating BETWEEN 0 AND 5),
+        catid TEXT,
+        notes TEXT NOT NULL DEFAULT '',
+        keep INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE tags (
+        cue_id INTEGER NOT NULL REFERENCES cues(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (cue_id, tag)
+    );
+    CREATE INDEX tags_by_tag ON tags(tag);
+    CREATE INDEX cues_by_created ON cues(created_at);
+    """,
+]
+
+
+@dataclass(frozen=True)
+class Cue:
+    id: int
+    path: Path  # absolute
+    prompt: str
+    model: str
+    licence: str
+    audiocraft_version: str
+    cuedeck_version: str
+    duration: float
+    sample_rate: int
+    channels: int
+    top_k: int
+    top_p: float
+    temperature: float
+    cfg_coef: float
+    seed: int
+    request_seed: int
+    batch_size: int
+    batch_index: int
+    job_id: str
+    sha256: str
+    conditioning_sha256: str | None
+    parent_id: int | None
+    created_at: str
+    rating: int
+    catid: str | None
+    notes: str
+    keep: bool
+    tags: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["tags"] = list(self.tags)
+        return d
+
+
+_COLUMNS = [f.name for f in fields(Cue) if f.name not in ("id", "tags")]
+_SELECT = ("SELECT cues.*, (SELECT group_concat(tag, char(31)) FROM "
+           "(SELECT tag FROM tags WHERE cue_id = cues.id ORDER BY tag)) AS tag_list FROM cues")
+
+
+class Library:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else paths.library_dir()
+        self.audio_dir = self.root / AUDIO_DIR
+        try:
+            self.audio_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise LibraryError(f"cannot use library folder {self.root}: {e.strerror}; "
+                               "set CUEDECK_HOME to a writable folder") from None
+        db = self.root / DB_NAME
+        try:
+            self._db = sqlite3.connect(db, timeout=10, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise LibraryError(f"library database {db} is unusable ({e}); move it aside to "
+                               "start a new library, or restore it from a backup") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise LibraryError(f"the library at {self.root} was written by a newer CueDeck "
+                               f"(schema {version}); update CueDeck to open it")
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as db:
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def remove_stale_partial_files(self) -> None:
+        """Delete `.part` files left by a writer that was killed (their pid is gone)."""
+        for part in self.audio_dir.glob(".*.part"):
+            pid = part.name.split(".")[-2]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                part.unlink(missing_ok=True)
+
+    # -- adding -------------------------------------------------------------------------
+
+    def add_batch(self, request: GenerationRequest, audio: np.ndarray, sample_rate: int,
+                  seeds: list[int], job_id: str, audiocraft_version: str) -> list[Cue]:
+        """Write each candidate's file, then all rows in one transaction."""
+        info = registry.get(request.model)
+        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        written: list[tuple[Path, str]] = []
+        try:
+            for index, (candidate, seed) in enumerate(zip(audio, seeds)):
+                path = self.audio_dir / f"{_slug(request.prompt)}_{seed}_{job_id[:8]}-{index + 1}.wav"
+                written.append((path, write_wav_atomic(path, candidate, sample_rate)))
+            ids = []
+            with self.transaction() as db:
+                for index, (path, digest) in enumerate(written):
+                    row = {
+                        "path": str(path.relative_to(self.root)), "prompt": request.prompt,
+                        "model": info.name, "licence": info.licence,
+                        "audiocraft_version": audiocraft_version, "cuedeck_version": __version__,
+                        "duration": audio.shape[-1] / sample_rate, "sample_rate": sample_rate,
+                        "channels": audio.shape[1], "top_k": request.top_k,
+                        "top_p": request.top_p, "temperature": request.temperature,
+                        "cfg_coef": request.cfg_coef, "seed": seeds[index],
+                        "request_seed": request.seed, "batch_size": len(written),
+                        "batch_index": index, "job_id": job_id, "sha256": digest,
+                        "conditioning_sha256": None, "parent_id": None, "created_at": created,
+                    }
+                    names = ", ".join(row)
+                    marks = ", ".join(f":{k}" for k in row)
+                    ids.append(db.execute(f"INSERT INTO cues ({names}) VALUES ({marks})", row).lastrowid)
+        except BaseException:
+            for path, _ in written:
+                path.unlink(missing_ok=True)
+            raise
+        return [self.get(i) for i in ids]
+
+    # -- reading ------------------------------------------------------------------------
+
+    def get(self, cue_id: int) -> Cue:
+        row = self._db.execute(f"{_SELECT} WHERE id = ?", (cue_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no cue with id {cue_id}; `cuedeck library list` shows the ids")
+        return self._cue(row)
+
+    def search(self, text: str = "", tag: str | None = None, min_rating: int | None = None,
+               model: str | None = None, catid: str | None = None, category: str | None = None,
+               limit: int | None = None, offset: int = 0) -> list[Cue]:
+        """Newest first. `text` matches every word in prompt, tags or notes (any case);
+        `catid` is one UCS CatID, `category` a whole UCS category such as AMBIENCE."""
+        where, args = [], []
+        for word in text.split():
+            like = f"%{_escape_like(word)}%"
+            where.append("(cues.prompt LIKE ? ESCAPE '\\' OR cues.notes LIKE ? ESCAPE '\\' OR "
+                         "EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag LIKE ? ESCAPE '\\'))")
+            args += [like, like, like]
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag = ?)")
+            args.append(normalise_tag(tag))
+        if min_rating is not None:
+            where.append("cues.rating >= ?")
+            args.append(_rating(min_rating))
+        if model:
+            where.append("cues.model = ?")
+            args.append(registry.get(model).name)
+        if catid:
+            where.append("cues.catid = ?")
+            args.append(ucs.validate_catid(catid))
+        if category:
+            ids = ucs.catids_in_category(category)
+            where.append(f"cues.catid IN ({', '.join('?' * len(ids))})")
+            args += ids
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY cues.id DESC"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        return [self._cue(r) for r in self._db.execute(sql, args)]
+
+    def tags(self) -> list[tuple[str, int]]:
+        """Every tag in use with how many cues carry it, most used first."""
+        rows = self._db.execute("SELECT tag, count(*) FROM tags GROUP BY tag ORDER BY 2 DESC, 1")
+        return [(r[0], r[1]) for r in rows]
+
+    def _cue(self, row: sqlite3.Row) -> Cue:
+        values = {name: row[name] for name in _COLUMNS}
+        values["path"] = self.root / row["path"]
+        values["keep"] = bool(row["keep"])
+        return Cue(id=row["id"], tags=tuple(row["tag_list"].split("\x1f")) if row["tag_list"] else (),
+                   **values)
+
+    # -- editing ------------------------------------------------------------------------
+
+    def rate(self, cue_id: int, rating: int) -> Cue:
+        return self._update(cue_id, rating=_rating(rating))
+
+    def set_notes(self, cue_id: int, notes: str) -> Cue:
+        if len(notes) > MAX_NOTES_CHARS:
+            raise BadInput(f"notes are {len(notes)} characters long; keep them to {MAX_NOTES_CHARS}")
+        return self._update(cue_id, notes=notes)
+
+    def set_catid(self, cue_id: int, catid: str | None) -> Cue:
+        return self._update(cue_id, catid=ucs.validate_catid(catid) if catid else None)
+
+    def set_keep(self, cue_id: int, keep: bool) -> Cue:
+        return self._update(cue_id, keep=int(bool(keep)))
+
+    def add_tags(self, cue_id: int, tags: list[str]) -> Cue:
+        clean = [normalise_tag(t) for t in tags]
+        with self.transaction() as db:
+            self.get(cue_id)
+            db.executemany("INSERT OR IGNORE INTO tags (cue_id, tag) VALUES (?, ?)",
+                           [(cue_id, t) for t in clean])
+        return self.get(cue_id)
+
+    def remove_tags(self, cue_id: int, tags: list[str]) -> Cue:
+        clean = [normalise_tag(t) for t in tags]
+        with self.transaction() as db:
+            self.get(cue_id)
+            db.executemany("DELETE FROM tags WHERE cue_id = ? AND tag = ?", [(cue_id, t) for t in clean])
+        return self.get(cue_id)
+
+    def delete(self, cue_id: int) -> None:
+        """Remove the row, then the file: a kill in between leaves a stray file, never a
+        row without its file."""
+        cue = self.get(cue_id)
+        with self.transaction() as db:
+            db.execute("DELETE FROM cues WHERE id = ?", (cue_id,))
+        cue.path.unlink(missing_ok=True)
+
+    def _update(self, cue_id: int, **values) -> Cue:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with self.transaction() as db:
+            if db.execute(f"UPDATE cues SET {sets} WHERE id = ?", [*values.values(), cue_id]).rowcount == 0:
+                raise NotFound(f"no cue with id {cue_id}; `cuedeck library list` shows the ids")
+        return self.get(cue_id)
+
+
+def normalise_tag(tag: str) -> str:
+    clean = " ".join(str(tag).split()).lower()
+    if not clean:
+        raise BadInput("a tag cannot be empty")
+    if len(clean) > MAX_TAG_CHARS:
+        raise BadInput(f"tag {clean[:20]!r}… is longer than {MAX_TAG_CHARS} characters")
+    return clean
+
+
+def _rating(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+        raise BadInput(f"a rating is a whole number from 0 to 5; got {value!r}")
+    return value
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "cue"

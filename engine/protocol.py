@@ -1,0 +1,88 @@
+"""The worker's message protocol: small typed messages, encoded as plain JSON-able dicts.
+
+Transport-neutral on purpose: today they travel over a multiprocessing pipe, later the same
+dicts can cross a socket to a GPU box. Every message carries the protocol version.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+
+VERSION = 1
+
+
+# -- requests (client → worker) ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Generate:
+    job_id: str
+    request: dict  # GenerationRequest.to_dict()
+
+
+@dataclass(frozen=True)
+class Cancel:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# -- events (worker → client) --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ready:
+    pid: int
+    versions: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: str
+    step: int
+    total: int
+    stage: str = "generating"  # generating | decoding | saving
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    job_id: str
+    cues: list  # Cue.to_dict() of each candidate, in batch order
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Error:
+    job_id: str
+    message: str  # one line the user can act on
+    kind: str = "failed"  # bad_input | failed | crashed
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    job_id: str
+
+
+MESSAGES = {cls.__name__.lower(): cls for cls in
+            (Generate, Cancel, Shutdown, Ready, Progress, Result, Error, Cancelled)}
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def encode(message) -> dict:
+    return {"v": VERSION, "type": type(message).__name__.lower(), **asdict(message)}
+
+
+def decode(data: dict):
+    if not isinstance(data, dict) or data.get("v") != VERSION:
+        raise ProtocolError(f"unsupported message (want protocol v{VERSION}): {data!r:.200}")
+    cls = MESSAGES.get(data.get("type"))
+    if cls is None:
+        raise ProtocolError(f"unknown message type {data.get('type')!r}")
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,79 @@
+"""A generation request and its validation (no torch: the UI validates before sending)."""
+
+import math
+import secrets
+from dataclasses import asdict, dataclass, replace
+
+from . import registry
+from .errors import BadInput
+
+MAX_PROMPT_CHARS = 1000
+MAX_CANDIDATES = 8
+MIN_DURATION = 0.5
+MAX_SEED = 2**32 - 1
+MAX_TEMPERATURE = 10.0
+MAX_CFG = 30.0
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    model: str = "tiny-music"
+    candidates: int = 4
+    duration: float = 8.0
+    top_k: int = 250
+    top_p: float = 0.0  # 0 = use top-k
+    temperature: float = 1.0  # 0 = greedy decoding
+    cfg_coef: float = 3.0
+    seed: int | None = None  # None = pick one at random (and record it)
+
+    def validated(self) -> "GenerationRequest":
+        """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
+        prompt = self.prompt.strip() if isinstance(self.prompt, str) else ""
+        if not prompt:
+            raise BadInput("the prompt is empty; describe the cue, e.g. \"warm analog pad, slow swell\"")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise BadInput(f"the prompt is {len(prompt)} characters long; keep it to {MAX_PROMPT_CHARS}")
+        if "\x00" in prompt:
+            raise BadInput("the prompt contains a NUL character; remove it")
+        info = registry.get(self.model)
+        _int_in("candidates", self.candidates, 1, MAX_CANDIDATES)
+        _number_in("duration", self.duration, MIN_DURATION, info.max_duration,
+                   f" seconds for {info.name}")
+        _int_in("top-k", self.top_k, 0, info.card, f" ({info.name} has {info.card} codes)")
+        _number_in("top-p", self.top_p, 0.0, 1.0)
+        _number_in("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
+        _number_in("cfg", self.cfg_coef, 0.0, MAX_CFG)
+        seed = self.seed
+        if seed is None:
+            seed = secrets.randbelow(MAX_SEED + 1)
+        _int_in("seed", seed, 0, MAX_SEED)
+        return replace(self, prompt=prompt, seed=seed, duration=float(self.duration),
+                       top_p=float(self.top_p), temperature=float(self.temperature),
+                       cfg_coef=float(self.cfg_coef))
+
+    def candidate_seeds(self) -> list[int]:
+        """Each candidate's own seed: the request's seed plus the candidate's index."""
+        assert self.seed is not None, "validate the request first"
+        return [self.seed + i for i in range(self.candidates)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "GenerationRequest":
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise BadInput(f"malformed generation request: {e}") from None
+
+
+def _int_in(name, value, low, high, unit=""):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInput(f"{name} must be a whole number from {low} to {high}{unit}; got {value!r}")
+
+
+def _number_in(name, value, low, high, unit=""):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not low <= value <= high:
+        raise BadInput(f"{name} must be a number from {low:g} to {high:g}{unit}; got {value!r}")

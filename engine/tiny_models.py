@@ -1,0 +1,104 @@
+"""Tiny random-weight models in audiocraft's release checkpoint format.
+
+They load through exactly the code path real weights take (`MusicGen.get_pretrained(folder)`,
+`AudioGen.get_pretrained(folder)`), so tests and first-time users exercise the real engine
+without a download. Untrained: they produce noise. Built deterministically from a fixed seed.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import audiocraft
+import torch
+from audiocraft.models import builders
+from omegaconf import OmegaConf
+
+# Per model: sample rate, SEANet ratios (their product is the hop: 50 frames a second, as
+# in the released models) and the longest window (released MusicGen 30 s, AudioGen 10 s).
+SPECS = {
+    "tiny-music": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 30},
+    "tiny-sfx": {"sample_rate": 16000, "ratios": [8, 5, 4, 2], "segment_duration": 10},
+}
+N_Q = 4
+CARD = 256
+SEED = 1234
+
+
+def lm_config(name: str) -> dict:
+    """An `xp.cfg` with the keys audiocraft's builders read, at toy sizes."""
+    spec = SPECS[name]
+    return {
+        "device": "cpu",
+        "dtype": "float32",
+        "lm_model": "transformer_lm",
+        "dataset": {"segment_duration": spec["segment_duration"]},
+        "transformer_lm": {
+            "n_q": N_Q, "card": CARD, "dim": 32, "num_heads": 2, "num_layers": 2,
+            "hidden_scale": 4, "dropout": 0.0, "activation": "gelu", "norm": "layer_norm",
+            "norm_first": True, "bias_ff": False, "bias_attn": False, "bias_proj": False,
+            "causal": True, "custom": False, "memory_efficient": True,
+            "attention_as_float32": False, "positional_embedding": "sin", "xpos": False,
+            "weight_init": "gaussian", "depthwise_init": "current", "zero_bias_init": True,
+            "cross_attention": True, "two_step_cfg": False,
+        },
+        "codebooks_pattern": {"modeling": "delay", "delay": {"delays": list(range(N_Q))}},
+        "classifier_free_guidance": {"training_dropout": 0.3, "inference_coef": 3.0},
+        "attribute_dropout": {},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
+                  "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
+        "conditioners": {
+            "description": {"model": "lut", "lut": {"n_bins": 1024, "dim": 16, "tokenizer": "noop"}},
+        },
+    }
+
+
+def compression_config(name: str) -> dict:
+    spec = SPECS[name]
+    return {
+        "device": "cpu",
+        "compression_model": "encodec",
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": spec["sample_rate"],
+                    "channels": 1, "causal": False, "renormalize": False},
+        "seanet": {"dimension": 32, "channels": 1, "causal": False, "n_filters": 4,
+                   "n_residual_layers": 1, "ratios": spec["ratios"], "activation": "ELU",
+                   "activation_params": {"alpha": 1.0}, "norm": "none", "kernel_size": 7,
+                   "last_kernel_size": 7, "residual_kernel_size": 3, "dilation_base": 2,
+                   "pad_mode": "constant", "true_skip": True, "compress": 2, "lstm": 0,
+                   "encoder": {}, "decoder": {}},
+        # kmeans_init off: the codebooks keep their random init instead of waiting for data.
+        "rvq": {"n_q": N_Q, "q_dropout": False, "bins": CARD, "decay": 0.99,
+                "kmeans_init": False, "kmeans_iters": 1, "threshold_ema_dead_code": 2},
+    }
+
+
+def _package(model: torch.nn.Module, cfg: dict) -> dict:
+    return {"best_state": model.state_dict(), "xp.cfg": OmegaConf.to_yaml(OmegaConf.create(cfg)),
+            "version": audiocraft.__version__, "exported": True}
+
+
+def build(name: str, folder: Path) -> Path:
+    """Write `state_dict.bin` and `compression_state_dict.bin` for `name` into `folder`.
+
+    The folder appears whole or not at all (built beside it, then renamed into place).
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(SEED)
+        lm_cfg, comp_cfg = lm_config(name), compression_config(name)
+        lm = builders.get_lm_model(OmegaConf.create(lm_cfg))
+        compression = builders.get_compression_model(OmegaConf.create(comp_cfg))
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        torch.save(_package(lm, lm_cfg), staging / "state_dict.bin")
+        torch.save(_package(compression, comp_cfg), staging / "compression_state_dict.bin")
+        try:
+            os.replace(staging, folder)
+        except OSError:
+            if not folder.is_dir():  # another process won the race: theirs is as good
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

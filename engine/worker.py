@@ -1,0 +1,119 @@
+"""The engine worker process: generates, writes files and library rows, reports progress.
+
+Started by EngineClient as `python -m engine.worker`. It speaks the protocol as JSON lines:
+requests on stdin, events on stdout. Anything else that writes to stdout (a library's print)
+is sent to stderr, which the client points at the worker log.
+"""
+
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+
+from . import protocol as p
+from .errors import BadInput, Cancelled, CueDeckError
+from .library import Library
+from .request import GenerationRequest
+
+PROGRESS_INTERVAL = 0.05  # seconds between progress events; the last step is always sent
+log = logging.getLogger("cuedeck.worker")
+
+
+class Worker:
+    def __init__(self, out):
+        self._out = out
+        self._inbox: queue.Queue = queue.Queue()
+        self._cancelled: set[str] = set()
+
+    def send(self, message) -> None:
+        self._out.write(json.dumps(p.encode(message)).encode() + b"\n")
+
+    def read_requests(self, stream) -> None:
+        """Runs on its own thread so that a Cancel arrives while a job generates."""
+        for line in stream:
+            try:
+                message = p.decode(json.loads(line))
+            except (ValueError, p.ProtocolError) as e:
+                log.error("ignoring a malformed request: %s", e)
+                continue
+            if isinstance(message, p.Cancel):
+                self._cancelled.add(message.job_id)
+            else:
+                self._inbox.put(message)
+        self._inbox.put(p.Shutdown())  # the client went away
+
+    def serve(self) -> None:
+        from .generation import AUDIOCRAFT_VERSION, Generator  # torch loads here, in the worker only
+
+        import torch
+
+        self._generator = Generator()
+        try:
+            with Library() as library:
+                library.remove_stale_partial_files()
+        except CueDeckError:
+            pass  # an unusable library is reported on the first job that needs it
+        self._audiocraft_version = AUDIOCRAFT_VERSION
+        self.send(p.Ready(pid=os.getpid(), versions={
+            "audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}))
+        while True:
+            message = self._inbox.get()
+            if isinstance(message, p.Shutdown):
+                return
+            if isinstance(message, p.Generate):
+                self.send(self.run(message))
+                self._cancelled.discard(message.job_id)
+
+    def run(self, job: p.Generate):
+        job_id = job.job_id
+        last = 0.0
+
+        def on_progress(step: int, total: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if step == total or now - last >= PROGRESS_INTERVAL:
+                last = now
+                self.send(p.Progress(job_id, step, total))
+
+        def should_cancel() -> bool:
+            return job_id in self._cancelled
+
+        try:
+            if should_cancel():
+                raise Cancelled("cancelled before it started")
+            request = GenerationRequest.from_dict(job.request).validated()
+            with Library() as library:
+                batch = self._generator.generate(request, on_progress, should_cancel)
+                self.send(p.Progress(job_id, 1, 1, stage="saving"))
+                cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
+                                         job_id, self._audiocraft_version)
+            return p.Result(job_id, [c.to_dict() for c in cues], batch.elapsed)
+        except Cancelled:
+            return p.Cancelled(job_id)
+        except CueDeckError as e:
+            return p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed")
+        except Exception as e:  # a bug or a library failure: keep serving, log the details
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    worker = Worker(out)
+    threading.Thread(target=worker.read_requests, args=(sys.stdin.buffer,), daemon=True,
+                     name="cuedeck-requests").start()
+    try:
+        worker.serve()
+    except BrokenPipeError:
+        pass  # the client is gone; nobody is left to tell
+
+
+if __name__ == "__main__":
+    main()
