@@ -2,36 +2,51 @@
 
 import hashlib
 import os
+import struct
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
+
+WAVE_FORMAT_IEEE_FLOAT = 3
 
 
-def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> str:
-    """Write `audio` [channels, samples] as 32-bit float WAV at `path`; return its sha256.
+def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """A 32-bit float WAV of `audio` [channels, samples].
 
-    Float keeps exactly what the model produced (it may exceed full scale); exports convert.
+    Written by hand rather than by libsndfile, whose float WAVs carry a PEAK chunk with a
+    timestamp: the same audio must give the same bytes (and sha256) every time.
     """
+    channels = audio.shape[0]
+    data = np.ascontiguousarray(audio.T, dtype="<f4").tobytes()
+    frames = audio.shape[1]
+    fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_IEEE_FLOAT, channels, sample_rate,
+                      sample_rate * channels * 4, channels * 4, 32, 0)
+    chunks = (_chunk(b"fmt ", fmt) + _chunk(b"fact", struct.pack("<I", frames))
+              + _chunk(b"data", data))
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def _chunk(tag: bytes, payload: bytes) -> bytes:
+    pad = b"\0" if len(payload) % 2 else b""
+    return tag + struct.pack("<I", len(payload)) + payload + pad
+
+
+def write_atomic(path: Path, content: bytes) -> str:
+    """Write `content` to `path` via a temporary file and a rename; return its sha256."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with open(tmp, "wb") as f:
-            sf.write(f, np.ascontiguousarray(audio.T, dtype=np.float32), sample_rate,
-                     format="WAV", subtype="FLOAT")
+            f.write(content)
             f.flush()
             os.fsync(f.fileno())
-        digest = sha256_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return digest
+    return hashlib.sha256(content).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> str:
+    """Float WAV keeps exactly what the model produced (it may exceed full scale)."""
+    return write_atomic(path, float_wav_bytes(audio, sample_rate))

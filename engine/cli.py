@@ -46,6 +46,7 @@ def cmd_generate(args) -> int:
         prompt=args.prompt, model=args.model, candidates=args.n, duration=args.duration,
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed).validated()
+    registry.require_present(registry.get(request.model))
     Library().close()  # an unusable library is bad input: say so before generating
     show = sys.stderr.isatty()
 

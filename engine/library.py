@@ -117,7 +117,7 @@ class Library:
         self.root = Path(root) if root else paths.library_dir()
         self.audio_dir = self.root / AUDIO_DIR
         try:
-            self.audio_dir.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise LibraryError(f"cannot use library folder {self.root}: {e.strerror}; "
                                "set CUEDECK_HOME to a writable folder") from None
@@ -131,6 +131,7 @@ class Library:
         except sqlite3.DatabaseError as e:
             raise LibraryError(f"library database {db} is unusable ({e}); move it aside to "
                                "start a new library, or restore it from a backup") from None
+        self.audio_dir.mkdir(exist_ok=True)
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,69 @@
+"""Shared test set-up: nothing a test does touches the real home, sound card or display.
+
+Set at import, before Qt or PortAudio can start: HOME (whose .asoundrc makes ALSA's null
+PCM the default device), XDG_RUNTIME_DIR, the offscreen Qt platform, offline hub access.
+Every test gets its own CUEDECK_HOME, and fails if it leaves worker processes or threads.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_session = Path(tempfile.mkdtemp(prefix="cuedeck-tests-"))
+(_session / "home").mkdir()
+(_session / "home" / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type null }\n")
+(_session / "runtime").mkdir(mode=0o700)
+os.environ["HOME"] = str(_session / "home")
+os.environ["XDG_RUNTIME_DIR"] = str(_session / "runtime")
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["CUEDECK_HOME"] = str(_session / "cuedeck")
+
+
+@pytest.fixture(autouse=True)
+def cuedeck_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "cuedeck"
+    monkeypatch.setenv("CUEDECK_HOME", str(home))
+    return home
+
+
+def _children() -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    """Fail a test that leaves child processes (workers) or threads running."""
+    threads_before = set(threading.enumerate())
+    children_before = _children()
+    yield
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        extra_children = _children() - children_before
+        extra_threads = [t for t in threading.enumerate()
+                         if t not in threads_before and t.is_alive() and not t.daemon]
+        if not extra_children and not extra_threads:
+            return
+        time.sleep(0.05)
+    pytest.fail(f"test left processes {sorted(extra_children)} or threads {extra_threads} behind")
+
+
+def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """`cuedeck ARGS` as a user runs it: a fresh process with this test's environment."""
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)

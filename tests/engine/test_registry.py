@@ -1,0 +1,64 @@
+import pytest
+
+from engine import registry
+from engine.errors import BadInput, ModelNotPresent
+
+RELEASED = ["musicgen-small", "musicgen-medium", "musicgen-large", "musicgen-melody",
+            "musicgen-stereo-small", "musicgen-stereo-medium", "musicgen-stereo-large",
+            "musicgen-stereo-melody", "musicgen-stereo-melody-large", "audiogen-medium",
+            "magnet-small-10secs", "magnet-medium-10secs", "magnet-small-30secs",
+            "magnet-medium-30secs", "audio-magnet-small", "audio-magnet-medium"]
+
+
+def test_registry_lists_the_released_models_with_their_facts():
+    for name in RELEASED:
+        info = registry.get(name)
+        assert info.hub_id == f"facebook/{name}"
+        assert info.licence == "CC-BY-NC-4.0"
+        assert info.download_bytes > 1e9
+        assert "text" in info.conditioning
+    assert registry.get("musicgen-stereo-small").channels == 2
+    assert registry.get("musicgen-melody").conditioning == ("text", "melody")
+    assert registry.get("audiogen-medium").kind == "sfx"
+    assert registry.get("audiogen-medium").sample_rate == 16000
+    assert registry.get("musicgen-small").max_duration == 30
+
+
+def test_tiny_models_are_labelled_as_untrained_and_always_present():
+    for name, rate, kind in [("tiny-music", 32000, "music"), ("tiny-sfx", 16000, "sfx")]:
+        info = registry.get(name)
+        assert (info.sample_rate, info.kind, info.tiny) == (rate, kind, True)
+        assert "untrained" in info.licence and "noise" in info.label
+        assert info.is_present()
+
+
+def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home):
+    info = registry.get("musicgen-small")
+    assert not info.is_present()
+    with pytest.raises(ModelNotPresent) as caught:
+        registry.require_present(info)
+    assert "hf download facebook/musicgen-small" in str(caught.value)
+    folder = cuedeck_home / "models" / "musicgen-small"
+    folder.mkdir(parents=True)
+    for name in registry.CHECKPOINT_FILES:
+        (folder / name).write_bytes(b"x")
+    assert info.is_present() and info.to_dict()["path"] == str(folder)
+
+
+def test_real_model_found_in_the_hub_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--facebook--audiogen-medium" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    for name in registry.CHECKPOINT_FILES:
+        (snapshot / name).write_bytes(b"x")
+    (cache / "models--facebook--audiogen-medium" / "refs").mkdir()
+    (cache / "models--facebook--audiogen-medium" / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    import huggingface_hub.constants as c
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    assert registry.get("audiogen-medium").local_folder() == snapshot
+
+
+def test_unknown_model_says_how_to_list_them():
+    with pytest.raises(BadInput, match="cuedeck models"):
+        registry.get("nope")

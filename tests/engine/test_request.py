@@ -1,0 +1,63 @@
+import math
+
+import pytest
+
+from engine.errors import BadInput
+from engine.request import GenerationRequest
+
+
+def test_defaults_validate_and_pick_a_recorded_seed():
+    request = GenerationRequest("warm analog pad").validated()
+    assert 0 <= request.seed < 2**32
+    assert request.candidate_seeds() == [request.seed + i for i in range(4)]
+
+
+def test_prompt_is_stripped_and_seed_kept():
+    request = GenerationRequest("  rain on a tin roof  ", model="tiny-sfx", seed=7).validated()
+    assert request.prompt == "rain on a tin roof"
+    assert request.seed == 7
+
+
+def test_round_trip_through_dict():
+    request = GenerationRequest("x", candidates=2, seed=3).validated()
+    assert GenerationRequest.from_dict(request.to_dict()) == request
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"prompt": ""}, "prompt is empty"),
+    ({"prompt": "   \n"}, "prompt is empty"),
+    ({"prompt": "a" * 1001}, "1001 characters"),
+    ({"prompt": "a\x00b"}, "NUL"),
+    ({"model": "musicgen-huge"}, "unknown model"),
+    ({"candidates": 0}, "candidates"),
+    ({"candidates": 9}, "candidates"),
+    ({"candidates": 2.5}, "candidates"),
+    ({"candidates": True}, "candidates"),
+    ({"duration": 0.1}, "duration"),
+    ({"duration": 31.0}, "duration"),
+    ({"duration": 11.0, "model": "tiny-sfx"}, "10 seconds for tiny-sfx"),
+    ({"duration": math.nan}, "duration"),
+    ({"duration": math.inf}, "duration"),
+    ({"top_k": -1}, "top-k"),
+    ({"top_k": 257}, "tiny-music has 256 codes"),
+    ({"top_p": 1.5}, "top-p"),
+    ({"top_p": math.nan}, "top-p"),
+    ({"temperature": -0.1}, "temperature"),
+    ({"temperature": math.nan}, "temperature"),
+    ({"cfg_coef": math.inf}, "cfg"),
+    ({"cfg_coef": -1.0}, "cfg"),
+    ({"seed": -1}, "seed"),
+    ({"seed": 2**32}, "seed"),
+])
+def test_bad_input_is_one_actionable_line(changes, words):
+    fields = {"prompt": "warm pad", **changes}
+    with pytest.raises(BadInput) as caught:
+        GenerationRequest(**fields).validated()
+    message = str(caught.value)
+    assert words in message
+    assert "\n" not in message
+
+
+def test_malformed_dict_is_bad_input():
+    with pytest.raises(BadInput, match="malformed"):
+        GenerationRequest.from_dict({"prompt": "x", "loudness": 3})
