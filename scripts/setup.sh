@@ -32,7 +32,7 @@ stamp=.venv/.setup-stamp
 want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
 [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && exit 0
 
-echo "setup: creating .venv and installing Python packages (first time: a few minutes, ~5 GB)"
+echo "setup: installing Python packages into .venv (the first time takes a few minutes and ~6 GB)"
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${pip[@]}" install -e '.[test]'

@@ -1,0 +1,121 @@
+"""The audition player: its render logic exactly, and real PortAudio on ALSA's null device."""
+
+import time
+
+import numpy as np
+import pytest
+
+from engine import loudness
+from engine.player import FADE_SECONDS, Player, PlayerError, output_devices, prepare
+
+RATE = 8000
+FADE = int(FADE_SECONDS * RATE)  # 40 frames
+
+
+def steady(frames=1000, value=0.5):
+    return np.full((frames, 1), value, np.float32)
+
+
+def started(player, audio, start=0):
+    """A player whose callback state is set up as if PortAudio were running it."""
+    player.sample_rate = RATE
+    ramp = np.linspace(0, 1, FADE, dtype=np.float32)
+    player._ramp_in, player._ramp_out = ramp[:, None], ramp[::-1, None].copy()
+    player._command = (prepare(audio, RATE), start)
+    return player
+
+
+def render(player, frames):
+    out = np.empty((frames, 1), np.float32)
+    alive = player.render(out)
+    return out[:, 0], alive
+
+
+def test_prepare_fades_the_edges_and_applies_gain_without_touching_the_source():
+    audio = steady()
+    buffer = prepare(audio, RATE, gain=2.0)
+    assert buffer[0, 0] == 0 and buffer[-1, 0] == 0 and buffer[500, 0] == 1.0
+    assert (audio == 0.5).all()
+
+
+def test_start_mid_cue_fades_in_then_copies_exactly():
+    player = started(Player(), steady(), start=100)
+    out, alive = render(player, 200)
+    assert alive and out[0] == 0 and np.all(np.diff(out[:FADE]) > 0)
+    assert np.all(out[FADE:] == 0.5)
+    assert player.position == 300 / RATE
+
+
+def test_stop_fades_out_then_ends():
+    player = started(Player(), steady(), start=100)
+    render(player, 100)
+    player._command = (None, 0)
+    out, alive = render(player, 100)
+    assert not alive
+    assert np.all(np.diff(out[:FADE]) < 0) and np.all(out[FADE - 1:] == 0)
+    assert not player.playing
+
+
+def test_switching_cues_fades_out_the_old_and_fades_in_the_new():
+    player = started(Player(), steady(value=0.5), start=100)
+    render(player, 100)
+    player._command = (prepare(steady(value=-0.25), RATE), 200)
+    out, alive = render(player, 200)
+    assert alive
+    assert np.all(out[:FADE] >= 0) and np.all(np.diff(out[:FADE]) < 0)  # old one down
+    assert np.all(out[FADE:2 * FADE] <= 0)  # new one up from silence
+    assert np.all(out[2 * FADE:] == -0.25)
+
+
+def test_end_of_cue_stops_unless_looping():
+    player = started(Player(), steady(frames=300), start=0)
+    _, alive = render(player, 400)
+    assert not alive
+    player = started(Player(), steady(frames=300), start=0)
+    player.loop = True
+    out, alive = render(player, 700)
+    assert alive and player.position == (700 % 300) / RATE
+    assert out[300] == 0  # the loop point is faded, not clicked
+
+
+def test_plays_through_portaudio_on_the_null_device():
+    assert output_devices(), "ALSA null device should be visible to PortAudio"
+    player = Player()
+    try:
+        audio = np.random.default_rng(0).uniform(-0.3, 0.3, (4000, 2)).astype(np.float32)
+        player.play(audio, RATE)
+        assert player.playing
+        deadline = time.monotonic() + 10
+        while player.playing and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not player.playing and player.position == len(audio) / RATE
+        player.loop = True
+        player.play(audio, RATE, start=0.25)
+        time.sleep(0.2)
+        assert player.playing
+        player.stop()
+        deadline = time.monotonic() + 10
+        while player.playing and time.monotonic() < deadline:
+            player.poll()
+            time.sleep(0.01)
+        assert not player.playing
+    finally:
+        player.close()
+
+
+def test_missing_device_is_a_clear_error():
+    with pytest.raises(PlayerError, match="pick another device"):
+        Player(device=999).play(steady(), RATE)
+
+
+def test_loudness_matched_gain_equalises_quiet_and_loud_cues():
+    rng = np.random.default_rng(1)
+    quiet = rng.normal(0, 0.01, (RATE * 3, 1)).astype(np.float32)
+    loud = rng.normal(0, 0.1, (RATE * 3, 1)).astype(np.float32)
+    a = loudness.integrated_lufs(quiet * loudness.audition_gain(quiet, RATE), RATE)
+    b = loudness.integrated_lufs(loud * loudness.audition_gain(loud, RATE), RATE)
+    assert abs(a - b) < 0.5 and abs(a - loudness.AUDITION_TARGET_LUFS) < 0.5
+    assert loudness.audition_gain(np.zeros((RATE, 1), np.float32), RATE) == 1.0
+    spike = np.zeros((RATE, 1), np.float32)
+    spike[100] = 0.9
+    assert loudness.audition_gain(spike, RATE) * 0.9 <= loudness.PEAK_CEILING + 1e-6
