@@ -95,9 +95,11 @@ class EngineClient:
                     raise (BadInput if event.kind == "bad_input" else GenerationFailed)(event.message)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Ask the worker to finish, then make sure it is gone."""
+        """Cancel what is queued, ask the worker to finish, then make sure it is gone."""
         if self._proc is None:
             return
+        for job_id in self._jobs:
+            self._send(p.Cancel(job_id))
         proc, self._proc = self._proc, None
         try:
             proc.stdin.close()  # end of requests: the worker exits after its current job

@@ -32,6 +32,11 @@ def config_dir() -> Path:
     return home / "config" if home else platformdirs.user_config_path(APP)
 
 
+def cache_dir() -> Path:
+    home = _home()
+    return home / "cache" if home else platformdirs.user_cache_path(APP)
+
+
 def log_dir() -> Path:
     home = _home()
     return home / "logs" if home else platformdirs.user_log_path(APP)

@@ -1,0 +1,132 @@
+"""Audition for Qt: the engine's Player behind a facade that loads cues off the UI thread
+and polls the play position with a timer (never a signal from PortAudio's thread)."""
+
+from collections import OrderedDict
+
+import soundfile as sf
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine.library import Cue
+from engine.player import Player, PlayerError
+
+POLL_MS = 30
+CACHE_CUES = 32  # decoded cues kept for instant re-audition
+
+
+def load_for_audition(path, match_loudness: bool):
+    """Read a cue and its audition gain (runs on a file thread)."""
+    audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    gain = 1.0
+    if match_loudness:
+        from engine.loudness import audition_gain  # scipy: kept off the start-up path
+
+        gain = audition_gain(audio, rate)
+    return audio, rate, gain
+
+
+class Audition(QObject):
+    position_changed = Signal(int, float)  # cue id, seconds
+    playing_changed = Signal(int, bool)  # cue id, playing
+    error = Signal(str)
+
+    def __init__(self, background, parent=None):
+        super().__init__(parent)
+        self._background = background
+        self._player = Player()
+        self._cache: OrderedDict = OrderedDict()
+        self._cue_id: int | None = None  # the cue playing or about to
+        self._asked = 0  # the latest play/stop; a cue that finishes loading later is dropped
+        self._was_playing = False
+        self.match_loudness = True
+        self._timer = QTimer(self, interval=POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    @property
+    def cue_id(self) -> int | None:
+        return self._cue_id
+
+    @property
+    def loop(self) -> bool:
+        return self._player.loop
+
+    @loop.setter
+    def loop(self, value: bool) -> None:
+        self._player.loop = value
+
+    @property
+    def playing(self) -> bool:
+        return self._player.playing
+
+    def set_device(self, device) -> None:
+        self.stop()
+        self._player.close()
+        self._player = Player(device)
+
+    def play(self, cue: Cue, start: float = 0.0) -> None:
+        """Start `cue` at `start` seconds (a cue already playing fades out)."""
+        self._asked += 1
+        asked = self._asked
+        previous, self._cue_id = self._cue_id, cue.id
+        if previous is not None and previous != cue.id and self._was_playing:
+            self.playing_changed.emit(previous, False)
+            self._was_playing = False
+        key = (cue.id, self.match_loudness)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self._start(cue.id, self._cache[key], start)
+            return
+        match = self.match_loudness
+        self._background.files(lambda: load_for_audition(cue.path, match),
+                               lambda loaded: self._loaded(asked, key, loaded, start),
+                               lambda message: self._failed(cue.id, message))
+
+    def toggle(self, cue: Cue) -> None:
+        if self.playing and self._cue_id == cue.id:
+            self.stop()
+        else:
+            self.play(cue)
+
+    def seek(self, cue: Cue, seconds: float) -> None:
+        if self.playing and self._cue_id == cue.id:
+            self._player.seek(seconds)
+        else:
+            self.play(cue, seconds)
+
+    def stop(self) -> None:
+        self._asked += 1
+        self._player.stop()
+
+    def close(self) -> None:
+        self._timer.stop()
+        self._player.close()
+
+    def _loaded(self, asked: int, key, loaded, start: float) -> None:
+        self._cache[key] = loaded
+        while len(self._cache) > CACHE_CUES:
+            self._cache.popitem(last=False)
+        if asked == self._asked:  # nothing else was asked for meanwhile
+            self._start(self._cue_id, loaded, start)
+
+    def _failed(self, cue_id: int, message: str) -> None:
+        self.error.emit(f"cannot play cue {cue_id}: {message}")
+
+    def _start(self, cue_id: int, loaded, start: float) -> None:
+        audio, rate, gain = loaded
+        try:
+            self._player.play(audio, rate, start, gain)
+        except PlayerError as e:
+            self.error.emit(str(e))
+            return
+        self._timer.start()
+        self._poll()
+
+    def _poll(self) -> None:
+        self._player.poll()
+        playing = self._player.playing
+        if self._cue_id is not None:
+            self.position_changed.emit(self._cue_id, self._player.position)
+            if playing != self._was_playing:
+                self._was_playing = playing
+                self.playing_changed.emit(self._cue_id, playing)
+        if not playing:
+            self._timer.stop()

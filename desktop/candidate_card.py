@@ -1,0 +1,210 @@
+"""A candidate card: waveform with playhead, play/stop, rating, keep, UCS CatID, tags."""
+
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, Signal
+from PySide6.QtGui import QDrag, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QLabel, QLineEdit,
+                               QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+
+from engine import ucs
+from engine.library import Cue
+
+from .waveform import WaveformView
+
+_ucs_model: QStandardItemModel | None = None
+
+
+def ucs_completer(parent) -> QCompleter:
+    """Completion over every UCS CatID; the popup also shows category and subcategory."""
+    global _ucs_model
+    if _ucs_model is None:
+        _ucs_model = QStandardItemModel()
+        for c in ucs.categories().values():
+            item = QStandardItem(f"{c.catid}  {c.category} / {c.subcategory}")
+            item.setData(c.catid, Qt.ItemDataRole.UserRole)
+            _ucs_model.appendRow(item)
+    completer = QCompleter(_ucs_model, parent)
+    completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    return completer
+
+
+def provenance_text(cue: Cue) -> str:
+    return (f"{cue.prompt}\n\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
+            f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
+            f"{cue.batch_index + 1} of {cue.batch_size})\n"
+            f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
+            f"CFG {cue.cfg_coef:g}\n{cue.duration:.2f} s, {cue.sample_rate} Hz, "
+            f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
+            f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")
+
+
+class Stars(QWidget):
+    rated = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self._rating = 0
+        self._buttons = []
+        for n in range(1, 6):
+            button = QToolButton(autoRaise=True, toolTip=f"Rate {n} (key {n}); 0 clears")
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, n=n: self.rated.emit(0 if n == self._rating else n))
+            layout.addWidget(button)
+            self._buttons.append(button)
+        self.set_rating(0)
+
+    def set_rating(self, rating: int) -> None:
+        self._rating = rating
+        for n, button in enumerate(self._buttons, start=1):
+            button.setText("★" if n <= rating else "☆")
+
+
+class CandidateCard(QFrame):
+    clicked = Signal(object)  # this card
+
+    def __init__(self, actions, waveforms, number: int, parent=None):
+        super().__init__(parent)
+        self.actions = actions
+        self.waveforms = waveforms
+        self.number = number
+        self.cue: Cue | None = None
+        self._drag_from: QPoint | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(280)
+
+        self.title = QLabel(f"#{number}")
+        self.length = QLabel("")
+        self.keep = QToolButton(text="Keep", checkable=True, autoRaise=True, toolTip="Keep (K)")
+        self.play = QToolButton(text="▶", toolTip="Play / stop (Space)")
+        self.wave = WaveformView()
+        self.stars = Stars()
+        self.catid = QLineEdit(placeholderText="UCS CatID (C)")
+        self.catid.setCompleter(ucs_completer(self.catid))
+        self.tags_row = QHBoxLayout()
+        self.tag_edit = QLineEdit(placeholderText="add tags (T), comma-separated")
+        for w in (self.keep, self.play):
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.length)
+        top.addWidget(self.keep)
+        middle = QHBoxLayout()
+        middle.addWidget(self.play)
+        middle.addWidget(self.wave, 1)
+        rating = QHBoxLayout()
+        rating.addWidget(self.stars)
+        rating.addWidget(self.catid, 1)
+        self.tags_row.setContentsMargins(0, 0, 0, 0)
+        tags = QHBoxLayout()
+        tags.addLayout(self.tags_row)
+        tags.addWidget(self.tag_edit, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(3)
+        for row in (top, middle, rating, tags):
+            layout.addLayout(row)
+
+        self.play.clicked.connect(lambda: self.cue and self.actions.toggle_play(self.cue))
+        self.wave.seek_requested.connect(lambda f: self.cue and self.actions.seek(self.cue, f))
+        self.stars.rated.connect(lambda n: self.cue and self.actions.rate(self.cue, n))
+        self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep(self.cue))
+        self.catid.editingFinished.connect(self._catid_done)
+        self.catid.completer().activated[str].connect(lambda _: self._catid_done())
+        self.tag_edit.returnPressed.connect(self._tags_done)
+        self.set_pending(0.0)
+
+    # -- what it shows -----------------------------------------------------------------
+
+    def set_pending(self, fraction: float, stage: str = "generating") -> None:
+        self.length.setText(f"{stage} {fraction:.0%}")
+        for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
+            w.setEnabled(False)
+
+    def set_cue(self, cue: Cue) -> None:
+        self.cue = cue
+        self.title.setText(f"#{self.number} · seed {cue.seed}")
+        self.length.setText(f"{cue.duration:.1f} s")
+        self.keep.setChecked(cue.keep)
+        self.stars.set_rating(cue.rating)
+        if not self.catid.isModified():  # never overwrite what the user is typing
+            self.catid.setText(cue.catid or "")
+        while self.tags_row.count():
+            self.tags_row.takeAt(0).widget().deleteLater()
+        for tag in cue.tags:
+            chip = QToolButton(text=f"{tag} ✕", autoRaise=True, toolTip=f"Remove tag “{tag}”")
+            chip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            chip.clicked.connect(lambda _=False, t=tag: self.actions.remove_tag(self.cue, t))
+            self.tags_row.addWidget(chip)
+        self.setToolTip(provenance_text(cue))
+        for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
+            w.setEnabled(True)
+        self.wave.set_overview(self.waveforms.get(cue))
+
+    def overview_ready(self, sha: str) -> None:
+        if self.cue and self.cue.sha256 == sha:
+            self.wave.set_overview(self.waveforms.get(self.cue))
+
+    def set_current(self, current: bool) -> None:
+        self.setFrameShape(QFrame.Shape.Box if current else QFrame.Shape.StyledPanel)
+        self.setLineWidth(2 if current else 1)
+
+    def set_playing(self, playing: bool) -> None:
+        self.play.setText("■" if playing else "▶")
+        if not playing:
+            self.wave.set_playhead(None)
+
+    def set_position(self, seconds: float) -> None:
+        if self.cue and self.cue.duration:
+            self.wave.set_playhead(min(seconds / self.cue.duration, 1.0))
+
+    def focus_tags(self) -> None:
+        self.tag_edit.setFocus()
+
+    def focus_catid(self) -> None:
+        self.catid.setFocus()
+        self.catid.selectAll()
+
+    # -- editing -----------------------------------------------------------------------
+
+    def _catid_done(self) -> None:
+        text = self.catid.text().strip()
+        self.catid.setText(text.split(" ")[0] if text else "")  # completion shows "CatID  CAT / SUB"
+        if self.cue:
+            self.actions.set_catid(self.cue, self.catid.text())
+
+    def _tags_done(self) -> None:
+        if self.cue:
+            self.actions.add_tags(self.cue, self.tag_edit.text())
+        self.tag_edit.clear()
+        self.clicked.emit(self)  # back to the grid's keys
+
+    # -- click and drag out ------------------------------------------------------------
+
+    def mousePressEvent(self, event) -> None:
+        self.clicked.emit(self)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if (self.cue and self._drag_from is not None and
+                (event.position().toPoint() - self._drag_from).manhattanLength()
+                >= QApplication.startDragDistance()):
+            self._drag_from = None
+            drag = QDrag(self)
+            drag.setMimeData(cue_mime_data([self.cue]))
+            drag.exec(Qt.DropAction.CopyAction)
+        super().mouseMoveEvent(event)
+
+
+def cue_mime_data(cues: list[Cue]) -> QMimeData:
+    """Files for a DAW or file manager, plus the cue ids for CueDeck's own views."""
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(c.path)) for c in cues])
+    data.setData("application/x-cuedeck-cue-ids", ",".join(str(c.id) for c in cues).encode())
+    return data

@@ -1,0 +1,220 @@
+"""The library browser: search and filters over every cue, in a list that stays quick with
+tens of thousands of rows (model/view, overviews painted from a cache as rows come into view)."""
+
+from collections import OrderedDict
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QLineEdit, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
+
+from engine import registry, ucs
+from engine.library import Cue
+
+from .candidate_card import cue_mime_data, provenance_text
+from .cue_keys import cue_action
+from .waveform import paint_overview
+
+COLUMNS = ["Waveform", "Rating", "Prompt", "Model", "Length", "Seed", "CatID", "Tags", "Keep"]
+WAVE_COLUMN = 0
+
+
+class CueTableModel(QAbstractTableModel):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._cues: list[Cue] = []
+        self._rows: dict[int, int] = {}  # cue id → row
+
+    def set_cues(self, cues: list[Cue]) -> None:
+        self.beginResetModel()
+        self._cues = cues
+        self._rows = {c.id: i for i, c in enumerate(cues)}
+        self.endResetModel()
+
+    def cue_at(self, row: int) -> Cue | None:
+        return self._cues[row] if 0 <= row < len(self._cues) else None
+
+    def row_of(self, cue_id: int) -> int | None:
+        return self._rows.get(cue_id)
+
+    def update_cue(self, cue: Cue) -> None:
+        row = self._rows.get(cue.id)
+        if row is not None:
+            self._cues[row] = cue
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def refresh_rows_of(self, sha: str) -> None:
+        for row, cue in enumerate(self._cues):
+            if cue.sha256 == sha:
+                self.dataChanged.emit(self.index(row, WAVE_COLUMN), self.index(row, WAVE_COLUMN))
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._cues)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        cue = self._cues[index.row()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return provenance_text(cue)
+        if role == Qt.ItemDataRole.UserRole:
+            return cue
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        return [None, "★" * cue.rating, cue.prompt, cue.model, f"{cue.duration:.1f} s", cue.seed,
+                cue.catid or "", ", ".join(cue.tags), "✔" if cue.keep else ""][index.column()]
+
+    def flags(self, index):
+        return super().flags(index) | Qt.ItemFlag.ItemIsDragEnabled
+
+    def mimeTypes(self):
+        return ["text/uri-list", "application/x-cuedeck-cue-ids"]
+
+    def mimeData(self, indexes):
+        rows = sorted({i.row() for i in indexes})
+        return cue_mime_data([self._cues[r] for r in rows])
+
+
+class WaveformDelegate(QStyledItemDelegate):
+    """Paints a row's overview from the cache, asking for it when it is not there yet."""
+
+    def __init__(self, waveforms, parent=None):
+        super().__init__(parent)
+        self._waveforms = waveforms
+        self._pixmaps: OrderedDict = OrderedDict()
+
+    def paint(self, painter, option, index) -> None:
+        cue = index.data(Qt.ItemDataRole.UserRole)
+        key = (cue.sha256, option.rect.width(), option.rect.height())
+        pixmap = self._pixmaps.get(key)
+        if pixmap is None:
+            data = self._waveforms.get(cue)
+            pixmap = QPixmap(option.rect.size())
+            pixmap.fill(Qt.GlobalColor.transparent)
+            p = QPainter(pixmap)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            paint_overview(p, QRectF(0, 2, option.rect.width(), option.rect.height() - 4), data,
+                           option.palette.highlight().color())
+            p.end()
+            if data is not None:
+                self._pixmaps[key] = pixmap
+                while len(self._pixmaps) > 2000:
+                    self._pixmaps.popitem(last=False)
+        super().paint(painter, option, index)  # selection background
+        painter.drawPixmap(option.rect.topLeft(), pixmap)
+
+    def sizeHint(self, option, index) -> QSize:
+        return QSize(140, 28)
+
+
+class LibraryPanel(QWidget):
+    current_changed = Signal(object)  # Cue or None
+
+    def __init__(self, store, actions, waveforms, parent=None):
+        super().__init__(parent)
+        self.store = store
+        self.actions = actions
+        self.auto_audition = False
+        self._asked = 0  # the latest search asked for; older answers are dropped
+        self.search = QLineEdit(placeholderText="Search prompt, tags, notes  (Ctrl+F)", clearButtonEnabled=True)
+        self.tag = QComboBox(editable=True)
+        self.tag.lineEdit().setPlaceholderText("any tag")
+        self.rating = QComboBox()
+        self.rating.addItem("any rating", None)
+        for n in range(1, 6):
+            self.rating.addItem("★" * n + " or more", n)
+        self.model_filter = QComboBox()
+        self.model_filter.addItem("any model", None)
+        for name in registry.MODELS:
+            self.model_filter.addItem(name, name)
+        self.category = QComboBox()
+        self.category.addItem("any UCS category", None)
+        for name in sorted({c.category for c in ucs.categories().values()}):
+            self.category.addItem(name, name)
+        self.count = QLabel("")
+        self.model = CueTableModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegateForColumn(WAVE_COLUMN, WaveformDelegate(waveforms, self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setDragEnabled(True)
+        self.view.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.view.setWordWrap(False)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(30)
+        self.view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.view.setColumnWidth(WAVE_COLUMN, 140)
+        self.view.installEventFilter(self)
+
+        filters = QHBoxLayout()
+        for w in (self.tag, self.rating, self.model_filter, self.category):
+            filters.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.search)
+        layout.addLayout(filters)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count)
+
+        self._debounce = QTimer(self, singleShot=True, interval=150)
+        self._debounce.timeout.connect(self.refresh)
+        self.search.textChanged.connect(self._debounce.start)
+        self.tag.currentTextChanged.connect(self._debounce.start)
+        for combo in (self.rating, self.model_filter, self.category):
+            combo.currentIndexChanged.connect(self._debounce.start)
+        self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        waveforms.ready.connect(self.model.refresh_rows_of)
+
+    def query(self) -> dict:
+        return {"text": self.search.text(), "tag": self.tag.currentText().strip() or None,
+                "min_rating": self.rating.currentData(), "model": self.model_filter.currentData(),
+                "category": self.category.currentData()}
+
+    def refresh(self) -> None:
+        """Search again with the current filters (off the UI thread)."""
+        self._asked += 1
+        asked = self._asked
+        self.store.search(lambda cues: self._answer(asked, cues), **self.query())
+        self.store.tags(self._set_tags)
+
+    def cue_changed(self, cue: Cue) -> None:
+        self.model.update_cue(cue)
+
+    def _answer(self, asked: int, cues: list[Cue]) -> None:
+        if asked != self._asked:
+            return
+        current = self.view.currentIndex().data(Qt.ItemDataRole.UserRole)
+        self.model.set_cues(cues)
+        self.count.setText(f"{len(cues)} cue{'s' * (len(cues) != 1)}")
+        row = self.model.row_of(current.id) if current else None
+        if row is not None:
+            self.view.setCurrentIndex(self.model.index(row, 2))
+
+    def _set_tags(self, tags: list[tuple[str, int]]) -> None:
+        text = self.tag.currentText()
+        self.tag.blockSignals(True)
+        self.tag.clear()
+        self.tag.addItems([""] + [t for t, _ in tags])
+        self.tag.setEditText(text)
+        self.tag.blockSignals(False)
+
+    def _row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        cue = self.model.cue_at(current.row())
+        self.current_changed.emit(cue)
+        if cue and self.auto_audition and self.view.hasFocus():
+            self.actions.play(cue)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.view and event.type() == event.Type.KeyPress:
+            cue = self.model.cue_at(self.view.currentIndex().row())
+            action = cue_action(event)
+            if cue and action:
+                return self.actions.perform(action, cue)
+        return super().eventFilter(watched, event)

@@ -1,0 +1,138 @@
+"""The prompt panel: what to generate. Builds a GenerationRequest; remembers the last one."""
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
+                               QVBoxLayout, QWidget)
+
+from engine import registry
+from engine.request import MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION, GenerationRequest
+
+from .settings import read
+
+
+class PromptPanel(QWidget):
+    generate_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.prompt = QPlainTextEdit(placeholderText="Describe the cue, e.g. “tense low strings, "
+                                     "slow pulse, distant thunder”   (Ctrl+Enter generates)")
+        self.prompt.setMaximumHeight(72)
+        self.prompt.setTabChangesFocus(True)
+        self.model = QComboBox()
+        self._present = {name: info.tiny for name, info in registry.MODELS.items()}
+        for info in registry.MODELS.values():
+            self.model.addItem(info.name, info.name)
+        self.model_info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.candidates = QSpinBox(minimum=1, maximum=MAX_CANDIDATES, value=4)
+        self.duration = QDoubleSpinBox(minimum=MIN_DURATION, maximum=30.0, value=8.0,
+                                       singleStep=0.5, decimals=1, suffix=" s")
+        self.generate = QPushButton("Generate")
+        self.generate.setDefault(True)
+        self.generate.setToolTip("Generate the candidates (Ctrl+Enter)")
+
+        self.fixed_seed = QCheckBox("Fixed seed")
+        self.seed = QSpinBox(minimum=0, maximum=min(MAX_SEED, 2**31 - 1), value=1)
+        self.seed.setEnabled(False)
+        self.top_k = QSpinBox(minimum=0, maximum=2048, value=250)
+        self.top_p = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05, decimals=2)
+        self.temperature = QDoubleSpinBox(minimum=0.0, maximum=MAX_TEMPERATURE, value=1.0,
+                                          singleStep=0.1, decimals=2)
+        self.cfg = QDoubleSpinBox(minimum=0.0, maximum=MAX_CFG, value=3.0, singleStep=0.5,
+                                  decimals=1)
+        self.top_k.setToolTip("Sample from the K most likely codes (0 = all)")
+        self.top_p.setToolTip("Nucleus sampling; 0 uses top-k instead")
+        self.temperature.setToolTip("Higher is wilder; 0 is greedy (always the most likely code)")
+        self.cfg.setToolTip("Classifier-free guidance: how closely to follow the prompt")
+
+        self.advanced = QGroupBox("Advanced", checkable=True, checked=False)
+        fields = QWidget()
+        advanced = QFormLayout(fields)
+        advanced.setContentsMargins(0, 0, 0, 0)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.fixed_seed)
+        seed_row.addWidget(self.seed, 1)
+        advanced.addRow("Seed", seed_row)
+        advanced.addRow("Top-k", self.top_k)
+        advanced.addRow("Top-p", self.top_p)
+        advanced.addRow("Temperature", self.temperature)
+        advanced.addRow("CFG", self.cfg)
+        QVBoxLayout(self.advanced).addWidget(fields)
+        self.advanced.toggled.connect(fields.setVisible)
+        fields.setVisible(False)
+
+        form = QFormLayout()
+        form.addRow("Model", self.model)
+        form.addRow("", self.model_info)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Candidates"))
+        row.addWidget(self.candidates)
+        row.addWidget(QLabel("Duration"))
+        row.addWidget(self.duration)
+        row.addStretch(1)
+        row.addWidget(self.generate)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.prompt)
+        layout.addLayout(form)
+        layout.addLayout(row)
+        layout.addWidget(self.advanced)
+
+        self.model.currentIndexChanged.connect(self._model_changed)
+        self.fixed_seed.toggled.connect(self.seed.setEnabled)
+        self.generate.clicked.connect(self.generate_requested)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(keys), self, self.generate_requested.emit,
+                      context=Qt.ShortcutContext.WindowShortcut)
+        self._model_changed()
+
+    def set_presence(self, present: dict[str, bool]) -> None:
+        """Mark which models are on this machine (checked off the UI thread)."""
+        self._present.update(present)
+        for i in range(self.model.count()):
+            info = registry.get(self.model.itemData(i))
+            size = "built in" if info.tiny else f"{info.download_bytes / 1e9:.1f} GB"
+            state = "" if self._present.get(info.name) else ", not downloaded"
+            self.model.setItemText(i, f"{info.name}  ({info.kind}, {size}{state})")
+        self._model_changed()
+
+    def _model_changed(self) -> None:
+        info = registry.get(self.model.currentData())
+        self.duration.setMaximum(info.max_duration)
+        self.top_k.setMaximum(info.card)
+        where = "on this machine" if self._present.get(info.name) else "not downloaded yet"
+        self.model_info.setText(
+            f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
+            f"up to {info.max_duration:g} s, {where}. Weights licence: {info.licence}.")
+
+    def request(self) -> GenerationRequest:
+        return GenerationRequest(
+            prompt=self.prompt.toPlainText(), model=self.model.currentData(),
+            candidates=self.candidates.value(), duration=self.duration.value(),
+            top_k=self.top_k.value(), top_p=self.top_p.value(),
+            temperature=self.temperature.value(), cfg_coef=self.cfg.value(),
+            seed=self.seed.value() if self.fixed_seed.isChecked() else None)
+
+    def save(self, settings) -> None:
+        settings.setValue("prompt/text", self.prompt.toPlainText())
+        settings.setValue("prompt/model", self.model.currentData())
+        for key, box in self._numbers().items():
+            settings.setValue(f"prompt/{key}", box.value())
+        settings.setValue("prompt/fixed_seed", self.fixed_seed.isChecked())
+        settings.setValue("prompt/advanced", self.advanced.isChecked())
+
+    def restore(self, settings) -> None:
+        self.prompt.setPlainText(read(settings, "prompt/text", ""))
+        index = self.model.findData(read(settings, "prompt/model", "tiny-music"))
+        self.model.setCurrentIndex(max(index, 0))
+        for key, box in self._numbers().items():
+            box.setValue(read(settings, f"prompt/{key}", box.value(), type(box.value())))
+        self.fixed_seed.setChecked(read(settings, "prompt/fixed_seed", False))
+        self.advanced.setChecked(read(settings, "prompt/advanced", False))
+
+    def _numbers(self) -> dict:
+        return {"candidates": self.candidates, "duration": self.duration, "seed": self.seed,
+                "top_k": self.top_k, "top_p": self.top_p, "temperature": self.temperature,
+                "cfg": self.cfg}

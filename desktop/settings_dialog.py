@@ -1,0 +1,44 @@
+"""Settings: audio output device, auto-audition, loudness-matched audition."""
+
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
+
+from engine.player import output_devices
+
+class SettingsDialog(QDialog):
+    def __init__(self, background, device, auto_audition: bool, match_loudness: bool, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("CueDeck settings")
+        self.device = QComboBox()
+        self.device.addItem("System default", None)
+        self.device.setEnabled(False)
+        self._wanted = device
+        self.device_note = QLabel("Looking for audio devices…")
+        self.auto_audition = QCheckBox("Play a cue when moving to it (auto-audition)")
+        self.auto_audition.setChecked(auto_audition)
+        self.match_loudness = QCheckBox("Match loudness when auditioning (files are not changed)")
+        self.match_loudness.setChecked(match_loudness)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
+                                   QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Output device", self.device)
+        form.addRow("", self.device_note)
+        form.addRow(self.auto_audition)
+        form.addRow(self.match_loudness)
+        form.addRow(buttons)
+        background.files(output_devices, self._devices_found, self._no_devices)
+
+    def _devices_found(self, devices: list[dict]) -> None:
+        for d in devices:
+            self.device.addItem(f"{d['name']} ({d['hostapi']})", d["name"])
+        index = self.device.findData(self._wanted)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.setEnabled(True)
+        self.device_note.setText(f"{len(devices)} output device(s) found")
+
+    def _no_devices(self, message: str) -> None:
+        self.device_note.setText(message)
+
+    def chosen_device(self):
+        return self.device.currentData()

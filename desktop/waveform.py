@@ -1,0 +1,130 @@
+"""Waveform overviews: computed once off the UI thread, cached on disk by the file's sha256,
+kept in memory for the lists, painted by one function for cards and rows alike."""
+
+import io
+from collections import OrderedDict
+
+import numpy as np
+import soundfile as sf
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtWidgets import QWidget
+
+from engine import paths
+from engine.audio_io import write_atomic
+from engine.library import Cue
+
+BUCKETS = 400
+MEMORY_ENTRIES = 20_000  # 3 KB each
+
+
+def overview(path, buckets: int = BUCKETS) -> np.ndarray:
+    """[buckets, 2]: the lowest and highest sample of each slice of the cue, over all channels."""
+    audio, _ = sf.read(path, dtype="float32", always_2d=True)
+    if len(audio) == 0:
+        return np.zeros((buckets, 2), np.float32)
+    starts = np.linspace(0, len(audio), buckets, endpoint=False).astype(int)
+    low = np.minimum.reduceat(audio.min(axis=1), starts)
+    high = np.maximum.reduceat(audio.max(axis=1), starts)
+    return np.stack([low, high], axis=1).astype(np.float32)
+
+
+def cached_overview(cue: Cue) -> np.ndarray:
+    """From the disk cache, or computed and stored there (runs on a file thread)."""
+    file = paths.cache_dir() / "waveforms" / f"{cue.sha256}.npy"
+    try:
+        return np.load(file)
+    except (OSError, ValueError):
+        pass
+    data = overview(cue.path)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.save(buffer, data)
+    write_atomic(file, buffer.getvalue())
+    return data
+
+
+class WaveformCache(QObject):
+    ready = Signal(str)  # sha256 of a cue whose overview just arrived
+
+    def __init__(self, background, parent=None):
+        super().__init__(parent)
+        self._background = background
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: set[str] = set()
+
+    def get(self, cue: Cue) -> np.ndarray | None:
+        """The overview if it is at hand; otherwise None now and `ready` later."""
+        data = self._memory.get(cue.sha256)
+        if data is not None:
+            self._memory.move_to_end(cue.sha256)
+            return data
+        if cue.sha256 not in self._pending:
+            self._pending.add(cue.sha256)
+            self._background.files(lambda: cached_overview(cue),
+                                   lambda data: self._arrived(cue.sha256, data),
+                                   lambda message: self._pending.discard(cue.sha256))
+        return None
+
+    def _arrived(self, sha: str, data: np.ndarray) -> None:
+        self._pending.discard(sha)
+        self._memory[sha] = data
+        while len(self._memory) > MEMORY_ENTRIES:
+            self._memory.popitem(last=False)
+        self.ready.emit(sha)
+
+
+def paint_overview(painter: QPainter, rect: QRectF, data: np.ndarray | None, color: QColor) -> None:
+    """Draw the overview as a filled envelope (a flat line while it is being computed)."""
+    middle = rect.center().y()
+    if data is None:
+        painter.setPen(QPen(color, 1))
+        painter.drawLine(QPointF(rect.left(), middle), QPointF(rect.right(), middle))
+        return
+    # Normalised to the cue's peak, as sample browsers draw overviews: quiet cues stay legible.
+    scale = 0.95 * rect.height() / 2 / max(float(np.abs(data).max()), 1e-6)
+    xs = rect.left() + (np.arange(len(data)) + 0.5) * rect.width() / len(data)
+    top = [QPointF(x, middle - hi * scale) for x, hi in zip(xs, data[:, 1])]
+    bottom = [QPointF(x, middle - lo * scale) for x, lo in zip(xs[::-1], data[::-1, 0])]
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawPolygon(QPolygonF(top + bottom))
+
+
+class WaveformView(QWidget):
+    """A cue's overview with a playhead; a click asks to play from there."""
+
+    seek_requested = Signal(float)  # fraction of the cue
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setMinimumHeight(48)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._data: np.ndarray | None = None
+        self._playhead: float | None = None
+
+    def set_overview(self, data: np.ndarray | None) -> None:
+        self._data = data
+        self.update()
+
+    def set_playhead(self, fraction: float | None) -> None:
+        if fraction != self._playhead:
+            self._playhead = fraction
+            self.update()
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.width() > 0:
+            self.seek_requested.emit(min(max(event.position().x() / self.width(), 0.0), 1.0))
+        else:
+            super().mousePressEvent(event)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(1, 2, -1, -2)
+        painter.fillRect(self.rect(), self.palette().base())
+        paint_overview(painter, rect, self._data, self.palette().highlight().color())
+        if self._playhead is not None:
+            x = rect.left() + self._playhead * rect.width()
+            painter.setPen(QPen(self.palette().text().color(), 1.5))
+            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))

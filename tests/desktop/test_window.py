@@ -1,0 +1,182 @@
+"""The real window, driven as a user drives it: real worker, real library, real PortAudio."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+from desktop.settings import open_settings
+from engine.library import Library
+from engine.request import GenerationRequest
+
+JOB_TIMEOUT = 120_000  # ms: the first job starts the worker (torch import)
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow(open_settings())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def generate(qtbot, window, prompt="warm analog pad", n=2, duration=1.0):
+    window.prompt.prompt.setPlainText(prompt)
+    window.prompt.candidates.setValue(n)
+    window.prompt.duration.setValue(duration)
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.grid._groups, window.prompt_error.text()
+    return window.grid._groups[0]
+
+
+def saved(cue_id):
+    with Library() as lib:
+        return lib.get(cue_id)
+
+
+def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, window):
+    group = generate(qtbot, window)
+    qtbot.waitUntil(lambda: all(card.cue for card in group.cards), timeout=JOB_TIMEOUT)
+    first, second = group.cards
+    assert window.grid.current is first
+    qtbot.waitUntil(lambda: first.wave._data is not None)  # overview computed off the UI thread
+    assert "done" in window.jobs.row(group.job_id).bar.format()
+
+    grid = window.grid
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key.Key_4)
+    qtbot.keyClick(grid, Qt.Key.Key_K)
+    qtbot.keyClick(grid, Qt.Key.Key_T)
+    assert first.tag_edit.hasFocus()
+    qtbot.keyClicks(first.tag_edit, "Dark, slow swell")
+    qtbot.keyClick(first.tag_edit, Qt.Key.Key_Return)
+    qtbot.keyClick(grid, Qt.Key.Key_C)
+    assert first.catid.hasFocus()
+    qtbot.keyClicks(first.catid, "ambforst")
+    qtbot.keyClick(first.catid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: saved(first.cue.id).catid == "AMBForst")
+    cue = saved(first.cue.id)
+    assert (cue.rating, cue.keep, cue.tags) == (4, True, ("dark", "slow swell"))
+    qtbot.waitUntil(lambda: first.stars._rating == 4 and first.keep.isChecked())
+
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    assert grid.current is second
+    window.auto_action.setChecked(False)
+    window._set_auto(False)
+    qtbot.keyClick(grid, Qt.Key.Key_L)  # loop, so the null device keeps playing
+    assert window.audition.loop
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.audition.playing and second.play.text() == "■")
+    qtbot.waitUntil(lambda: second.wave._playhead is not None)
+    assert window.audition.cue_id == second.cue.id
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.audition.playing and second.play.text() == "▶")
+
+
+def test_cancel_stops_the_job_and_keeps_nothing(qtbot, window):
+    group = generate(qtbot, window, n=8, duration=30.0)
+    row = window.jobs.row(group.job_id)
+    qtbot.waitUntil(lambda: row.bar.value() > 0, timeout=JOB_TIMEOUT)
+    qtbot.mouseClick(row.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: row.bar.format() == "cancelled", timeout=30_000)
+    assert not window.grid._groups
+    with Library() as lib:
+        assert lib.search() == []
+
+
+def test_killed_worker_shows_on_the_job_and_the_next_job_works(qtbot, window):
+    group = generate(qtbot, window, n=8, duration=30.0)
+    row = window.jobs.row(group.job_id)
+    qtbot.waitUntil(lambda: row.bar.value() > 0, timeout=JOB_TIMEOUT)
+    os.kill(window.engine.worker_pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: row.status.isVisible(), timeout=30_000)
+    assert "stopped unexpectedly" in row.status.text()
+    assert "stopped unexpectedly" in group.status.text() and group.cards == []
+    assert window.isVisible()
+    group = generate(qtbot, window, prompt="after the crash", n=1)
+    qtbot.waitUntil(lambda: group.cards[0].cue is not None, timeout=JOB_TIMEOUT)
+
+
+def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
+    window.prompt.prompt.setPlainText("   ")
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.prompt_error.isVisible() and "prompt is empty" in window.prompt_error.text()
+    assert not window.grid._groups and window.engine.worker_pid is None
+    window.prompt.prompt.setPlainText("pad")
+    window.prompt.model.setCurrentIndex(window.prompt.model.findData("musicgen-small"))
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "not on this machine" in window.prompt_error.text()
+
+
+def add_cues(prompt, n, seed, model="tiny-music"):
+    with Library() as lib:
+        request = GenerationRequest(prompt, model=model, candidates=n, duration=1.0, seed=seed).validated()
+        audio = np.random.default_rng(seed).uniform(-0.5, 0.5, (n, 1, 16000)).astype(np.float32)
+        return lib.add_batch(request, audio, 16000, request.candidate_seeds(), f"job{seed}", "1.3.0")
+
+
+def test_library_search_and_filters_answer_off_the_ui_thread(qtbot, cuedeck_home):
+    rain = add_cues("rain on a tin roof", 3, seed=1, model="tiny-sfx")
+    add_cues("warm analog pad", 2, seed=2)
+    with Library() as lib:
+        lib.add_tags(rain[0].id, ["wet"])
+        lib.rate(rain[1].id, 5)
+    window = MainWindow(open_settings())
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.library
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 5)
+    panel.search.setText("tin roof")
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 3)
+    panel.search.clear()
+    panel.rating.setCurrentIndex(panel.rating.findData(5))
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    panel.rating.setCurrentIndex(0)
+    panel.model_filter.setCurrentIndex(panel.model_filter.findData("tiny-music"))
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
+    panel.model_filter.setCurrentIndex(0)
+    panel.tag.setEditText("wet")
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    assert panel.model.cue_at(0).id == rain[0].id
+    mime = panel.model.mimeData([panel.model.index(0, 2)])
+    assert [u.toLocalFile() for u in mime.urls()] == [str(rain[0].path)]  # drag out as a file
+    panel.view.setFocus()
+    panel.view.setCurrentIndex(panel.model.index(0, 2))
+    qtbot.keyClick(panel.view, Qt.Key.Key_3)
+    qtbot.waitUntil(lambda: saved(rain[0].id).rating == 3)
+    qtbot.waitUntil(lambda: panel.model.cue_at(0).rating == 3)
+    window.close()
+
+
+def test_layout_and_last_settings_persist_between_runs(qtbot):
+    first = MainWindow(open_settings())
+    qtbot.addWidget(first)
+    first.show()
+    first.prompt.prompt.setPlainText("granular ice texture")
+    first.prompt.model.setCurrentIndex(first.prompt.model.findData("tiny-sfx"))
+    first.prompt.candidates.setValue(6)
+    first.prompt.duration.setValue(3.5)
+    first.prompt.fixed_seed.setChecked(True)
+    first.prompt.seed.setValue(42)
+    first.resize(1200, 700)
+    first.close()
+    again = MainWindow(open_settings())
+    qtbot.addWidget(again)
+    again.show()
+    request = again.prompt.request()
+    assert (request.prompt, request.model, request.candidates, request.duration, request.seed) == (
+        "granular ice texture", "tiny-sfx", 6, 3.5, 42)
+    assert again.height() == 700  # (the offscreen screen clamps a restored width to its own)
+    again.close()
+
+
+def test_notes_typed_in_the_details_panel_are_saved(qtbot, window):
+    cue = add_cues("door slam", 1, seed=3)[0]
+    window.details.show_cue(cue)
+    qtbot.keyClicks(window.details.notes, "too boomy")
+    qtbot.waitUntil(lambda: saved(cue.id).notes == "too boomy")
