@@ -9,7 +9,7 @@ from engine.request import GenerationRequest
 from .candidate_card import CandidateCard
 from .cue_keys import cue_action
 
-CARD_WIDTH = 330  # the grid fits as many columns of this width as the view allows
+CARD_WIDTH = 270  # the grid fits as many columns of this width as the view allows
 KEEP_JOBS = 12  # older groups leave the grid (their cues stay in the library)
 
 

@@ -1,6 +1,7 @@
 """The side panel: the current cue's provenance and notes (saved as you pause typing)."""
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from engine.library import Cue
@@ -13,10 +14,9 @@ class DetailsPanel(QWidget):
         super().__init__(parent)
         self.store = store
         self.cue: Cue | None = None
-        self.info = QLabel("Select a cue to see where it came from.")
-        self.info.setWordWrap(True)
-        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.info.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.info = QPlainTextEdit(readOnly=True, plainText="Select a cue to see where it came from.")
+        self.info.setFrameShape(QPlainTextEdit.Shape.NoFrame)
+        self.info.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)  # paths, sha256
         self.notes = QPlainTextEdit(placeholderText="Notes")
         self.notes.setEnabled(False)
         self._save = QTimer(self, singleShot=True, interval=600)
@@ -32,7 +32,7 @@ class DetailsPanel(QWidget):
             self._save.stop()
             self._save_notes()
         self.cue = cue
-        self.info.setText(provenance_text(cue) if cue else "Select a cue to see where it came from.")
+        self.info.setPlainText(provenance_text(cue) if cue else "Select a cue to see where it came from.")
         self.notes.setEnabled(cue is not None)
         self.notes.blockSignals(True)
         self.notes.setPlainText(cue.notes if cue else "")
@@ -41,7 +41,7 @@ class DetailsPanel(QWidget):
     def cue_changed(self, cue: Cue) -> None:
         if self.cue and cue.id == self.cue.id:
             self.cue = cue
-            self.info.setText(provenance_text(cue))
+            self.info.setPlainText(provenance_text(cue))
 
     def flush(self) -> None:
         if self._save.isActive():

@@ -150,11 +150,15 @@ class LibraryPanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setDefaultSectionSize(30)
         self.view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.view.setColumnWidth(WAVE_COLUMN, 140)
+        for column, width in enumerate([140, 70, 0, 90, 60, 95, 80, 110, 40]):
+            if width:
+                self.view.setColumnWidth(column, width)
         self.view.installEventFilter(self)
 
         filters = QHBoxLayout()
         for w in (self.tag, self.rating, self.model_filter, self.category):
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(6)
             filters.addWidget(w)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -57,10 +57,10 @@ class MainWindow(QMainWindow):
         center.addWidget(self.grid)
         center.setStretchFactor(1, 1)
         self.setCentralWidget(center)
-        docks = [self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
-                 self._dock("Details", self.details, Qt.DockWidgetArea.RightDockWidgetArea)]
-        self.resizeDocks(docks, [430, 280], Qt.Orientation.Horizontal)
-        self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._side_docks = [
+            self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._dock("Details", self.details, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self._jobs_dock = self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.statusBar().showMessage(f"CueDeck {__version__}. MusicGen, AudioGen and MAGNeT "
                                      f"weights are {WEIGHTS_LICENCE} (non-commercial).")
         self._menus()
@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.library.current_changed.connect(self.details.show_cue)
 
         self._restore()
+        self.prompt.prompt.setFocus()  # ready to type a prompt
         # After the first paint: the library list, which models are here, PortAudio's start.
         QTimer.singleShot(0, self._after_start)
 
@@ -203,6 +204,9 @@ class MainWindow(QMainWindow):
             f"tiny-sfx models are untrained test models that produce noise."))
 
     def _after_start(self) -> None:
+        if self._first_run:  # room for the candidates in the middle (docks size once shown)
+            self.resizeDocks(self._side_docks, [470, 300], Qt.Orientation.Horizontal)
+            self.resizeDocks([self._jobs_dock], [110], Qt.Orientation.Vertical)
         self.library.refresh()
         self.background.files(lambda: {n: i.is_present() for n, i in registry.MODELS.items()},
                               self.prompt.set_presence)
@@ -216,6 +220,7 @@ class MainWindow(QMainWindow):
             self.resize(1400, 860)
         if s.value("window/state") is not None:
             self.restoreState(s.value("window/state"))
+        self._first_run = s.value("window/state") is None
         self.prompt.restore(s)
         self.loop_action.setChecked(stored.read(s, "audio/loop", False))
         self.auto_action.setChecked(stored.read(s, "audio/auto_audition", True))

@@ -2,9 +2,9 @@
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, 
                                QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+                               QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
 from engine.request import MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION, GenerationRequest
@@ -47,7 +47,9 @@ class PromptPanel(QWidget):
         self.temperature.setToolTip("Higher is wilder; 0 is greedy (always the most likely code)")
         self.cfg.setToolTip("Classifier-free guidance: how closely to follow the prompt")
 
-        self.advanced = QGroupBox("Advanced", checkable=True, checked=False)
+        self.advanced = QToolButton(text="Advanced", checkable=True, autoRaise=True)
+        self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced.setArrowType(Qt.ArrowType.RightArrow)
         fields = QWidget()
         advanced = QFormLayout(fields)
         advanced.setContentsMargins(0, 0, 0, 0)
@@ -59,8 +61,9 @@ class PromptPanel(QWidget):
         advanced.addRow("Top-p", self.top_p)
         advanced.addRow("Temperature", self.temperature)
         advanced.addRow("CFG", self.cfg)
-        QVBoxLayout(self.advanced).addWidget(fields)
         self.advanced.toggled.connect(fields.setVisible)
+        self.advanced.toggled.connect(lambda on: self.advanced.setArrowType(
+            Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
         fields.setVisible(False)
 
         form = QFormLayout()
@@ -79,6 +82,7 @@ class PromptPanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(row)
         layout.addWidget(self.advanced)
+        layout.addWidget(fields)
 
         self.model.currentIndexChanged.connect(self._model_changed)
         self.fixed_seed.toggled.connect(self.seed.setEnabled)

@@ -1,0 +1,84 @@
+"""The real app, started with the README's run command on a real X server (Xvfb), driven
+with real key presses (xdotool), generating through the real worker; saves a screenshot."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from PIL import ImageGrab
+
+from engine.library import Library
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_xvfb():
+    read, write = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1500x900x24",
+                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        display = f":{f.readline().strip()}"
+    return xvfb, display
+
+
+def xdotool(*args, env) -> str:
+    return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+
+
+def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck_home):
+    xvfb, display = start_xvfb()
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    app = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    try:
+        window = wait_for(lambda: xdotool("search", "--name", "^CueDeck$", env=env), 60,
+                          "the CueDeck window").splitlines()[0]
+        xdotool("windowfocus", "--sync", window, env=env)
+        time.sleep(1)  # let the window finish its first layout
+        xdotool("type", "--delay", "15", "rain on a tin roof, close and heavy", env=env)
+        xdotool("key", "ctrl+Return", env=env)
+
+        def cues():
+            if not (cuedeck_home / "library" / "library.sqlite3").exists():
+                return []
+            with Library() as lib:
+                return lib.search()
+        try:
+            found = wait_for(cues, 180, "the generated cues in the library")
+        except AssertionError:
+            ARTIFACTS.mkdir(exist_ok=True)
+            ImageGrab.grab(xdisplay=display).save(ARTIFACTS / "e2e-failure.png")
+            raise
+        assert len(found) == 4 and found[0].prompt == "rain on a tin roof, close and heavy"
+        time.sleep(3)  # cards fill in, waveforms arrive from the file threads
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ImageGrab.grab(xdisplay=display)
+        shot.save(ARTIFACTS / "e2e-app.png")
+        assert shot.size == (1500, 900)
+        assert len(shot.getcolors(1 << 20) or range(1 << 20)) > 50  # a painted window, not a blank screen
+
+        xdotool("key", "ctrl+q", env=env)
+        assert app.wait(timeout=30) == 0
+    finally:
+        if app.poll() is None:
+            os.killpg(app.pid, 9)
+            app.wait()
+        output = app.stdout.read()
+        xvfb.terminate()
+        xvfb.wait()
+    assert "Traceback" not in output, output
