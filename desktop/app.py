@@ -1,7 +1,9 @@
 """Starts the desktop app."""
 
 import sys
+from pathlib import Path
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from engine import __version__
@@ -9,12 +11,15 @@ from engine import __version__
 from .main_window import MainWindow
 from .settings import open_settings
 
+ICON = Path(__file__).resolve().parent.parent / "packaging" / "cuedeck.svg"
+
 
 def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("CueDeck")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("cuedeck")
+    app.setWindowIcon(QIcon(str(ICON)))
     window = MainWindow(open_settings())
     window.show()
     return app.exec()

@@ -7,20 +7,17 @@ import soundfile as sf
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.library import Cue
+from engine.loudness import audition_gain
 from engine.player import Player, PlayerError
 
 POLL_MS = 30
 CACHE_CUES = 32  # decoded cues kept for instant re-audition
 
 
-def load_for_audition(path, match_loudness: bool):
+def load_for_audition(cue: Cue, match_loudness: bool):
     """Read a cue and its audition gain (runs on a file thread)."""
-    audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    gain = 1.0
-    if match_loudness:
-        from engine.loudness import audition_gain  # scipy: kept off the start-up path
-
-        gain = audition_gain(audio, rate)
+    audio, rate = sf.read(cue.path, dtype="float32", always_2d=True)
+    gain = audition_gain(cue.loudness_lufs, cue.peak) if match_loudness else 1.0
     return audio, rate, gain
 
 
@@ -76,7 +73,7 @@ class Audition(QObject):
             self._start(cue.id, self._cache[key], start)
             return
         match = self.match_loudness
-        self._background.files(lambda: load_for_audition(cue.path, match),
+        self._background.files(lambda: load_for_audition(cue, match),
                                lambda loaded: self._loaded(asked, key, loaded, start),
                                lambda message: self._failed(cue.id, message))
 

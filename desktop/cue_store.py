@@ -41,8 +41,12 @@ class CueStore(QObject):
         self._background.library(lambda lib: lib.delete(cue.id),
                                  lambda _: self.removed.emit(cue.id), self.error.emit)
 
-    def search(self, done, **query) -> None:
-        self._background.library(lambda lib: lib.search(**query), done, self.error.emit)
+    def find(self, done, **query) -> None:
+        """`done(ids)` with the ids of the matching cues, newest first."""
+        self._background.library(lambda lib: lib.find(**query), done, self.error.emit)
+
+    def fetch(self, ids: list[int], done) -> None:
+        self._background.library(lambda lib: lib.get_many(ids), done, self.error.emit)
 
     def tags(self, done) -> None:
         self._background.library(lambda lib: lib.tags(), done, self.error.emit)

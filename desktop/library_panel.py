@@ -17,22 +17,38 @@ from .waveform import paint_overview
 
 COLUMNS = ["Waveform", "Rating", "Prompt", "Model", "Length", "Seed", "CatID", "Tags", "Keep"]
 WAVE_COLUMN = 0
+PAGE = 100  # rows fetched together as they come into view
 
 
 class CueTableModel(QAbstractTableModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._cues: list[Cue] = []
-        self._rows: dict[int, int] = {}  # cue id → row
+    """Holds the ids a search found; fetches the cues themselves a page at a time, off the
+    UI thread, as their rows come into view. Rows still loading show an ellipsis."""
 
-    def set_cues(self, cues: list[Cue]) -> None:
+    def __init__(self, store, parent=None):
+        super().__init__(parent)
+        self._store = store
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}  # cue id → row
+        self._cues: dict[int, Cue] = {}  # the rows loaded so far
+        self._asked: set[int] = set()  # pages asked for
+        self._generation = 0  # pages that arrive for an older search are dropped
+
+    def set_ids(self, ids: list[int]) -> None:
         self.beginResetModel()
-        self._cues = cues
-        self._rows = {c.id: i for i, c in enumerate(cues)}
+        self._ids = ids
+        self._rows = {cue_id: row for row, cue_id in enumerate(ids)}
+        self._cues = {}
+        self._asked = set()
+        self._generation += 1
         self.endResetModel()
 
     def cue_at(self, row: int) -> Cue | None:
-        return self._cues[row] if 0 <= row < len(self._cues) else None
+        if not 0 <= row < len(self._ids):
+            return None
+        cue = self._cues.get(self._ids[row])
+        if cue is None:
+            self._load_page(row // PAGE)
+        return cue
 
     def row_of(self, cue_id: int) -> int | None:
         return self._rows.get(cue_id)
@@ -40,16 +56,31 @@ class CueTableModel(QAbstractTableModel):
     def update_cue(self, cue: Cue) -> None:
         row = self._rows.get(cue.id)
         if row is not None:
-            self._cues[row] = cue
+            self._cues[cue.id] = cue
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def refresh_rows_of(self, sha: str) -> None:
-        for row, cue in enumerate(self._cues):
+        for cue in self._cues.values():
             if cue.sha256 == sha:
+                row = self._rows[cue.id]
                 self.dataChanged.emit(self.index(row, WAVE_COLUMN), self.index(row, WAVE_COLUMN))
 
+    def _load_page(self, page: int) -> None:
+        if page in self._asked:
+            return
+        self._asked.add(page)
+        generation, first = self._generation, page * PAGE
+        ids = self._ids[first:first + PAGE]
+        self._store.fetch(ids, lambda cues: self._arrived(generation, first, len(ids), cues))
+
+    def _arrived(self, generation: int, first: int, count: int, cues: list[Cue]) -> None:
+        if generation != self._generation:
+            return
+        self._cues.update((c.id, c) for c in cues)
+        self.dataChanged.emit(self.index(first, 0), self.index(first + count - 1, len(COLUMNS) - 1))
+
     def rowCount(self, parent=QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._cues)
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(COLUMNS)
@@ -60,11 +91,13 @@ class CueTableModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        cue = self._cues[index.row()]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return provenance_text(cue)
+        cue = self.cue_at(index.row())
         if role == Qt.ItemDataRole.UserRole:
             return cue
+        if cue is None:
+            return "…" if role == Qt.ItemDataRole.DisplayRole and index.column() == 2 else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return provenance_text(cue)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         return [None, "★" * cue.rating, cue.prompt, cue.model, f"{cue.duration:.1f} s", cue.seed,
@@ -77,8 +110,8 @@ class CueTableModel(QAbstractTableModel):
         return ["text/uri-list", "application/x-cuedeck-cue-ids"]
 
     def mimeData(self, indexes):
-        rows = sorted({i.row() for i in indexes})
-        return cue_mime_data([self._cues[r] for r in rows])
+        cues = [self.cue_at(r) for r in sorted({i.row() for i in indexes})]
+        return cue_mime_data([c for c in cues if c is not None])
 
 
 class WaveformDelegate(QStyledItemDelegate):
@@ -91,6 +124,8 @@ class WaveformDelegate(QStyledItemDelegate):
 
     def paint(self, painter, option, index) -> None:
         cue = index.data(Qt.ItemDataRole.UserRole)
+        if cue is None:  # still loading
+            return super().paint(painter, option, index)
         key = (cue.sha256, option.rect.width(), option.rect.height())
         pixmap = self._pixmaps.get(key)
         if pixmap is None:
@@ -138,7 +173,7 @@ class LibraryPanel(QWidget):
         for name in sorted({c.category for c in ucs.categories().values()}):
             self.category.addItem(name, name)
         self.count = QLabel("")
-        self.model = CueTableModel(self)
+        self.model = CueTableModel(store, self)
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(WAVE_COLUMN, WaveformDelegate(waveforms, self.view))
@@ -185,18 +220,18 @@ class LibraryPanel(QWidget):
         """Search again with the current filters (off the UI thread)."""
         self._asked += 1
         asked = self._asked
-        self.store.search(lambda cues: self._answer(asked, cues), **self.query())
+        self.store.find(lambda ids: self._answer(asked, ids), **self.query())
         self.store.tags(self._set_tags)
 
     def cue_changed(self, cue: Cue) -> None:
         self.model.update_cue(cue)
 
-    def _answer(self, asked: int, cues: list[Cue]) -> None:
+    def _answer(self, asked: int, ids: list[int]) -> None:
         if asked != self._asked:
             return
         current = self.view.currentIndex().data(Qt.ItemDataRole.UserRole)
-        self.model.set_cues(cues)
-        self.count.setText(f"{len(cues)} cue{'s' * (len(cues) != 1)}")
+        self.model.set_ids(ids)
+        self.count.setText(f"{len(ids)} cue{'s' * (len(ids) != 1)}")
         row = self.model.row_of(current.id) if current else None
         if row is not None:
             self.view.setCurrentIndex(self.model.index(row, 2))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, paths, registry, ucs
+from . import __version__, loudness, paths, registry, ucs
 from .audio_io import write_wav_atomic
 from .errors import BadInput, LibraryError, NotFound
 from .request import GenerationRequest
@@ -27,7 +27,8 @@ MAX_TAG_CHARS = 64
 MAX_NOTES_CHARS = 10_000
 
 MIGRATIONS = [
-    # 1: cues with their full provenance, and tags.
+    # 1: cues with their full provenance, and tags. (Statements are split on ";", so no
+    # semicolon inside a comment.)
     """
     CREATE TABLE cues (
         id INTEGER PRIMARY KEY,
@@ -50,6 +51,8 @@ MIGRATIONS = [
         batch_index INTEGER NOT NULL,
         job_id TEXT NOT NULL,
         sha256 TEXT NOT NULL,
+        loudness_lufs REAL,                   -- integrated (BS.1770), NULL for silence
+        peak REAL NOT NULL,                   -- sample peak, 1.0 = full scale
         conditioning_sha256 TEXT,             -- melody or audio prompt, when one was used
         parent_id INTEGER REFERENCES cues(id) ON DELETE SET NULL,
         created_at TEXT NOT NULL,             -- ISO 8601, UTC
@@ -91,6 +94,8 @@ class Cue:
     batch_index: int
     job_id: str
     sha256: str
+    loudness_lufs: float | None
+    peak: float
     conditioning_sha256: str | None
     parent_id: int | None
     created_at: str
@@ -183,6 +188,7 @@ class Library:
             for index, (candidate, seed) in enumerate(zip(audio, seeds)):
                 path = self.audio_dir / f"{_slug(request.prompt)}_{seed}_{job_id[:8]}-{index + 1}.wav"
                 written.append((path, write_wav_atomic(path, candidate, sample_rate)))
+            levels = [loudness.measure(candidate.T, sample_rate) for candidate in audio]
             ids = []
             with self.transaction() as db:
                 for index, (path, digest) in enumerate(written):
@@ -196,6 +202,7 @@ class Library:
                         "cfg_coef": request.cfg_coef, "seed": seeds[index],
                         "request_seed": request.seed, "batch_size": len(written),
                         "batch_index": index, "job_id": job_id, "sha256": digest,
+                        "loudness_lufs": levels[index][0], "peak": levels[index][1],
                         "conditioning_sha256": None, "parent_id": None, "created_at": created,
                     }
                     names = ", ".join(row)
@@ -215,39 +222,53 @@ class Library:
             raise NotFound(f"no cue with id {cue_id}; `cuedeck library list` shows the ids")
         return self._cue(row)
 
-    def search(self, text: str = "", tag: str | None = None, min_rating: int | None = None,
-               model: str | None = None, catid: str | None = None, category: str | None = None,
-               limit: int | None = None, offset: int = 0) -> list[Cue]:
-        """Newest first. `text` matches every word in prompt, tags or notes (any case);
-        `catid` is one UCS CatID, `category` a whole UCS category such as AMBIENCE."""
+    def find(self, text: str = "", tag: str | None = None, min_rating: int | None = None,
+             model: str | None = None, catid: str | None = None, category: str | None = None,
+             limit: int | None = None, offset: int = 0) -> list[int]:
+        """Ids of the matching cues, newest first. `text` matches every word in prompt, tags
+        or notes (any case); `catid` is one UCS CatID, `category` a whole UCS category such
+        as AMBIENCE. Ids alone keep a search of a large library quick; `get_many` fills in."""
         where, args = [], []
         for word in text.split():
             like = f"%{_escape_like(word)}%"
-            where.append("(cues.prompt LIKE ? ESCAPE '\\' OR cues.notes LIKE ? ESCAPE '\\' OR "
+            where.append("(prompt LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR "
                          "EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag LIKE ? ESCAPE '\\'))")
             args += [like, like, like]
         if tag:
             where.append("EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag = ?)")
             args.append(normalise_tag(tag))
         if min_rating is not None:
-            where.append("cues.rating >= ?")
+            where.append("rating >= ?")
             args.append(_rating(min_rating))
         if model:
-            where.append("cues.model = ?")
+            where.append("model = ?")
             args.append(registry.get(model).name)
         if catid:
-            where.append("cues.catid = ?")
+            where.append("catid = ?")
             args.append(ucs.validate_catid(catid))
         if category:
             ids = ucs.catids_in_category(category)
-            where.append(f"cues.catid IN ({', '.join('?' * len(ids))})")
+            where.append(f"catid IN ({', '.join('?' * len(ids))})")
             args += ids
-        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY cues.id DESC"
+        sql = "SELECT id FROM cues" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [limit, offset]
-        return [self._cue(r) for r in self._db.execute(sql, args)]
+        return [row[0] for row in self._db.execute(sql, args)]
+
+    def get_many(self, ids: list[int]) -> list[Cue]:
+        """The cues with these ids, in the same order (ids that are gone are left out)."""
+        found: dict[int, Cue] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self._db.execute(f"{_SELECT} WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+            found.update((row["id"], self._cue(row)) for row in rows)
+        return [found[i] for i in ids if i in found]
+
+    def search(self, text: str = "", **filters) -> list[Cue]:
+        """The matching cues themselves (see `find` for the query), newest first."""
+        return self.get_many(self.find(text, **filters))
 
     def tags(self) -> list[tuple[str, int]]:
         """Every tag in use with how many cues carry it, most used first."""

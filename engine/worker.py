@@ -47,9 +47,14 @@ class Worker:
         self._inbox.put(p.Shutdown())  # the client went away
 
     def serve(self) -> None:
+        # Leave a core to the UI and the audio callback, and let idle OpenMP threads sleep:
+        # spinning threads on a busy machine slow generation down many times over.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         from .generation import AUDIOCRAFT_VERSION, Generator  # torch loads here, in the worker only
 
         import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
         self._generator = Generator()
         try:

@@ -141,7 +141,7 @@ def test_library_search_and_filters_answer_off_the_ui_thread(qtbot, cuedeck_home
     qtbot.waitUntil(lambda: panel.model.rowCount() == 2)
     panel.model_filter.setCurrentIndex(0)
     panel.tag.setEditText("wet")
-    qtbot.waitUntil(lambda: panel.model.rowCount() == 1)
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1 and panel.model.cue_at(0) is not None)
     assert panel.model.cue_at(0).id == rain[0].id
     mime = panel.model.mimeData([panel.model.index(0, 2)])
     assert [u.toLocalFile() for u in mime.urls()] == [str(rain[0].path)]  # drag out as a file

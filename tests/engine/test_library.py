@@ -40,6 +40,7 @@ def test_rows_carry_full_provenance_and_files_hold_the_audio(lib):
         assert cue.audiocraft_version == "1.3.0" and cue.cuedeck_version
         assert len(cue.sha256) == 64 and cue.created_at.endswith("+00:00")
         assert cue.duration == 1.0 and cue.channels == 1 and cue.parent_id is None
+        assert -30 < cue.loudness_lufs < 0 and cue.peak == pytest.approx(np.abs(audio[index]).max())
     assert not list(lib.audio_dir.glob(".*"))  # no temporary file left
 
 
