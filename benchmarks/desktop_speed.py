@@ -93,7 +93,7 @@ def search_ms(queries: dict, runs: int = 20) -> dict:
 
 def event_loop_stalls(phases: list[tuple[str, dict]]) -> dict:
     """Max and 99th-percentile lateness of a 10 ms timer while each job runs and a cue loops."""
-    from PySide6.QtCore import QTimer, Qt
+    from PySide6.QtCore import QEventLoop, QTimer, Qt
     from PySide6.QtWidgets import QApplication
 
     from desktop.main_window import MainWindow
@@ -101,6 +101,7 @@ def event_loop_stalls(phases: list[tuple[str, dict]]) -> dict:
     from engine.library import Library
 
     app = QApplication.instance() or QApplication([])
+    app.setApplicationName("CueDeck benchmark")
     window = MainWindow(open_settings())
     window.show()
     results = {}
@@ -120,23 +121,24 @@ def event_loop_stalls(phases: list[tuple[str, dict]]) -> dict:
         window.prompt.prompt.setPlainText(f"benchmark {name}")
         window.prompt.candidates.setValue(settings["n"])
         window.prompt.duration.setValue(settings["duration"])
-        done = []
+        done, loop = [], QEventLoop()  # (app.quit() would close the window too)
 
         def finished(job, cues):
             done.append("ok")
-            app.quit()
+            loop.quit()
 
         def failed(job, message):
             done.append(message)
-            app.quit()
+            loop.quit()
 
         window.store.added.connect(finished)
         window.engine.failed.connect(failed)
+        print(f"({name}…)", file=sys.stderr, flush=True)
         started = time.perf_counter()
         window.audition.play(cue)
         timer.start()
         window.generate()
-        app.exec()
+        loop.exec()
         timer.stop()
         window.audition.stop()
         window.store.added.disconnect(finished)

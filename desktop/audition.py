@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.library import Cue
 from engine.loudness import audition_gain
-from engine.player import Player, PlayerError
+from engine.player import Player
 
 POLL_MS = 30
 CACHE_CUES = 32  # decoded cues kept for instant re-audition
@@ -24,12 +24,12 @@ def load_for_audition(cue: Cue, match_loudness: bool):
 class Audition(QObject):
     position_changed = Signal(int, float)  # cue id, seconds
     playing_changed = Signal(int, bool)  # cue id, playing
-    error = Signal(str)
+    error = Signal(str)  # one line; also emitted from the player's control thread (queued)
 
     def __init__(self, background, parent=None):
         super().__init__(parent)
         self._background = background
-        self._player = Player()
+        self._player = Player(on_error=self.error.emit)
         self._cache: OrderedDict = OrderedDict()
         self._cue_id: int | None = None  # the cue playing or about to
         self._asked = 0  # the latest play/stop; a cue that finishes loading later is dropped
@@ -57,7 +57,7 @@ class Audition(QObject):
     def set_device(self, device) -> None:
         self.stop()
         self._player.close()
-        self._player = Player(device)
+        self._player = Player(device, on_error=self.error.emit)
 
     def play(self, cue: Cue, start: float = 0.0) -> None:
         """Start `cue` at `start` seconds (a cue already playing fades out)."""
@@ -109,11 +109,7 @@ class Audition(QObject):
 
     def _start(self, cue_id: int, loaded, start: float) -> None:
         audio, rate, gain = loaded
-        try:
-            self._player.play(audio, rate, start, gain)
-        except PlayerError as e:
-            self.error.emit(str(e))
-            return
+        self._player.play(audio, rate, start, gain)
         self._timer.start()
         self._poll()
 

@@ -6,6 +6,8 @@ that the UI reads from a timer. Starting, stopping, seeking and switching cues a
 (a few milliseconds) so nothing clicks.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from .errors import CueDeckError
@@ -41,20 +43,23 @@ def output_devices() -> list[dict]:
 
 
 class Player:
-    """One cue at a time. Control it from one thread (the UI's); the callback runs on
-    PortAudio's. The UI thread only ever writes `_command` (one tuple, replaced whole) and
-    `loop`; everything else belongs to the callback."""
+    """One cue at a time, controlled from one thread (the UI's) without ever blocking it:
+    opening and starting a PortAudio stream can take tens of milliseconds, so that happens on
+    the player's own control thread. The caller only writes `_command` (one tuple, replaced
+    whole) and `loop`; the callback owns the playback state; errors go to `on_error`."""
 
-    def __init__(self, device: int | str | None = None):
+    def __init__(self, device: int | str | None = None, on_error=lambda message: None):
         self.device = device
+        self.on_error = on_error
         self.loop = False
         self.sample_rate = 0
+        self._control = ThreadPoolExecutor(1, thread_name_prefix="cuedeck-audio")
         self._stream = None
         self._format = None  # (sample_rate, channels) of the open stream
         self._ramp_in = self._ramp_out = np.ones((1, 1), np.float32)
-        self._command: tuple | None = None  # (buffer or None to stop, start frame)
-        self._current: np.ndarray | None = None  # the buffer last asked for (UI side)
-        # Owned by the callback:
+        self._command: tuple | None = None  # (buffer or None to stop, start frame, sample rate)
+        self._current: np.ndarray | None = None  # the buffer last asked for (caller side)
+        # Owned by the callback (and by the control thread while no callback runs):
         self._seen: tuple | None = None
         self._buffer: np.ndarray | None = None
         self._next: tuple | None = None
@@ -73,52 +78,70 @@ class Player:
     def position(self) -> float:
         return self._pos / self.sample_rate if self.sample_rate else 0.0
 
-    # -- control -------------------------------------------------------------------------
+    # -- control (returns at once) -------------------------------------------------------
 
     def play(self, audio: np.ndarray, sample_rate: int, start: float = 0.0, gain: float = 1.0) -> None:
         """Play `audio` [frames, channels] from `start` seconds, scaled by `gain`. A cue
         already playing fades out first."""
         buffer = prepare(audio, sample_rate, gain)
-        self._ensure_stream(sample_rate, buffer.shape[1])
         self._current = buffer
-        self._send((buffer, self._frame(buffer, start)))
+        self._send((buffer, self._frame(buffer, start, sample_rate), sample_rate))
 
     def seek(self, seconds: float) -> None:
         """Jump within the cue that is playing."""
         if self._current is not None and self.playing:
-            self._send((self._current, self._frame(self._current, seconds)))
+            rate = self._command[2]
+            self._send((self._current, self._frame(self._current, seconds, rate), rate))
 
     def stop(self) -> None:
-        """Fade out and stop; returns at once."""
-        if self._stream is not None:
-            self._send((None, 0))
+        """Fade out and stop."""
+        if self._command is not None:
+            self._send((None, 0, self._command[2]))
 
     def poll(self) -> None:
-        """Call from the UI's timer: restarts the stream if it finished just as a command came."""
-        if self._stream is not None and self._command is not self._seen and not self._stream.active:
-            self._start()
+        """Call from the UI's timer: a command that came just as the stream finished by
+        itself gets the stream started again."""
+        if self._command is not self._seen:
+            self._control.submit(self._sync)
 
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.abort()
-            self._stream.close()
-            self._stream = None
-        self._buffer = self._next = self._command = self._seen = self._current = None
+        """Stop at once and release the device (waits for the control thread)."""
+        self._control.submit(self._close_stream)
+        self._control.shutdown(wait=True)
+        self._command = self._current = None
 
-    # -- internals -----------------------------------------------------------------------
+    # -- the control thread --------------------------------------------------------------
 
-    def _frame(self, buffer: np.ndarray, seconds: float) -> int:
-        return min(max(int(seconds * self.sample_rate), 0), max(len(buffer) - 1, 0))
+    @staticmethod
+    def _frame(buffer: np.ndarray, seconds: float, rate: int) -> int:
+        return min(max(int(seconds * rate), 0), max(len(buffer) - 1, 0))
 
     def _send(self, command: tuple) -> None:
         self._command = command
-        if not self._stream.active:
-            self._start()
+        self._control.submit(self._sync)
 
-    def _ensure_stream(self, sample_rate: int, channels: int) -> None:
-        if self._stream is not None and self._format == (sample_rate, channels):
+    def _sync(self) -> None:
+        """Make the stream follow the latest command: open it for the command's format,
+        start it when it is idle. The callback itself takes the command up."""
+        command = self._command
+        if command is None or command is self._seen:
             return
-        self.close()
+        buffer, _, rate = command
+        try:
+            if buffer is not None and self._format != (rate, buffer.shape[1]):
+                self._open(rate, buffer.shape[1])
+            if self._stream is None:
+                self._seen = command  # a stop with nothing open: nothing to do
+            elif not self._stream.active:
+                if not self._stream.stopped:
+                    self._stream.stop()  # it finished by itself: returns at once
+                self._stream.start()
+        except PlayerError as e:
+            self._seen = command  # dropped: nothing plays
+            self.on_error(str(e))
+
+    def _open(self, sample_rate: int, channels: int) -> None:
+        self._close_stream()
         sd = _sounddevice()
         try:
             self._stream = sd.OutputStream(samplerate=sample_rate, channels=channels,
@@ -132,10 +155,14 @@ class Player:
         ramp = np.linspace(0.0, 1.0, max(int(FADE_SECONDS * sample_rate), 2), dtype=np.float32)
         self._ramp_in, self._ramp_out = ramp[:, None], ramp[::-1, None].copy()
 
-    def _start(self) -> None:
-        if not self._stream.stopped:
-            self._stream.stop()  # it finished by itself: returns at once
-        self._stream.start()
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.abort()
+            self._stream.close()
+            self._stream = self._format = None
+        self._buffer = self._next = self._seen = None
+
+    # -- the audio callback --------------------------------------------------------------
 
     def _callback(self, out, frames, time_info, status) -> None:
         if not self.render(out):
@@ -147,7 +174,7 @@ class Player:
         if command is not self._seen:
             self._seen = command
             if self._buffer is None:
-                self._buffer, self._pos = command
+                self._buffer, self._pos = command[:2]
                 self._fade = 0
             else:  # fade out what plays, then switch (or stop, when the buffer is None)
                 self._next = command
@@ -170,7 +197,7 @@ class Player:
                 segment *= self._ramp_out[ramp_len - left:ramp_len - left + n]
                 self._fade += n
                 if self._fade == 0:
-                    self._buffer, self._pos = self._next
+                    self._buffer, self._pos = self._next[:2]
                     self._next = None
             elif self._fade < ramp_len:
                 k = min(n, ramp_len - self._fade)

@@ -77,6 +77,19 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
     qtbot.keyClick(grid, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not window.audition.playing and second.play.text() == "▶")
 
+    qtbot.mouseClick(first.wave, Qt.MouseButton.LeftButton, pos=first.wave.rect().center())
+    qtbot.waitUntil(lambda: window.audition.playing and window.audition.cue_id == first.cue.id)
+    window.audition.stop()
+    qtbot.waitUntil(lambda: not window.audition.playing)
+
+
+def test_no_audio_device_is_a_message_not_a_crash(qtbot, window):
+    cue = add_cues("door slam", 1, seed=4)[0]
+    window.audition.set_device("no such device")
+    window.audition.play(cue)
+    qtbot.waitUntil(lambda: "no usable audio output" in window.statusBar().currentMessage())
+    assert window.isVisible() and not window.audition.playing
+
 
 def test_cancel_stops_the_job_and_keeps_nothing(qtbot, window):
     group = generate(qtbot, window, n=8, duration=30.0)

@@ -3,10 +3,9 @@
 import time
 
 import numpy as np
-import pytest
 
 from engine import loudness
-from engine.player import FADE_SECONDS, Player, PlayerError, output_devices, prepare
+from engine.player import FADE_SECONDS, Player, output_devices, prepare
 
 RATE = 8000
 FADE = int(FADE_SECONDS * RATE)  # 40 frames
@@ -103,9 +102,17 @@ def test_plays_through_portaudio_on_the_null_device():
         player.close()
 
 
-def test_missing_device_is_a_clear_error():
-    with pytest.raises(PlayerError, match="pick another device"):
-        Player(device=999).play(steady(), RATE)
+def test_missing_device_is_reported_not_raised_at_the_caller():
+    errors = []
+    player = Player(device=999, on_error=errors.append)
+    try:
+        player.play(steady(), RATE)  # returns at once: the device opens on the control thread
+        deadline = time.monotonic() + 10
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "pick another device" in errors[0] and not player.playing
+    finally:
+        player.close()
 
 
 def test_loudness_matched_gain_equalises_quiet_and_loud_cues():
