@@ -70,6 +70,10 @@ def fill_library(count: int) -> None:
             cues = lib.add_batch(request, audio, 8000, request.candidate_seeds(), f"job{start}", "1.3.0")
             lib.add_tags(cues[0].id, [str(rng.choice(words))])
             lib.rate(cues[1].id, int(rng.integers(1, 6)))
+        # The cue auditioned during the event-loop figures: 8 s at 32 kHz, like a real one.
+        request = GenerationRequest("audition cue", candidates=1, duration=8.0, seed=1).validated()
+        audio = rng.uniform(-0.3, 0.3, (1, 1, 8 * 32000)).astype(np.float32)
+        lib.add_batch(request, audio, 32000, [1], "audition", "1.3.0")
 
 
 def search_ms(queries: dict, runs: int = 20) -> dict:

@@ -3,8 +3,7 @@ tens of thousands of rows (model/view, overviews painted from a cache as rows co
 
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QLineEdit, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
 
@@ -13,7 +12,7 @@ from engine.library import Cue
 
 from .candidate_card import cue_mime_data, provenance_text
 from .cue_keys import cue_action
-from .waveform import paint_overview
+from .waveform import overview_image
 
 COLUMNS = ["Waveform", "Rating", "Prompt", "Model", "Length", "Seed", "CatID", "Tags", "Keep"]
 WAVE_COLUMN = 0
@@ -120,29 +119,23 @@ class WaveformDelegate(QStyledItemDelegate):
     def __init__(self, waveforms, parent=None):
         super().__init__(parent)
         self._waveforms = waveforms
-        self._pixmaps: OrderedDict = OrderedDict()
+        self._images: OrderedDict = OrderedDict()  # (sha256, width, height) → QImage
 
     def paint(self, painter, option, index) -> None:
-        cue = index.data(Qt.ItemDataRole.UserRole)
-        if cue is None:  # still loading
-            return super().paint(painter, option, index)
-        key = (cue.sha256, option.rect.width(), option.rect.height())
-        pixmap = self._pixmaps.get(key)
-        if pixmap is None:
-            data = self._waveforms.get(cue)
-            pixmap = QPixmap(option.rect.size())
-            pixmap.fill(Qt.GlobalColor.transparent)
-            p = QPainter(pixmap)
-            p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            paint_overview(p, QRectF(0, 2, option.rect.width(), option.rect.height() - 4), data,
-                           option.palette.highlight().color())
-            p.end()
-            if data is not None:
-                self._pixmaps[key] = pixmap
-                while len(self._pixmaps) > 2000:
-                    self._pixmaps.popitem(last=False)
         super().paint(painter, option, index)  # selection background
-        painter.drawPixmap(option.rect.topLeft(), pixmap)
+        cue = index.data(Qt.ItemDataRole.UserRole)
+        if cue is None:  # the row is still loading
+            return
+        key = (cue.sha256, option.rect.width(), option.rect.height() - 4)
+        image = self._images.get(key)
+        if image is None:
+            data = self._waveforms.get(cue)
+            image = overview_image(data, key[1], key[2], option.palette.highlight().color())
+            if data is not None:
+                self._images[key] = image
+                while len(self._images) > 2000:
+                    self._images.popitem(last=False)
+        painter.drawImage(option.rect.left(), option.rect.top() + 2, image)
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(140, 28)
@@ -184,6 +177,8 @@ class LibraryPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.verticalHeader().setDefaultSectionSize(30)
+        # Fixed row heights: a reset with tens of thousands of rows costs nothing to lay out.
+        self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         for column, width in enumerate([140, 70, 0, 90, 60, 95, 80, 110, 40]):
             if width:

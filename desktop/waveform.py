@@ -6,8 +6,8 @@ from collections import OrderedDict
 
 import numpy as np
 import soundfile as sf
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPen, QPolygonF
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from engine import paths
@@ -74,21 +74,25 @@ class WaveformCache(QObject):
         self.ready.emit(sha)
 
 
-def paint_overview(painter: QPainter, rect: QRectF, data: np.ndarray | None, color: QColor) -> None:
-    """Draw the overview as a filled envelope (a flat line while it is being computed)."""
-    middle = rect.center().y()
+def overview_image(data: np.ndarray | None, width: int, height: int, color: QColor) -> QImage:
+    """The overview drawn into an image with numpy (no per-point Python): one column per
+    pixel from its lowest to its highest sample, normalised to the cue's peak as sample
+    browsers draw them; a flat line while the overview is still being computed."""
+    width, height = max(width, 1), max(height, 1)
+    pixels = np.zeros((height, width), np.uint32)
+    middle = (height - 1) / 2
     if data is None:
-        painter.setPen(QPen(color, 1))
-        painter.drawLine(QPointF(rect.left(), middle), QPointF(rect.right(), middle))
-        return
-    # Normalised to the cue's peak, as sample browsers draw overviews: quiet cues stay legible.
-    scale = 0.95 * rect.height() / 2 / max(float(np.abs(data).max()), 1e-6)
-    xs = rect.left() + (np.arange(len(data)) + 0.5) * rect.width() / len(data)
-    top = [QPointF(x, middle - hi * scale) for x, hi in zip(xs, data[:, 1])]
-    bottom = [QPointF(x, middle - lo * scale) for x, lo in zip(xs[::-1], data[::-1, 0])]
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(color)
-    painter.drawPolygon(QPolygonF(top + bottom))
+        pixels[int(middle)] = color.rgba()
+    else:
+        starts = np.arange(width) * len(data) // width
+        low = np.minimum.reduceat(data[:, 0], starts)
+        high = np.maximum.reduceat(data[:, 1], starts)
+        scale = 0.95 * height / 2 / max(float(np.abs(data).max()), 1e-6)
+        top = np.clip(np.floor(middle - high * scale), 0, height - 1)
+        bottom = np.clip(np.ceil(middle - low * scale), 0, height - 1)
+        rows = np.arange(height)[:, None]
+        pixels[(rows >= top) & (rows <= bottom)] = color.rgba()
+    return QImage(pixels.data, width, height, QImage.Format.Format_ARGB32).copy()
 
 
 class WaveformView(QWidget):
@@ -101,10 +105,11 @@ class WaveformView(QWidget):
         self.setMinimumHeight(48)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self._data: np.ndarray | None = None
+        self._image: QImage | None = None  # the overview at the current size
         self._playhead: float | None = None
 
     def set_overview(self, data: np.ndarray | None) -> None:
-        self._data = data
+        self._data, self._image = data, None
         self.update()
 
     def set_playhead(self, fraction: float | None) -> None:
@@ -120,11 +125,12 @@ class WaveformView(QWidget):
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(1, 2, -1, -2)
         painter.fillRect(self.rect(), self.palette().base())
-        paint_overview(painter, rect, self._data, self.palette().highlight().color())
+        if self._image is None or self._image.size() != self.size():
+            self._image = overview_image(self._data, self.width(), self.height(),
+                                         self.palette().highlight().color())
+        painter.drawImage(0, 0, self._image)
         if self._playhead is not None:
-            x = rect.left() + self._playhead * rect.width()
+            x = self._playhead * (self.width() - 1)
             painter.setPen(QPen(self.palette().text().color(), 1.5))
-            painter.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+            painter.drawLine(QPointF(x, 0), QPointF(x, self.height()))
