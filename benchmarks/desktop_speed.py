@@ -108,6 +108,10 @@ def event_loop_stalls(phases: list[tuple[str, dict]]) -> dict:
     app.setApplicationName("CueDeck benchmark")
     window = MainWindow(open_settings())
     window.show()
+    window.engine.start()  # as typing a prompt does: the worker loads torch before the job
+    settle = QEventLoop()
+    QTimer.singleShot(10_000, settle.quit)
+    settle.exec()
     results = {}
     with Library() as lib:
         cue = lib.search(limit=1)[0]

@@ -22,8 +22,17 @@ class EngineBridge(QObject):
         self._timer.timeout.connect(self._poll)
 
     @property
+    def busy(self) -> bool:
+        return self._client.busy
+
+    @property
     def worker_pid(self) -> int | None:
         return self._client.worker_pid
+
+    def start(self) -> None:
+        """Start the worker ahead of the first job, so that job does not wait for torch."""
+        self._client.start()
+        self._timer.start()
 
     def submit(self, request: GenerationRequest) -> str:
         """Queue a job (raises BadInput at once for a bad request)."""

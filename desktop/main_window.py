@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self._menus()
 
         self.prompt.generate_requested.connect(self.generate)
+        # Typing a prompt says a job is coming: start the worker while the user types.
+        self.prompt.prompt.textChanged.connect(self._warm_up)
         self.jobs.cancel_requested.connect(self.engine.cancel)
         self.engine.progress.connect(self._progress)
         self.engine.finished.connect(self._finished)
@@ -121,6 +123,10 @@ class MainWindow(QMainWindow):
         return action
 
     # -- generation ----------------------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        self.prompt.prompt.textChanged.disconnect(self._warm_up)
+        self.engine.start()
 
     def generate(self) -> None:
         request = self.prompt.request()

@@ -37,7 +37,7 @@ class EngineClient:
         request = request.validated()
         registry.require_present(registry.get(request.model))
         job_id = uuid.uuid4().hex[:12]
-        self._ensure_worker()
+        self.start()
         self._jobs.append(job_id)
         self._send(p.Generate(job_id, request.to_dict()))
         return job_id
@@ -105,6 +105,8 @@ class EngineClient:
             proc.stdin.close()  # end of requests: the worker exits after its current job
         except OSError:
             pass
+        if not self._jobs:
+            proc.terminate()  # idle (perhaps still loading torch): nothing to finish
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -119,7 +121,8 @@ class EngineClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _ensure_worker(self) -> None:
+    def start(self) -> None:
+        """Start the worker now if it is not running (it takes seconds to load torch)."""
         if self._proc is not None and self._proc.poll() is None:
             return
         self._proc = None

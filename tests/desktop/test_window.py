@@ -119,7 +119,7 @@ def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
     window.prompt.prompt.setPlainText("   ")
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.prompt_error.isVisible() and "prompt is empty" in window.prompt_error.text()
-    assert not window.grid._groups and window.engine.worker_pid is None
+    assert not window.grid._groups and not window.engine.busy
     window.prompt.prompt.setPlainText("pad")
     window.prompt.model.setCurrentIndex(window.prompt.model.findData("musicgen-small"))
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)

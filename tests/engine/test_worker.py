@@ -86,7 +86,7 @@ def test_bad_input_is_refused_before_the_worker_starts(engine):
 
 
 def test_worker_validates_requests_itself(engine):
-    engine._ensure_worker()
+    engine.start()
     engine._jobs.append("raw")
     engine._send(p.Generate("raw", {**GenerationRequest("x").to_dict(), "candidates": 99}))
     error = wait_for(engine, "raw", p.Error)[-1]
