@@ -25,7 +25,7 @@ import audiocraft  # noqa: E402
 from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
 from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
 
-from . import registry, tiny_models  # noqa: E402
+from . import paths, registry, tiny_models  # noqa: E402
 from .errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
 from .registry import ModelInfo  # noqa: E402
 from .request import GenerationRequest  # noqa: E402
@@ -108,7 +108,7 @@ def _model_folder(info: ModelInfo):
     registry.require_present(info)
     folder = info.local_folder()
     if folder is None and info.tiny:
-        target = registry.paths.models_dir() / info.name
+        target = paths.models_dir() / info.name
         shutil.rmtree(target, ignore_errors=True)  # an incomplete folder of ours
         folder = tiny_models.build(info.name, target)
     return folder
