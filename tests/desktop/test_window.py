@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from desktop.main_window import MainWindow
 from desktop.settings import open_settings
+from desktop.settings_dialog import SettingsDialog
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -193,3 +194,15 @@ def test_notes_typed_in_the_details_panel_are_saved(qtbot, window):
     window.details.show_cue(cue)
     qtbot.keyClicks(window.details.notes, "too boomy")
     qtbot.waitUntil(lambda: saved(cue.id).notes == "too boomy")
+
+
+def test_settings_dialog_lists_output_devices_and_keeps_the_choice(qtbot, window):
+    window.open_settings()
+    dialog = window.findChild(SettingsDialog)
+    qtbot.waitUntil(lambda: dialog.device.isEnabled(), timeout=10_000)
+    assert dialog.device.count() >= 2  # "System default" and ALSA's default (null) device
+    dialog.device.setCurrentIndex(1)
+    dialog.auto_audition.setChecked(False)
+    dialog.accept()
+    assert window.settings.value("audio/device") == dialog.device.itemData(1)
+    assert not window.auto_action.isChecked() and not window.grid.auto_audition

@@ -1,0 +1,65 @@
+"""The threading rule, machine-checked: while a user generates, auditions, rates, tags and
+searches, the UI thread never opens the library, reads an audio file or touches the
+audio device (each of those can wait on the disk or the hardware)."""
+
+import threading
+
+import soundfile
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+from desktop.settings import open_settings
+from engine.library import Library
+from engine.player import Player
+
+BLOCKING = [(Library, name) for name in ("__init__", "find", "get", "get_many", "rate", "add_tags",
+                                         "remove_tags", "set_catid", "set_keep", "set_notes",
+                                         "delete", "tags")]
+BLOCKING += [(Player, "_sync"), (Player, "_open"), (soundfile, "read")]
+
+
+def test_ui_thread_never_waits_on_library_files_or_audio_device(qtbot, monkeypatch):
+    on_ui_thread = []
+
+    def watch(owner, name):
+        original = getattr(owner, name)
+
+        def watched(*args, **kwargs):
+            if threading.current_thread() is threading.main_thread():
+                on_ui_thread.append(f"{getattr(owner, '__name__', owner)}.{name}")
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, watched)
+
+    for owner, name in BLOCKING:
+        watch(owner, name)
+
+    window = MainWindow(open_settings())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.prompt.prompt.setPlainText("ui thread check")
+    window.prompt.candidates.setValue(2)
+    window.prompt.duration.setValue(1.0)
+    qtbot.mouseClick(window.prompt.generate, Qt.MouseButton.LeftButton)
+    assert window.grid._groups, window.prompt_error.text()
+    group = window.grid._groups[0]
+    qtbot.waitUntil(lambda: all(card.cue for card in group.cards), timeout=120_000)
+    card = group.cards[0]
+    grid = window.grid
+    grid.setFocus()
+    window.audition.loop = True
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.audition.playing and card.wave._playhead is not None)
+    qtbot.keyClick(grid, Qt.Key.Key_5)
+    qtbot.keyClick(grid, Qt.Key.Key_K)
+    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: card.stars._rating == 5 and card.keep.isChecked())
+    window.library.search.setText("ui thread")
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 2
+                    and window.library.model.cue_at(0) is not None)
+    window.audition.stop()
+    qtbot.waitUntil(lambda: not window.audition.playing)
+    window.close()
+    assert on_ui_thread == []
