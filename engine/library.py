@@ -158,12 +158,13 @@ class Library:
         self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise LibraryError(f"the library at {self.root} was written by a newer CueDeck "
-                               f"(schema {version}); update CueDeck to open it")
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.transaction() as db:
+        # Under the write lock: the UI and the worker may open a new library at the same time.
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise LibraryError(f"the library at {self.root} was written by a newer CueDeck "
+                                   f"(schema {version}); update CueDeck to open it")
+            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in sql.split(";"):
                     if statement.strip():
                         db.execute(statement)

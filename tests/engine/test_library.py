@@ -146,3 +146,15 @@ def test_stale_partial_files_of_dead_writers_are_removed(lib):
     live.write_bytes(b"half")
     lib.remove_stale_partial_files()
     assert not stale.exists() and live.exists()
+
+
+def test_two_processes_opening_a_new_library_at_once_both_succeed(cuedeck_home):
+    import subprocess
+    import sys
+    script = "from engine.library import Library; Library().close(); print('ok')"
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    results = [run.communicate(timeout=60) for run in runs]
+    assert all(out.strip() == "ok" for out, _ in results), results
+    with Library() as lib:
+        assert lib._db.execute("PRAGMA user_version").fetchone()[0] == len(library_module.MIGRATIONS)
