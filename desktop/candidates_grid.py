@@ -1,5 +1,7 @@
 """The candidates: one group of cards per job, newest on top, driven from the keyboard."""
 
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
@@ -19,7 +21,7 @@ class JobGroup(QWidget):
         super().__init__()
         self.job_id = job_id
         seed = f"seed {request.seed}" if request.seed is not None else "random seed"
-        self.header = QLabel(f"<b>{_escape(request.prompt)}</b> · {request.model} · "
+        self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
                              f"{request.candidates} × {request.duration:g} s · {seed}")
         self.header.setWordWrap(True)
         self.status = QLabel("queued")
@@ -51,7 +53,7 @@ class JobGroup(QWidget):
             card.set_cue(cue)
 
     def fail(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#c0392b'>{_escape(message)}</span>")
+        self.status.setText(f"<span style='color:#c0392b'>{escape(message)}</span>")
         for card in self.cards:
             card.deleteLater()
         self.cards = []
@@ -198,7 +200,3 @@ class CandidatesGrid(QScrollArea):
     def _overview_ready(self, sha: str) -> None:
         for card in self._cards():
             card.overview_ready(sha)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,5 +1,7 @@
 """The job queue: progress and cancel per job; errors stay on the job, not in a dialog."""
 
+from html import escape
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
@@ -40,7 +42,7 @@ class JobRow(QWidget):
         self.cancel.hide()
         if error:
             self.bar.hide()
-            self.status.setText(f"<span style='color:#c0392b'>{text}</span>")
+            self.status.setText(f"<span style='color:#c0392b'>{escape(text)}</span>")
             self.status.show()
         else:
             self.bar.setValue(1000)
