@@ -13,7 +13,7 @@ setup:
 	@scripts/setup.sh
 
 bench: setup
-	$(PY) benchmarks/library_search.py
+	$(PY) benchmarks/desktop_speed.py
 
 clean:
 	rm -rf .venv build *.egg-info
