@@ -54,6 +54,7 @@ class Player:
         self.loop = False
         self.sample_rate = 0
         self._control = ThreadPoolExecutor(1, thread_name_prefix="cuedeck-audio")
+        self._closed = False
         self._stream = None
         self._format = None  # (sample_rate, channels) of the open stream
         self._ramp_in = self._ramp_out = np.ones((1, 1), np.float32)
@@ -101,11 +102,14 @@ class Player:
     def poll(self) -> None:
         """Call from the UI's timer: a command that came just as the stream finished by
         itself gets the stream started again."""
-        if self._command is not self._seen:
+        if self._command is not self._seen and not self._closed:
             self._control.submit(self._sync)
 
     def close(self) -> None:
-        """Stop at once and release the device (waits for the control thread)."""
+        """Stop at once and release the device (waits for the control thread). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
         self._control.submit(self._close_stream)
         self._control.shutdown(wait=True)
         self._command = self._current = None
@@ -117,8 +121,9 @@ class Player:
         return min(max(int(seconds * rate), 0), max(len(buffer) - 1, 0))
 
     def _send(self, command: tuple) -> None:
-        self._command = command
-        self._control.submit(self._sync)
+        if not self._closed:
+            self._command = command
+            self._control.submit(self._sync)
 
     def _sync(self) -> None:
         """Make the stream follow the latest command: open it for the command's format,

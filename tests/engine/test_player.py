@@ -130,3 +130,14 @@ def test_loudness_matched_gain_equalises_quiet_and_loud_cues():
     spike = np.zeros((RATE, 1), np.float32)
     spike[100] = 0.9
     assert loudness.audition_gain(*loudness.measure(spike, RATE)) * 0.9 <= loudness.PEAK_CEILING + 1e-6
+
+
+def test_a_closed_player_ignores_further_commands():
+    player = Player()
+    player.play(steady(), RATE)
+    player.close()
+    player.close()
+    player.play(steady(), RATE)
+    player.stop()
+    player.poll()
+    assert not player.playing
