@@ -70,7 +70,7 @@ class Audition(QObject):
         key = (cue.id, self.match_loudness)
         if key in self._cache:
             self._cache.move_to_end(key)
-            self._start(cue.id, self._cache[key], start)
+            self._start(self._cache[key], start)
             return
         match = self.match_loudness
         self._background.files(lambda: load_for_audition(cue, match),
@@ -102,12 +102,12 @@ class Audition(QObject):
         while len(self._cache) > CACHE_CUES:
             self._cache.popitem(last=False)
         if asked == self._asked:  # nothing else was asked for meanwhile
-            self._start(self._cue_id, loaded, start)
+            self._start(loaded, start)
 
     def _failed(self, cue_id: int, message: str) -> None:
         self.error.emit(f"cannot play cue {cue_id}: {message}")
 
-    def _start(self, cue_id: int, loaded, start: float) -> None:
+    def _start(self, loaded, start: float) -> None:
         audio, rate, gain = loaded
         self._player.play(audio, rate, start, gain)
         self._timer.start()
