@@ -46,9 +46,15 @@ def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
     try:
-        window = wait_for(lambda: xdotool("search", "--name", "^CueDeck$", env=env), 60,
-                          "the CueDeck window").splitlines()[0]
-        xdotool("windowfocus", "--sync", window, env=env)
+        # --onlyvisible: a window found before it is mapped cannot take the keyboard focus,
+        # and keys typed then go nowhere (no window manager gives it focus for us).
+        window = wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^CueDeck$", env=env),
+                          60, "the CueDeck window").splitlines()[0]
+
+        def focused():
+            xdotool("windowfocus", window, env=env)
+            return xdotool("getwindowfocus", env=env) == window
+        wait_for(focused, 30, "the keyboard focus on the CueDeck window")
         time.sleep(1)  # let the window finish its first layout
         xdotool("type", "--delay", "15", "rain on a tin roof, close and heavy", env=env)
         xdotool("key", "ctrl+Return", env=env)
@@ -63,7 +69,8 @@ def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck
         except AssertionError:
             ARTIFACTS.mkdir(exist_ok=True)
             ImageGrab.grab(xdisplay=display).save(ARTIFACTS / "e2e-failure.png")
-            raise
+            log = cuedeck_home / "logs" / "worker.log"
+            raise AssertionError(f"no cues; worker log:\n{log.read_text() if log.exists() else '(none)'}")
         assert len(found) == 4 and found[0].prompt == "rain on a tin roof, close and heavy"
         time.sleep(3)  # cards fill in, waveforms arrive from the file threads
         ARTIFACTS.mkdir(exist_ok=True)
@@ -79,6 +86,7 @@ def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck
             os.killpg(app.pid, 9)
             app.wait()
         output = app.stdout.read()
+        print(output)  # pytest shows it when the test fails
         xvfb.terminate()
         xvfb.wait()
     assert "Traceback" not in output, output
