@@ -21,12 +21,12 @@ def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     frames = audio.shape[1]
     fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_IEEE_FLOAT, channels, sample_rate,
                       sample_rate * channels * 4, channels * 4, 32, 0)
-    chunks = (_chunk(b"fmt ", fmt) + _chunk(b"fact", struct.pack("<I", frames))
-              + _chunk(b"data", data))
+    chunks = (riff_chunk(b"fmt ", fmt) + riff_chunk(b"fact", struct.pack("<I", frames))
+              + riff_chunk(b"data", data))
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
-def _chunk(tag: bytes, payload: bytes) -> bytes:
+def riff_chunk(tag: bytes, payload: bytes) -> bytes:
     pad = b"\0" if len(payload) % 2 else b""
     return tag + struct.pack("<I", len(payload)) + payload + pad
 

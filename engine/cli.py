@@ -5,11 +5,14 @@ import argparse
 import json
 import sys
 
+from pathlib import Path
+
 from . import __version__, registry, ucs
 from .client import EngineClient
-from .errors import CueDeckError
+from .errors import BadInput, CueDeckError
 from .library import Cue, Library
 from .request import MAX_CANDIDATES, GenerationRequest
+from .timeline import Clip, Timeline
 
 
 class _Parser(argparse.ArgumentParser):
@@ -98,6 +101,8 @@ def cmd_ucs(args) -> int:
 
 
 def cmd_library(args) -> int:
+    if args.action == "export":
+        return cmd_export(args)
     with Library() as lib:
         if args.action in ("list", "search"):
             cues = lib.search(text=getattr(args, "text", "") or "", tag=args.tag,
@@ -129,6 +134,84 @@ def cmd_library(args) -> int:
         else:
             print(_cue_line(cue))
     return 0
+
+
+def cmd_timeline(args) -> int:
+    with Library() as lib:
+        if args.action == "list":
+            for name in lib.timeline_names():
+                print(name)
+            return 0
+        if args.action == "new":
+            timeline = lib.create_timeline(args.name)
+        elif args.action == "delete":
+            lib.delete_timeline(args.name)
+            print(f"deleted timeline {args.name!r}", file=sys.stderr)
+            return 0
+        elif args.action == "add":
+            timeline = lib.save_timeline(_add_clip(lib, lib.timeline(args.name), args))
+        else:
+            timeline = lib.timeline(args.name)
+        if args.json:
+            _out(timeline.to_dict())
+        else:
+            _print_timeline(timeline)
+    return 0
+
+
+def _add_clip(lib: Library, timeline: Timeline, args) -> Timeline:
+    cue = lib.get(args.cue_id)
+    if args.track < 1:
+        raise BadInput(f"tracks are numbered from 1; got --track {args.track}")
+    while len(timeline.tracks) < args.track:  # pipelines name the track they want
+        timeline = timeline.add_track()
+    end = cue.duration if args.out is None else args.out
+    clip = Clip(cue.id, args.at, args.in_, end, cue.duration, args.gain, args.fade_in, args.fade_out)
+    return timeline.add_clip(args.track - 1, clip)
+
+
+def _print_timeline(timeline: Timeline) -> None:
+    grid = "off" if timeline.snap == "off" else f"{timeline.snap_step:g} {timeline.snap}"
+    loop = f", loop {timeline.loop[0]:.2f}–{timeline.loop[1]:.2f} s" if timeline.loop else ""
+    print(f"{timeline.name}: {timeline.duration:.2f} s, {len(timeline.tracks)} tracks, "
+          f"{timeline.tempo:g} BPM, snap {grid}{loop}")
+    for n, track in enumerate(timeline.tracks, start=1):
+        flags = " ".join(f for f, on in (("muted", track.mute), ("solo", track.solo)) if on)
+        print(f"  {n:>2} {track.name}  {track.gain_db:+.1f} dB {flags}".rstrip())
+        for c in sorted(track.clips, key=lambda c: c.at):
+            print(f"       {c.at:8.3f}–{c.stop:8.3f} s  cue {c.cue_id:<6} in {c.start:.3f} out {c.end:.3f}"
+                  f"  {c.gain_db:+.1f} dB  fades {c.fade_in:g}/{c.fade_out:g} s")
+
+
+def cmd_export(args) -> int:
+    from .export import export_cue, export_timeline
+
+    with Library() as lib:
+        if args.command == "export":
+            show = sys.stderr.isatty()
+            result = export_timeline(
+                lib, args.name, Path(args.out), args.rate, args.bits, args.format,
+                on_progress=lambda f, stage: show and print(f"\r{f:4.0%} {stage[:60]:<60}", end="",
+                                                            file=sys.stderr, flush=True))
+            if show:
+                print(file=sys.stderr)
+            print(result.summary(), file=sys.stderr)
+            if args.json:
+                _out({"folder": str(result.folder), "files": [str(f) for f in result.files],
+                      "mix_lufs": result.mix_lufs, "mix_peak": result.mix_peak,
+                      "seconds": result.seconds})
+            else:
+                print(result.folder)
+        else:
+            print(export_cue(lib, args.id, Path(args.out), args.rate, args.bits, args.format))
+    return 0
+
+
+def _export_options(parser, default_rate: str) -> None:
+    parser.add_argument("--out", required=True, help="the folder to export into")
+    parser.add_argument("--rate", type=int, help=f"sample rate in Hz (default {default_rate})")
+    parser.add_argument("--bits", default="24", help="16, 24 or 32f (default 24)")
+    parser.add_argument("--format", default="wav", help="wav or flac (default wav)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,7 +271,37 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("--json", action="store_true")
     a = acts.add_parser("delete", help="delete cues: their files and rows")
     a.add_argument("ids", type=int, nargs="+")
+    a = acts.add_parser("export", help="export one cue as a tagged WAV/FLAC (UCS-named with a CatID)")
+    a.add_argument("id", type=int)
+    _export_options(a, "the cue's own")
     lib.set_defaults(func=cmd_library)
+
+    t = sub.add_parser("timeline", help="build timelines of cues")
+    acts = t.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    acts.add_parser("list", help="the timelines in the library")
+    for name, help_text in [("new", "create an empty timeline"), ("show", "tracks and clips"),
+                            ("delete", "delete a timeline (its cues stay)")]:
+        a = acts.add_parser(name, help=help_text)
+        a.add_argument("name")
+        a.add_argument("--json", action="store_true")
+    a = acts.add_parser("add", help="place a cue on a track")
+    a.add_argument("name")
+    a.add_argument("cue_id", type=int)
+    a.add_argument("--track", type=int, default=1, help="track number from 1; missing tracks are added")
+    a.add_argument("--at", type=float, default=0.0, help="seconds from timeline zero")
+    a.add_argument("--in", dest="in_", type=float, default=0.0, help="in-point in the cue, seconds")
+    a.add_argument("--out", type=float, help="out-point in the cue, seconds (default: its end)")
+    a.add_argument("--gain", type=float, default=0.0, help="clip gain in dB")
+    a.add_argument("--fade-in", type=float, default=0.0, help="seconds")
+    a.add_argument("--fade-out", type=float, default=0.0, help="seconds")
+    a.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_timeline)
+
+    e = sub.add_parser("export", help="export a timeline: stems, mix, .otio and provenance")
+    e.add_argument("name")
+    e.add_argument("--json", action="store_true", help="the result as one JSON object")
+    _export_options(e, "48000")
+    e.set_defaults(func=cmd_export)
     return parser
 
 
@@ -197,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "action", None) == "catid" and not args.clear and not args.catid:
         print("cuedeck: give a CatID or --clear", file=sys.stderr)
         return 2
+    if getattr(args, "rate", None) is None and args.command == "export":
+        args.rate = 48000
     try:
         return args.func(args)
     except CueDeckError as e:

@@ -6,6 +6,7 @@ the file is removed, so a kill at any moment leaves no row without its file.
 """
 
 import contextlib
+import json
 import os
 import re
 import sqlite3
@@ -20,6 +21,7 @@ from . import __version__, loudness, paths, registry, ucs
 from .audio_io import write_wav_atomic
 from .errors import BadInput, LibraryError, NotFound
 from .request import GenerationRequest
+from .timeline import Timeline, check_name
 
 DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
@@ -68,6 +70,14 @@ MIGRATIONS = [
     );
     CREATE INDEX tags_by_tag ON tags(tag);
     CREATE INDEX cues_by_created ON cues(created_at);
+    """,
+    # 2: timelines, each a JSON document (engine.timeline.Timeline.to_dict).
+    """
+    CREATE TABLE timelines (
+        name TEXT PRIMARY KEY COLLATE NOCASE,
+        data TEXT NOT NULL,
+        modified_at TEXT NOT NULL
+    );
     """,
 ]
 
@@ -328,6 +338,46 @@ class Library:
             if db.execute(f"UPDATE cues SET {sets} WHERE id = ?", [*values.values(), cue_id]).rowcount == 0:
                 raise NotFound(f"no cue with id {cue_id}; `cuedeck library list` shows the ids")
         return self.get(cue_id)
+
+
+    # -- timelines ----------------------------------------------------------------------
+
+    def timeline_names(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT name FROM timelines ORDER BY name COLLATE NOCASE")]
+
+    def timeline(self, name: str) -> Timeline:
+        row = self._db.execute("SELECT data FROM timelines WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            raise NotFound(f"no timeline named {name!r}; `cuedeck timeline list` shows them")
+        return Timeline.from_dict(json.loads(row[0]))
+
+    def create_timeline(self, name: str) -> Timeline:
+        timeline = Timeline(check_name(name, "timeline"))
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM timelines WHERE name = ?", (timeline.name,)).fetchone():
+                raise BadInput(f"a timeline named {timeline.name!r} already exists; pick another name")
+            self._write_timeline(db, timeline)
+        return timeline
+
+    def save_timeline(self, timeline: Timeline, old_name: str | None = None) -> Timeline:
+        """Store `timeline` (replacing `old_name` when it was renamed)."""
+        with self.transaction() as db:
+            if old_name and old_name.lower() != timeline.name.lower():
+                if db.execute("SELECT 1 FROM timelines WHERE name = ?", (timeline.name,)).fetchone():
+                    raise BadInput(f"a timeline named {timeline.name!r} already exists; pick another name")
+                db.execute("DELETE FROM timelines WHERE name = ?", (old_name,))
+            self._write_timeline(db, timeline)
+        return timeline
+
+    def delete_timeline(self, name: str) -> None:
+        with self.transaction() as db:
+            if db.execute("DELETE FROM timelines WHERE name = ?", (name,)).rowcount == 0:
+                raise NotFound(f"no timeline named {name!r}; `cuedeck timeline list` shows them")
+
+    def _write_timeline(self, db, timeline: Timeline) -> None:
+        db.execute("INSERT OR REPLACE INTO timelines (name, data, modified_at) VALUES (?, ?, ?)",
+                   (timeline.name, json.dumps(timeline.to_dict()),
+                    datetime.now(timezone.utc).isoformat(timespec="milliseconds")))
 
 
 def normalise_tag(tag: str) -> str:

@@ -1,0 +1,118 @@
+"""Exported audio files: Broadcast WAV (PCM 16/24-bit or 32-bit float) with a `bext` chunk
+(EBU Tech 3285 v2) and an iXML chunk whose USER fields are the ones Soundminer reads; or
+FLAC with the same facts as Vorbis comments."""
+
+import io
+import struct
+import unicodedata
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .audio_io import WAVE_FORMAT_IEEE_FLOAT, riff_chunk, write_atomic
+
+BITS = ("16", "24", "32f")
+FORMATS = ("wav", "flac")
+WAVE_FORMAT_PCM = 1
+UNKNOWN_LOUDNESS = 0x7FFF  # bext v2: "not measured"
+USER_FIELDS = ("CATID", "CATEGORY", "SUBCATEGORY", "FXNAME", "DESCRIPTION", "KEYWORDS",
+               "NOTES", "RATING", "DESIGNER", "LIBRARY")
+
+
+@dataclass
+class Metadata:
+    description: str                  # one line: what this file is and where it came from
+    origination: datetime
+    coding_history: list[str]         # EBU R98 lines, oldest first
+    project: str = ""
+    reference: str = ""               # bext OriginatorReference (32 ASCII characters)
+    loudness_lufs: float | None = None
+    user: dict[str, str] = field(default_factory=dict)  # iXML USER fields (USER_FIELDS)
+
+
+def encode_samples(audio: np.ndarray, bits: str) -> bytes:
+    """Interleaved little-endian samples of `audio` [frames, channels] (float, 1.0 = full
+    scale). 16-bit gets TPDF dither (seeded, so the same mix gives the same bytes)."""
+    if bits == "32f":
+        return np.ascontiguousarray(audio, dtype="<f4").tobytes()
+    scale = 2 ** (int(bits) - 1)
+    x = audio.astype(np.float64) * scale
+    if bits == "16":
+        rng = np.random.default_rng(0)
+        x += rng.random(x.shape) - rng.random(x.shape)
+    ints = np.clip(np.round(x), -scale, scale - 1).astype("<i4")
+    if bits == "16":
+        return ints.astype("<i2").tobytes()
+    return ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # 24-bit: low three bytes
+
+
+def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
+    channels = audio.shape[1]
+    width = 4 if bits == "32f" else int(bits) // 8
+    code = WAVE_FORMAT_IEEE_FLOAT if bits == "32f" else WAVE_FORMAT_PCM
+    fmt = struct.pack("<HHIIHH", code, channels, rate, rate * channels * width, channels * width, width * 8)
+    chunks = riff_chunk(b"fmt ", fmt + (struct.pack("<H", 0) if code == WAVE_FORMAT_IEEE_FLOAT else b""))
+    if code == WAVE_FORMAT_IEEE_FLOAT:
+        chunks += riff_chunk(b"fact", struct.pack("<I", audio.shape[0]))
+    chunks += riff_chunk(b"bext", _bext(meta)) + riff_chunk(b"iXML", _ixml(meta))
+    chunks += riff_chunk(b"data", encode_samples(audio, bits))
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: Metadata) -> None:
+    """Write `audio` [frames, channels] atomically as WAV or FLAC with its metadata."""
+    if fmt == "wav":
+        write_atomic(path, wav_bytes(audio, rate, bits, meta))
+        return
+    import soundfile
+
+    comments = {
+        "title": meta.user.get("FXNAME"), "comment": meta.description, "album": meta.project,
+        "genre": " / ".join(filter(None, (meta.user.get("CATEGORY"), meta.user.get("SUBCATEGORY")))),
+        "software": f"CueDeck {__version__}", "date": meta.origination.strftime("%Y-%m-%d"),
+    }
+    buffer = io.BytesIO()
+    with soundfile.SoundFile(buffer, "w", rate, audio.shape[1], f"PCM_{bits}", format="FLAC") as f:
+        for key, value in comments.items():
+            if value:  # libsndfile refuses empty strings
+                setattr(f, key, value)
+        f.write(audio)
+    write_atomic(path, buffer.getvalue())
+
+
+def coding_line(rate: int, bits: str, channels: int, text: str) -> str:
+    """One EBU R98 coding history line."""
+    width = "32" if bits == "32f" else bits
+    kind = "PCM" if bits != "32f" else "PCM;float"
+    return f"A={kind},F={rate},W={width},M={'mono' if channels == 1 else 'stereo'},T={text}"
+
+
+def _ascii(text: str) -> bytes:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore")
+
+
+def _bext(meta: Metadata) -> bytes:
+    lufs = UNKNOWN_LOUDNESS if meta.loudness_lufs is None else round(meta.loudness_lufs * 100)
+    history = "".join(f"{line}\r\n" for line in meta.coding_history)
+    return struct.pack(
+        "<256s32s32s10s8sQH64s5h180s",
+        _ascii(meta.description)[:256], b"CueDeck", _ascii(meta.reference)[:32],
+        meta.origination.strftime("%Y-%m-%d").encode(), meta.origination.strftime("%H:%M:%S").encode(),
+        0, 2, b"", max(-32768, min(32767, lufs)), *[UNKNOWN_LOUDNESS] * 4, b"",
+    ) + _ascii(history)
+
+
+def _ixml(meta: Metadata) -> bytes:
+    root = ET.Element("BWFXML")
+    ET.SubElement(root, "IXML_VERSION").text = "2.10"
+    ET.SubElement(root, "PROJECT").text = meta.project
+    ET.SubElement(root, "NOTE").text = meta.description
+    user = ET.SubElement(root, "USER")
+    for name in USER_FIELDS:
+        ET.SubElement(user, name).text = meta.user.get(name, "")
+    ET.SubElement(user, "EMBEDDER").text = f"CueDeck {__version__}"
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")

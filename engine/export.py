@@ -1,0 +1,274 @@
+"""Export: a timeline becomes one folder of stems, a mix, a .otio timeline and a provenance
+sheet; a single cue becomes one tagged file. Everything is written under a temporary name
+and renamed into place at the end, so a failure leaves no partial export behind."""
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__, bwf, loudness, ucs
+from .audio_io import write_atomic
+from .errors import BadInput, Cancelled
+from .library import Cue, Library
+from .mixdown import Mixdown, render
+from .timeline import Clip, Timeline
+
+RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)  # offered in the export dialog
+RATE_RANGE = (8000, 192000)
+PROVENANCE_FIELDS = ("id", "prompt", "model", "licence", "seed", "request_seed", "batch_size",
+                     "batch_index", "top_k", "top_p", "temperature", "cfg_coef", "duration",
+                     "sample_rate", "channels", "audiocraft_version", "cuedeck_version",
+                     "created_at", "sha256", "conditioning_sha256", "parent_id", "catid",
+                     "rating", "tags", "notes")
+
+
+@dataclass
+class ExportResult:
+    folder: Path
+    files: list[Path]
+    mix_lufs: float | None
+    mix_peak: float
+    seconds: float  # length of the exported timeline
+
+    def summary(self) -> str:
+        lufs = "silent" if self.mix_lufs is None else f"{self.mix_lufs:.1f} LUFS integrated"
+        peak = _dbfs(self.mix_peak)
+        warning = "; the mix clips: lower a gain or export 32f" if self.mix_peak > 1.0 else ""
+        return f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}"
+
+
+def check_options(rate: int, bits: str, fmt: str) -> None:
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise BadInput(f"the export rate is {RATE_RANGE[0]}–{RATE_RANGE[1]} Hz (48000 is usual); got {rate}")
+    if bits not in bwf.BITS:
+        raise BadInput(f"bits is 16, 24 or 32f; got {bits!r}")
+    if fmt not in bwf.FORMATS:
+        raise BadInput(f"the format is wav or flac; got {fmt!r}")
+    if fmt == "flac" and bits == "32f":
+        raise BadInput("FLAC holds 16 or 24 bits; use --bits 24 or --format wav")
+
+
+def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 48000, bits: str = "24",
+                    fmt: str = "wav", on_progress=None, should_cancel=None) -> ExportResult:
+    """Export timeline `name` into a new folder inside `out_dir`."""
+    check_options(rate, bits, fmt)
+    timeline = library.timeline(name)
+    cues = {c.id: c for c in library.get_many(timeline.cue_ids())}
+    out_dir = _writable(out_dir)
+    progress = on_progress or (lambda fraction, stage: None)
+    progress(0.0, "rendering")
+    mixdown = render(timeline, cues, rate)
+    final = _free_name(out_dir, _filename(timeline.name))
+    tmp = out_dir / f".{final.name}.{os.getpid()}.part"
+    when = datetime.now(timezone.utc).astimezone()
+    try:
+        tmp.mkdir()
+        ext = f".{fmt}"
+        targets = [(f"{timeline.name} - Mix{ext}", mixdown.mix, None)]
+        targets += [(f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}{ext}", stem, t)
+                    for n, (t, stem) in enumerate(zip(mixdown.tracks, mixdown.stems))]
+        files, mix_level = [], (None, 0.0)
+        for done, (filename, audio, track) in enumerate(targets):
+            if should_cancel and should_cancel():
+                raise Cancelled("export cancelled; nothing was written")
+            progress(0.1 + 0.8 * done / len(targets), f"writing {filename}")
+            level = loudness.measure(audio, rate)
+            if track is None:
+                mix_level = level
+            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, level[0])
+            path = tmp / _filename(filename)
+            bwf.write(path, audio, rate, bits, fmt, meta)
+            files.append(path.name)
+        progress(0.9, "writing the timeline and provenance")
+        write_atomic(tmp / f"{_filename(timeline.name)}.otio", _otio(timeline, mixdown, files[1:], cues).encode())
+        _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)
+        os.replace(tmp, final)  # the folder appears whole or not at all
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    progress(1.0, "done")
+    return ExportResult(final, sorted(final.iterdir()), mix_level[0], mix_level[1],
+                        len(mixdown.mix) / rate)
+
+
+def export_cue(library: Library, cue_id: int, out_dir: Path, rate: int | None = None,
+               bits: str = "24", fmt: str = "wav") -> Path:
+    """One cue as a tagged file, named by the UCS convention when it has a CatID."""
+    cue = library.get(cue_id)
+    rate = rate or cue.sample_rate
+    check_options(rate, bits, fmt)
+    out_dir = _writable(out_dir)
+    single = Timeline("cue").add_clip(0, _whole(cue))
+    audio = render(single, {cue.id: cue}, rate).mix
+    lufs = loudness.measure(audio, rate)[0]
+    meta = bwf.Metadata(
+        description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
+        coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
+        project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
+        user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating))
+    path = _free_name(out_dir, ucs_name(cue), f".{fmt}")
+    bwf.write(path, audio, rate, bits, fmt, meta)
+    return path
+
+
+def ucs_name(cue: Cue) -> str:
+    """`CatID_FXName_CreatorID_SourceID` when the cue has a CatID, else the library's name."""
+    if not cue.catid:
+        return Path(cue.path).stem
+    return _filename(f"{cue.catid}_{_fxname(cue)}_CueDeck_{cue.model}")
+
+
+def provenance_line(cue: Cue) -> str:
+    return (f"{cue.prompt} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+            f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
+            f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
+
+
+# -- pieces ------------------------------------------------------------------------------
+
+def _whole(cue: Cue) -> Clip:
+    return Clip(cue.id, 0.0, 0.0, cue.duration, cue.duration)
+
+
+def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cue], rate: int,
+                       bits: str, channels: int, when: datetime, lufs: float | None) -> bwf.Metadata:
+    indices = timeline.audible() if track is None else [track]
+    used = [cues[i] for i in sorted({c.cue_id for t in indices for c in timeline.tracks[t].clips})]
+    part = "mix" if track is None else f"stem {timeline.tracks[track].name!r}"
+    models = sorted({c.model for c in used})
+    licences = sorted({c.licence for c in used})
+    description = (f"{timeline.name} {part}: {len(used)} cue(s) ({', '.join(f'#{c.id}' for c in used)}) "
+                   f"from {', '.join(models)}, weights {', '.join(licences)}, made with CueDeck")
+    history = [_origin_line(c) for c in used]
+    history.append(bwf.coding_line(rate, bits, channels, f"CueDeck {__version__} mixdown"))
+    catids = {c.catid for c in used}
+    return bwf.Metadata(
+        description=description, origination=when, coding_history=history, project=timeline.name,
+        reference=f"CueDeck {timeline.name}"[:32], loudness_lufs=lufs,
+        user=_user_fields(used, fxname=f"{timeline.name} {'Mix' if track is None else timeline.tracks[track].name}",
+                          notes="; ".join(provenance_line(c) for c in used),
+                          catid=catids.pop() if len(catids) == 1 else None))
+
+
+def _user_fields(cues: list[Cue], fxname: str, notes: str, rating: int | None = None,
+                 catid: str | None = None) -> dict[str, str]:
+    catid = catid if len(cues) != 1 else cues[0].catid
+    category = ucs.lookup(catid) if catid else None
+    tags = sorted({t for c in cues for t in c.tags})
+    return {
+        "CATID": catid or "", "CATEGORY": category.category if category else "",
+        "SUBCATEGORY": category.subcategory if category else "", "FXNAME": fxname,
+        "DESCRIPTION": " / ".join(dict.fromkeys(c.prompt for c in cues)),
+        "KEYWORDS": ", ".join(tags), "NOTES": notes,
+        "RATING": "" if rating is None else str(rating), "DESIGNER": "CueDeck",
+        "LIBRARY": "CueDeck " + ", ".join(sorted({f"{c.model} ({c.licence})" for c in cues})),
+    }
+
+
+def _origin_line(cue: Cue) -> str:
+    return bwf.coding_line(cue.sample_rate, "32f", cue.channels,
+                           f"audiocraft {cue.audiocraft_version} {cue.model} seed {cue.seed}")
+
+
+def _otio(timeline: Timeline, mixdown: Mixdown, stem_files: list[str], cues: dict[int, Cue]) -> str:
+    """An OpenTimelineIO timeline: one audio track per stem, one clip per stretch of sound
+    (overlapping clips on a track merge, since the stem already holds their sum), each
+    referencing the stem by relative path."""
+    import opentimelineio as otio
+
+    rate = mixdown.rate
+    out = otio.schema.Timeline(name=timeline.name, metadata={"cuedeck": {"version": __version__}})
+    length = len(mixdown.mix)
+    for index, filename in zip(mixdown.tracks, stem_files):
+        track = timeline.tracks[index]
+        lane = otio.schema.Track(name=track.name, kind=otio.schema.TrackKind.Audio)
+        cursor = 0
+        for start, stop, ids in _regions(track.clips, rate):
+            if start > cursor:
+                lane.append(otio.schema.Gap(source_range=_range(cursor, start - cursor, rate)))
+            ref = otio.schema.ExternalReference(target_url=filename, available_range=_range(0, length, rate))
+            lane.append(otio.schema.Clip(
+                name=" + ".join(cues[i].prompt[:40] for i in ids), media_reference=ref,
+                source_range=_range(start, stop - start, rate),
+                metadata={"cuedeck": {"cue_ids": ids, "models": sorted({cues[i].model for i in ids}),
+                                      "licences": sorted({cues[i].licence for i in ids})}}))
+            cursor = stop
+        out.tracks.append(lane)
+    return otio.adapters.write_to_string(out, "otio_json")
+
+
+def _regions(clips, rate: int) -> list[tuple[int, int, list[int]]]:
+    """(first sample, end sample, cue ids) of each stretch covered by clips, in time order."""
+    regions: list[list] = []
+    for clip in sorted(clips, key=lambda c: c.at):
+        start, stop = round(clip.at * rate), round(clip.at * rate) + round(clip.length * rate)
+        if regions and start < regions[-1][1]:
+            regions[-1][1] = max(regions[-1][1], stop)
+            regions[-1][2] = sorted({*regions[-1][2], clip.cue_id})
+        else:
+            regions.append([start, stop, [clip.cue_id]])
+    return [tuple(r) for r in regions]
+
+
+def _range(start: int, duration: int, rate: int):
+    import opentimelineio as otio
+
+    return otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate),
+                                   otio.opentime.RationalTime(duration, rate))
+
+
+def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], rate: int,
+                      bits: str, fmt: str, when: datetime) -> None:
+    rows = [{k: (", ".join(v) if k == "tags" else v) for k, v in cues[i].to_dict().items()
+             if k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]
+    sheet = io.StringIO()
+    writer = csv.DictWriter(sheet, PROVENANCE_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(folder / "provenance.csv", sheet.getvalue().encode("utf-8"))
+    doc = {"timeline": timeline.to_dict(), "exported_at": when.isoformat(timespec="seconds"),
+           "cuedeck_version": __version__, "sample_rate": rate, "bits": bits, "format": fmt,
+           "cues": [{k: cues[i].to_dict()[k] for k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]}
+    write_atomic(folder / "provenance.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+def _fxname(cue: Cue) -> str:
+    words = re.sub(r"[^\w ]+", " ", cue.prompt).split()
+    name = " ".join(w.capitalize() for w in words)[:25].strip() or "Cue"
+    return f"{name} {cue.id}"
+
+
+def _filename(name: str) -> str:
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "-", name).strip(" .") or "export"
+
+
+def _free_name(folder: Path, name: str, suffix: str = "") -> Path:
+    """folder/name+suffix, or the first free `name (2)`, `name (3)` … (never overwrite)."""
+    candidate, n = folder / f"{name}{suffix}", 2
+    while candidate.exists():
+        candidate = folder / f"{name} ({n}){suffix}"
+        n += 1
+    return candidate
+
+
+def _writable(out_dir: Path) -> Path:
+    out_dir = Path(out_dir).expanduser()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".cuedeck-write-test.{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise BadInput(f"cannot write to {out_dir}: {e.strerror or e}; choose another folder") from None
+    return out_dir.resolve()
+
+
+def _dbfs(peak: float) -> str:
+    return "-inf dBFS" if peak <= 0 else f"{20 * math.log10(peak):+.1f} dBFS"
