@@ -14,6 +14,7 @@ setup:
 
 bench: setup
 	$(PY) benchmarks/desktop_speed.py
+	$(PY) benchmarks/export_speed.py
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -31,8 +31,8 @@ def riff_chunk(tag: bytes, payload: bytes) -> bytes:
     return tag + struct.pack("<I", len(payload)) + payload + pad
 
 
-def write_atomic(path: Path, content: bytes) -> str:
-    """Write `content` to `path` via a temporary file and a rename; return its sha256."""
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write `content` to `path` via a temporary file and a rename."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
@@ -44,9 +44,11 @@ def write_atomic(path: Path, content: bytes) -> str:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return hashlib.sha256(content).hexdigest()
 
 
 def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> str:
-    """Float WAV keeps exactly what the model produced (it may exceed full scale)."""
-    return write_atomic(path, float_wav_bytes(audio, sample_rate))
+    """Float WAV keeps exactly what the model produced (it may exceed full scale).
+    Returns the file's sha256."""
+    content = float_wav_bytes(audio, sample_rate)
+    write_atomic(path, content)
+    return hashlib.sha256(content).hexdigest()

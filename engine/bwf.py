@@ -39,15 +39,18 @@ def encode_samples(audio: np.ndarray, bits: str) -> bytes:
     scale). 16-bit gets TPDF dither (seeded, so the same mix gives the same bytes)."""
     if bits == "32f":
         return np.ascontiguousarray(audio, dtype="<f4").tobytes()
-    scale = 2 ** (int(bits) - 1)
-    x = audio.astype(np.float64) * scale
+    scale = np.float32(2 ** (int(bits) - 1))
+    x = audio * scale
     if bits == "16":
         rng = np.random.default_rng(0)
-        x += rng.random(x.shape) - rng.random(x.shape)
-    ints = np.clip(np.round(x), -scale, scale - 1).astype("<i4")
+        x += rng.random(x.shape, np.float32) - rng.random(x.shape, np.float32)
+    np.rint(x, out=x)
+    np.clip(x, -scale, scale - 1, out=x)
     if bits == "16":
-        return ints.astype("<i2").tobytes()
-    return ints.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()  # 24-bit: low three bytes
+        return x.astype("<i2").tobytes()
+    packed = np.empty((x.size, 3), np.uint8)  # 24-bit: the low three bytes of each int32
+    packed[:] = x.astype("<i4").reshape(-1, 1).view(np.uint8)[:, :3]
+    return packed.tobytes()
 
 
 def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:

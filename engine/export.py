@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -70,24 +71,32 @@ def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 4800
     when = datetime.now(timezone.utc).astimezone()
     try:
         tmp.mkdir()
-        ext = f".{fmt}"
-        targets = [(f"{timeline.name} - Mix{ext}", mixdown.mix, None)]
-        targets += [(f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}{ext}", stem, t)
-                    for n, (t, stem) in enumerate(zip(mixdown.tracks, mixdown.stems))]
-        files, mix_level = [], (None, 0.0)
-        for done, (filename, audio, track) in enumerate(targets):
+        stems = [f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}.{fmt}" for n, t in enumerate(mixdown.tracks)]
+        mix_name = f"{timeline.name} - Mix.{fmt}"
+
+        def write(filename: str, audio, track: int | None, lufs: float | None = None) -> None:
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
-            progress(0.1 + 0.8 * done / len(targets), f"writing {filename}")
-            level = loudness.measure(audio, rate)
-            if track is None:
-                mix_level = level
-            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, level[0])
-            path = tmp / _filename(filename)
-            bwf.write(path, audio, rate, bits, fmt, meta)
-            files.append(path.name)
+            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, lufs)
+            bwf.write(tmp / _filename(filename), audio, rate, bits, fmt, meta)
+
+        # Two threads: numpy, soxr and file writes release the GIL, so the loudness of the
+        # mix (BS.1770, as costly as the render) is measured while the stems are written.
+        with ThreadPoolExecutor(2) as pool:
+            level = pool.submit(loudness.measure, mixdown.mix, rate)
+            jobs = [pool.submit(write, f, a, t) for f, a, t in zip(stems, mixdown.stems, mixdown.tracks)]
+            mix_level = level.result()
+            jobs.append(pool.submit(write, mix_name, mixdown.mix, None, mix_level[0]))
+            try:
+                for done, job in enumerate(as_completed(jobs), start=1):
+                    job.result()
+                    progress(0.1 + 0.8 * done / len(jobs), f"written {done} of {len(jobs)} files")
+            except BaseException:
+                pool.shutdown(cancel_futures=True)
+                raise
+        files = [_filename(f) for f in stems]
         progress(0.9, "writing the timeline and provenance")
-        write_atomic(tmp / f"{_filename(timeline.name)}.otio", _otio(timeline, mixdown, files[1:], cues).encode())
+        write_atomic(tmp / f"{_filename(timeline.name)}.otio", _otio(timeline, mixdown, files, cues).encode())
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)
         os.replace(tmp, final)  # the folder appears whole or not at all
     except BaseException:

@@ -64,7 +64,9 @@ def render(timeline: Timeline, cues: dict[int, Cue], rate: int) -> Mixdown:
         if track.gain_db:
             stem *= np.float32(10 ** (track.gain_db / 20))
         stems.append(stem)
-    mix = np.sum(stems, axis=0, dtype=np.float32) if stems else np.zeros((frames, channels), np.float32)
+    mix = np.zeros((frames, channels), np.float32)
+    for stem in stems:  # in place: np.sum over the list would stack every stem first
+        mix += stem
     return Mixdown(rate, tracks, stems, mix)
 
 
@@ -87,17 +89,20 @@ def _load(cue: Cue, rate: int, channels: int) -> np.ndarray:
 
 
 def _place(stem: np.ndarray, source: np.ndarray, clip: Clip, rate: int) -> None:
+    """Add the clip's part of `source`, with its gain and fades, into `stem`."""
     first, last = round(clip.start * rate), min(round(clip.end * rate), len(source))
     at = round(clip.at * rate)
-    piece = source[first:last][: len(stem) - at].copy()
+    piece = source[first:last][: len(stem) - at]
     n = len(piece)
     if n == 0:
         return
-    if clip.gain_db:
-        piece *= np.float32(10 ** (clip.gain_db / 20))
-    fade_in, fade_out = min(round(clip.fade_in * rate), n), min(round(clip.fade_out * rate), n)
+    gain = np.float32(10 ** (clip.gain_db / 20))
+    fade_in = min(round(clip.fade_in * rate), n)
+    fade_out = min(round(clip.fade_out * rate), n - fade_in)
+    target = stem[at:at + n]
+    body = slice(fade_in, n - fade_out)
+    target[body] += piece[body] * gain
     if fade_in:
-        piece[:fade_in] *= fade_curve(fade_in)[:, None]
+        target[:fade_in] += piece[:fade_in] * (gain * fade_curve(fade_in))[:, None]
     if fade_out:
-        piece[n - fade_out:] *= fade_curve(fade_out)[::-1, None]
-    stem[at:at + n] += piece
+        target[n - fade_out:] += piece[n - fade_out:] * (gain * fade_curve(fade_out)[::-1])[:, None]
