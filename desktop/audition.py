@@ -8,17 +8,20 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine.library import Cue
 from engine.loudness import audition_gain
-from engine.player import Player
+from engine.player import Player, prepare
 
 POLL_MS = 30
 CACHE_CUES = 32  # decoded cues kept for instant re-audition
 
 
+MIX = -1  # the id that position_changed and playing_changed use for a timeline mix
+
+
 def load_for_audition(cue: Cue, match_loudness: bool):
-    """Read a cue and its audition gain (runs on a file thread)."""
+    """A cue's playback buffer, at its audition gain (runs on a file thread)."""
     audio, rate = sf.read(cue.path, dtype="float32", always_2d=True)
     gain = audition_gain(cue.loudness_lufs, cue.peak) if match_loudness else 1.0
-    return audio, rate, gain
+    return prepare(audio, rate, gain), rate
 
 
 class Audition(QObject):
@@ -34,6 +37,7 @@ class Audition(QObject):
         self._cue_id: int | None = None  # the cue playing or about to
         self._asked = 0  # the latest play/stop; a cue that finishes loading later is dropped
         self._was_playing = False
+        self._loop_cues = False
         self.match_loudness = True
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -44,11 +48,14 @@ class Audition(QObject):
 
     @property
     def loop(self) -> bool:
-        return self._player.loop
+        """Loop cues (the L key); a timeline mix loops by its own loop region."""
+        return self._loop_cues
 
     @loop.setter
     def loop(self, value: bool) -> None:
-        self._player.loop = value
+        self._loop_cues = value
+        if self._cue_id != MIX:
+            self._player.loop = value
 
     @property
     def playing(self) -> bool:
@@ -61,12 +68,8 @@ class Audition(QObject):
 
     def play(self, cue: Cue, start: float = 0.0) -> None:
         """Start `cue` at `start` seconds (a cue already playing fades out)."""
-        self._asked += 1
-        asked = self._asked
-        previous, self._cue_id = self._cue_id, cue.id
-        if previous is not None and previous != cue.id and self._was_playing:
-            self.playing_changed.emit(previous, False)
-            self._was_playing = False
+        asked = self._switch_to(cue.id)
+        self._player.loop = self._loop_cues
         key = (cue.id, self.match_loudness)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -76,6 +79,20 @@ class Audition(QObject):
         self._background.files(lambda: load_for_audition(cue, match),
                                lambda loaded: self._loaded(asked, key, loaded, start),
                                lambda message: self._failed(cue.id, message))
+
+    def play_mix(self, buffer, rate: int, loop: bool) -> None:
+        """Play a rendered timeline mix (a buffer from `prepare`); positions come as MIX."""
+        self._switch_to(MIX)
+        self._player.loop = loop
+        self._start((buffer, rate), 0.0)
+
+    def _switch_to(self, key: int) -> int:
+        self._asked += 1
+        previous, self._cue_id = self._cue_id, key
+        if previous is not None and previous != key and self._was_playing:
+            self.playing_changed.emit(previous, False)
+            self._was_playing = False
+        return self._asked
 
     def toggle(self, cue: Cue) -> None:
         if self.playing and self._cue_id == cue.id:
@@ -108,8 +125,8 @@ class Audition(QObject):
         self.error.emit(f"cannot play cue {cue_id}: {message}")
 
     def _start(self, loaded, start: float) -> None:
-        audio, rate, gain = loaded
-        self._player.play(audio, rate, start, gain)
+        buffer, rate = loaded
+        self._player.play(buffer, rate, start)
         self._timer.start()
         self._poll()
 

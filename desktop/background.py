@@ -41,7 +41,10 @@ class Background(QObject):
         self._files_queue.submit(self._run, job, done, failed)
 
     def shutdown(self) -> None:
-        """Finish every queued job (nothing the user did is lost), then stop the threads."""
+        """Finish every queued job (nothing the user did is lost), then stop the threads.
+        Idempotent: a window may be closed twice."""
+        if self._closed:
+            return
         self._closed = True
         self._files_queue.shutdown(wait=True, cancel_futures=True)
         self._library_queue.submit(self._close_library)

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSp
 
 from engine import __version__, registry
 from engine.errors import BadInput
+from engine.export import export_cue
 from engine.registry import WEIGHTS_LICENCE
 
 from . import settings as stored
@@ -18,10 +19,13 @@ from .cue_keys import SHORTCUTS
 from .cue_store import CueStore
 from .details_panel import DetailsPanel
 from .engine_bridge import EngineBridge
+from .export_dialog import ExportDialog
 from .jobs_panel import JobsPanel
 from .library_panel import LibraryPanel
 from .prompt_panel import PromptPanel
 from .settings_dialog import SettingsDialog
+from .timeline_doc import TimelineDocument
+from .timeline_panel import TimelinePanel
 from .waveform import WaveformCache
 
 
@@ -47,6 +51,10 @@ class MainWindow(QMainWindow):
         self.library = LibraryPanel(self.store, self.actions, self.waveforms)
         self.details = DetailsPanel(self.store)
         self.jobs = JobsPanel()
+        self.timeline_doc = TimelineDocument(self.background, self)
+        self.timeline = TimelinePanel(self.timeline_doc, self.audition, self.waveforms,
+                                      self.background, settings)
+        self._current_cue = None  # the cue last selected in the grid or the library
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -60,7 +68,9 @@ class MainWindow(QMainWindow):
         self._side_docks = [
             self._dock("Library", self.library, Qt.DockWidgetArea.LeftDockWidgetArea),
             self._dock("Details", self.details, Qt.DockWidgetArea.RightDockWidgetArea)]
+        self._timeline_dock = self._dock("Timeline", self.timeline, Qt.DockWidgetArea.BottomDockWidgetArea)
         self._jobs_dock = self._dock("Jobs", self.jobs, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self._timeline_dock, self._jobs_dock, Qt.Orientation.Horizontal)
         self.statusBar().showMessage(f"CueDeck {__version__}. MusicGen, AudioGen and MAGNeT "
                                      f"weights are {WEIGHTS_LICENCE} (non-commercial).")
         self._menus()
@@ -81,8 +91,10 @@ class MainWindow(QMainWindow):
         self.audition.error.connect(self.show_error)
         self.audition.playing_changed.connect(self.grid.set_playing)
         self.audition.position_changed.connect(self.grid.set_position)
-        self.grid.current_changed.connect(self.details.show_cue)
-        self.library.current_changed.connect(self.details.show_cue)
+        for view in (self.grid, self.library):
+            view.current_changed.connect(self.details.show_cue)
+            view.current_changed.connect(self._set_current_cue)
+        self.timeline.status.connect(self.show_error)
 
         self._restore()
         self.prompt.prompt.setFocus()  # ready to type a prompt
@@ -98,8 +110,19 @@ class MainWindow(QMainWindow):
 
     def _menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "&New timeline…", None, self.timeline.new_timeline)
+        self._action(file_menu, "&Export timeline…", QKeySequence("Ctrl+Shift+E"), self.timeline.export)
+        self._action(file_menu, "Export selected &cue…", QKeySequence("Ctrl+E"), self.export_cue)
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(edit, "&Undo timeline edit", QKeySequence.StandardKey.Undo,
+                                        self.timeline_doc.undo)
+        self.redo_action = self._action(edit, "&Redo timeline edit", QKeySequence("Ctrl+Shift+Z"),
+                                        self.timeline_doc.redo)
+        self.timeline_doc.changed.connect(self._undo_state)
+        self._undo_state(None)
+        edit.addSeparator()
         self._action(edit, "&Find in library", QKeySequence.StandardKey.Find,
                      lambda: (self.library.search.setFocus(), self.library.search.selectAll()))
         self._action(edit, "&Settings…", QKeySequence("Ctrl+,"), self.open_settings)
@@ -168,6 +191,34 @@ class MainWindow(QMainWindow):
         self.jobs.cancelled(job_id)
         self.grid.job_cancelled(job_id)
 
+    # -- timeline and export -------------------------------------------------------------
+
+    def _undo_state(self, _) -> None:
+        history = self.timeline_doc.history
+        self.undo_action.setEnabled(bool(history and history.can_undo()))
+        self.redo_action.setEnabled(bool(history and history.can_redo()))
+
+    def _set_current_cue(self, cue) -> None:
+        self._current_cue = cue
+
+    def export_cue(self) -> None:
+        cue = self._current_cue
+        if cue is None:
+            self.show_error("select a cue in the candidates or the library first")
+            return
+        dialog = ExportDialog(f"cue {cue.id}", self.settings.value("export/folder", ""), None, self)
+        dialog.accepted.connect(lambda: self._export_cue(cue.id, dialog.options()))
+        dialog.open()
+
+    def _export_cue(self, cue_id: int, options: dict) -> None:
+        self.settings.setValue("export/folder", str(options["out_dir"]))
+        self.background.library(
+            lambda lib: lib.get(cue_id),  # its latest tags, rating and CatID
+            lambda cue: self.background.files(lambda: export_cue(cue, **options),
+                                              lambda path: self.show_error(f"exported cue {cue_id} to {path}"),
+                                              lambda m: self.show_error(f"export failed: {m}")),
+            self.show_error)
+
     # -- settings ------------------------------------------------------------------------
 
     def show_error(self, message: str) -> None:
@@ -212,8 +263,10 @@ class MainWindow(QMainWindow):
     def _after_start(self) -> None:
         if self._first_run:  # room for the candidates in the middle (docks size once shown)
             self.resizeDocks(self._side_docks, [470, 300], Qt.Orientation.Horizontal)
-            self.resizeDocks([self._jobs_dock], [110], Qt.Orientation.Vertical)
+            self.resizeDocks([self._timeline_dock], [230], Qt.Orientation.Vertical)
+            self.resizeDocks([self._timeline_dock, self._jobs_dock], [900, 300], Qt.Orientation.Horizontal)
         self.library.refresh()
+        self.timeline_doc.refresh_names(then_open=True, prefer=self.settings.value("timeline/open"))
         self.background.files(lambda: {n: i.is_present() for n, i in registry.MODELS.items()},
                               self.prompt.set_presence)
         self.background.files(lambda: __import__("sounddevice"), None, self.show_error)
@@ -246,11 +299,14 @@ class MainWindow(QMainWindow):
         s.setValue("audio/loop", self.loop_action.isChecked())
         s.setValue("audio/auto_audition", self.auto_action.isChecked())
         s.setValue("audio/match_loudness", self.match_action.isChecked())
+        if self.timeline_doc.timeline is not None:
+            s.setValue("timeline/open", self.timeline_doc.timeline.name)
         s.sync()
 
     def closeEvent(self, event) -> None:
         """Save the layout and any pending edit, stop audio and the engine, then close."""
         self.details.flush()
+        self.timeline.cancel_export.click()  # a half-written export is removed, not left
         self.save()
         self.audition.close()
         self.engine.close()

@@ -203,7 +203,7 @@ def cmd_export(args) -> int:
             else:
                 print(result.folder)
         else:
-            print(export_cue(lib, args.id, Path(args.out), args.rate, args.bits, args.format))
+            print(export_cue(lib.get(args.id), Path(args.out), args.rate, args.bits, args.format))
     return 0
 
 

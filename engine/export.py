@@ -59,9 +59,15 @@ def check_options(rate: int, bits: str, fmt: str) -> None:
 def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 48000, bits: str = "24",
                     fmt: str = "wav", on_progress=None, should_cancel=None) -> ExportResult:
     """Export timeline `name` into a new folder inside `out_dir`."""
-    check_options(rate, bits, fmt)
     timeline = library.timeline(name)
     cues = {c.id: c for c in library.get_many(timeline.cue_ids())}
+    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel)
+
+
+def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: int = 48000,
+                 bits: str = "24", fmt: str = "wav", on_progress=None, should_cancel=None) -> ExportResult:
+    """The export itself, from a timeline and its cues already read from the library."""
+    check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
@@ -107,10 +113,9 @@ def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 4800
                         len(mixdown.mix) / rate)
 
 
-def export_cue(library: Library, cue_id: int, out_dir: Path, rate: int | None = None,
-               bits: str = "24", fmt: str = "wav") -> Path:
+def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24",
+               fmt: str = "wav") -> Path:
     """One cue as a tagged file, named by the UCS convention when it has a CatID."""
-    cue = library.get(cue_id)
     rate = rate or cue.sample_rate
     check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)

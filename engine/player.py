@@ -81,10 +81,9 @@ class Player:
 
     # -- control (returns at once) -------------------------------------------------------
 
-    def play(self, audio: np.ndarray, sample_rate: int, start: float = 0.0, gain: float = 1.0) -> None:
-        """Play `audio` [frames, channels] from `start` seconds, scaled by `gain`. A cue
-        already playing fades out first."""
-        buffer = prepare(audio, sample_rate, gain)
+    def play(self, buffer: np.ndarray, sample_rate: int, start: float = 0.0) -> None:
+        """Play `buffer` (made by `prepare`, off the UI thread: it copies the whole cue)
+        from `start` seconds. A cue already playing fades out first."""
         self._current = buffer
         self._send((buffer, self._frame(buffer, start, sample_rate), sample_rate))
 

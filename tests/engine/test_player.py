@@ -82,14 +82,14 @@ def test_plays_through_portaudio_on_the_null_device():
     player = Player()
     try:
         audio = np.random.default_rng(0).uniform(-0.3, 0.3, (4000, 2)).astype(np.float32)
-        player.play(audio, RATE)
+        player.play(prepare(audio, RATE), RATE)
         assert player.playing
         deadline = time.monotonic() + 10
         while player.playing and time.monotonic() < deadline:
             time.sleep(0.01)
         assert not player.playing and player.position == len(audio) / RATE
         player.loop = True
-        player.play(audio, RATE, start=0.25)
+        player.play(prepare(audio, RATE), RATE, start=0.25)
         time.sleep(0.2)
         assert player.playing
         player.stop()
@@ -106,7 +106,7 @@ def test_missing_device_is_reported_not_raised_at_the_caller():
     errors = []
     player = Player(device=999, on_error=errors.append)
     try:
-        player.play(steady(), RATE)  # returns at once: the device opens on the control thread
+        player.play(prepare(steady(), RATE), RATE)  # returns at once: the device opens on the control thread
         deadline = time.monotonic() + 10
         while not errors and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -134,10 +134,10 @@ def test_loudness_matched_gain_equalises_quiet_and_loud_cues():
 
 def test_a_closed_player_ignores_further_commands():
     player = Player()
-    player.play(steady(), RATE)
+    player.play(prepare(steady(), RATE), RATE)
     player.close()
     player.close()
-    player.play(steady(), RATE)
+    player.play(prepare(steady(), RATE), RATE)
     player.stop()
     player.poll()
     assert not player.playing
