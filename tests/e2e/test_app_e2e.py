@@ -1,6 +1,7 @@
 """The real app, started with the README's run command on a real X server (Xvfb), driven
 with real key presses (xdotool), generating through the real worker; saves a screenshot."""
 
+import json
 import os
 import subprocess
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from PIL import ImageGrab
 
+from conftest import run_cli
 from engine.library import Library
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +41,20 @@ def xdotool(*args, env) -> str:
                           timeout=60).stdout.strip()
 
 
+def arrange_a_timeline() -> None:
+    """Cues from the command line, placed on a timeline the app opens at start."""
+    done = run_cli("generate", "low drone, slow swell", "-n", "2", "-d", "6", "--seed", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    ids = [json.loads(line)["id"] for line in done.stdout.splitlines()]
+    for args in (("timeline", "new", "Reel 1"),
+                 ("timeline", "add", "Reel 1", str(ids[0]), "--at", "1", "--fade-in", "1", "--fade-out", "2"),
+                 ("timeline", "add", "Reel 1", str(ids[1]), "--track", "2", "--at", "4", "--gain", "-6",
+                  "--fade-in", "0.5")):
+        assert run_cli(*args).returncode == 0
+
+
 def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck_home):
+    arrange_a_timeline()
     xvfb, display = start_xvfb()
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     app = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
@@ -63,7 +78,7 @@ def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck
             if not (cuedeck_home / "library" / "library.sqlite3").exists():
                 return []
             with Library() as lib:
-                return lib.search()
+                return lib.search("rain")
         try:
             found = wait_for(cues, 180, "the generated cues in the library")
         except AssertionError:
