@@ -75,15 +75,53 @@ def cmd_generate(args) -> int:
 
 
 def cmd_models(args) -> int:
-    for info in registry.MODELS.values():
-        if args.json:
-            _out(info.to_dict())
-            continue
-        size = "built in" if info.tiny else f"{info.download_bytes / 1e9:.1f} GB"
-        state = "present" if info.is_present() else "not here"
-        print(f"{info.name:<30} {info.kind:<6} {info.sample_rate // 1000:>2} kHz "
-              f"{'stereo' if info.channels == 2 else 'mono  '} ≤{info.max_duration:>3.0f} s "
-              f"{size:>9}  {state:<8}  {info.licence}")
+    from . import models
+
+    action = getattr(args, "action", None)
+    if action == "install":
+        return _install(models, args)
+    if action == "import":
+        print(_state_line(models.import_folder(args.name, Path(args.dir))))
+        return 0
+    if action == "remove":
+        for path in models.remove(args.name):
+            print(f"removed {path}", file=sys.stderr)
+        return 0
+    for state in models.states():
+        _out(state.to_dict()) if args.json else print(_state_line(state))
+    return 0
+
+
+def _state_line(state) -> str:
+    info = state.info
+    size = "built in" if info.tiny else (f"{state.size_bytes / 1e9:.1f} GB here" if state.size_bytes
+                                         else f"~{info.download_bytes / 1e9:.1f} GB")
+    where = f"  {state.path}" if state.path and not info.tiny else ""
+    detail = f"  ({state.detail})" if state.detail and not info.tiny else ""
+    return (f"{info.name:<28} {info.kind:<5} {info.sample_rate // 1000:>2} kHz "
+            f"{'stereo' if info.channels == 2 else 'mono  '} ≤{info.max_duration:>3.0f} s "
+            f"{state.state:<11} {size:>13}  {info.licence}{where}{detail}")
+
+
+def _install(models, args) -> int:
+    show = sys.stderr.isatty()
+
+    def progress(done: int, total: int, what: str) -> None:
+        if args.progress_json:
+            print(json.dumps({"done": done, "total": total, "file": what}), flush=True)
+        elif show:
+            print(f"\r{done / 1e6:8.1f} / {total / 1e6:.1f} MB  {what[:50]:<50}", end="",
+                  file=sys.stderr, flush=True)
+    try:
+        state = models.install(args.name, progress)
+    except KeyboardInterrupt:
+        print(f"\ncuedeck: download of {args.name} cancelled; run the install again to resume it",
+              file=sys.stderr)
+        return 130
+    finally:
+        if show and not args.progress_json:
+            print(file=sys.stderr)
+    print(_state_line(state))
     return 0
 
 
@@ -233,9 +271,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="one JSON object per candidate")
     g.set_defaults(func=cmd_generate)
 
-    m = sub.add_parser("models", help="list the models and whether they are on this machine")
-    m.add_argument("--json", action="store_true")
+    m = sub.add_parser("models", help="list, install, import and remove models")
+    m.add_argument("--json", action="store_true", help="one JSON object per model")
     m.set_defaults(func=cmd_models)
+    acts = m.add_subparsers(dest="action", parser_class=_Parser)
+    a = acts.add_parser("install", help="download a model (and the text encoder) from the hub; resumes")
+    a.add_argument("name")
+    a.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stdout")
+    a = acts.add_parser("import", help="copy a model folder (state_dict.bin, compression_state_dict.bin) in")
+    a.add_argument("name")
+    a.add_argument("dir")
+    a = acts.add_parser("remove", help="delete a model's files")
+    a.add_argument("name")
 
     u = sub.add_parser("ucs", help="list UCS categories (CatIDs), optionally matching a word")
     u.add_argument("query", nargs="?")

@@ -12,6 +12,7 @@ from .errors import BadInput, ModelNotPresent
 WEIGHTS_LICENCE = "CC-BY-NC-4.0"
 TINY_LICENCE = "MIT (CueDeck test model: untrained random weights, produces noise)"
 CHECKPOINT_FILES = ("state_dict.bin", "compression_state_dict.bin")
+DOWNLOADING = ".downloading"  # in a model's folder while a download runs (holds the pid)
 GB = 1_000_000_000
 
 
@@ -38,7 +39,7 @@ class ModelInfo:
     def local_folder(self) -> Path | None:
         """The folder holding this model's checkpoint files, or None when it is not here."""
         own = paths.models_dir() / self.name
-        if all((own / f).is_file() for f in CHECKPOINT_FILES):
+        if all((own / f).is_file() for f in CHECKPOINT_FILES) and not (own / DOWNLOADING).exists():
             return own
         if self.hub_id is None:
             return None
@@ -114,5 +115,5 @@ def require_present(info: ModelInfo) -> None:
     if not info.is_present():
         raise ModelNotPresent(
             f"model {info.name!r} is not on this machine: download it once with "
-            f"`hf download {info.hub_id}` or copy its folder "
-            f"({', '.join(CHECKPOINT_FILES)}) to {paths.models_dir() / info.name}")
+            f"`cuedeck models install {info.name}`, or copy a folder with "
+            f"{' and '.join(CHECKPOINT_FILES)} in with `cuedeck models import {info.name} DIR`")

@@ -62,7 +62,7 @@ def test_plain_output_lists_one_line_per_candidate():
     (["generate", "pad", "--top-k", "100000"], "top-k"),
     (["generate", "pad", "--seed", "-5"], "seed"),
     (["generate", "pad", "--model", "musicgen-huge"], "unknown model"),
-    (["generate", "pad", "--model", "musicgen-small"], "hf download facebook/musicgen-small"),
+    (["generate", "pad", "--model", "musicgen-small"], "cuedeck models install musicgen-small"),
     (["library", "rate", "1", "7"], "0 to 5"),
     (["library", "show", "12345"], "no cue with id 12345"),
     (["library", "catid", "1", "NOTACAT"], "not a UCS CatID"),

@@ -37,7 +37,7 @@ def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home):
     assert not info.is_present()
     with pytest.raises(ModelNotPresent) as caught:
         registry.require_present(info)
-    assert "hf download facebook/musicgen-small" in str(caught.value)
+    assert "cuedeck models install musicgen-small" in str(caught.value)
     folder = cuedeck_home / "models" / "musicgen-small"
     folder.mkdir(parents=True)
     for name in registry.CHECKPOINT_FILES:
