@@ -48,7 +48,8 @@ def cmd_generate(args) -> int:
     request = GenerationRequest(
         prompt=args.prompt, model=args.model, candidates=args.n, duration=args.duration,
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
-        seed=args.seed).validated()
+        seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
+        device=args.device).validated()
     registry.require_present(registry.get(request.model))
     Library().close()  # an unusable library is bad input: say so before generating
     show = sys.stderr.isatty()
@@ -67,7 +68,7 @@ def cmd_generate(args) -> int:
     for cue in result.cues:
         if args.json:
             _out({k: cue[k] for k in ("id", "path", "seed", "duration", "sample_rate",
-                                      "channels", "sha256", "model", "licence")})
+                                      "channels", "sha256", "model", "licence", "parent_id")})
         else:
             print(f"{cue['id']:>6}  seed {cue['seed']:<10} {cue['duration']:.2f} s  "
                   f"{cue['sample_rate']} Hz  {cue['path']}")
@@ -268,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=d.top_p, help="0–1; 0 uses top-k (default 0)")
     g.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy (default 1)")
     g.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"guidance (default {d.cfg_coef:g})")
+    g.add_argument("--continue", dest="continue_from", type=int, metavar="CUE_ID",
+                   help="more like this: continue that cue (its end starts every candidate)")
+    g.add_argument("--prompt-seconds", type=float,
+                   help="with --continue, how much of the cue's end to start from (default: up to 5 s)")
+    g.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     g.add_argument("--json", action="store_true", help="one JSON object per candidate")
     g.set_defaults(func=cmd_generate)
 

@@ -5,6 +5,7 @@ seeded random generator, so a candidate's seed is a fact about that candidate.
 """
 
 import contextlib
+import gc
 import logging
 import os
 import shutil
@@ -46,41 +47,89 @@ class Batch:
     elapsed: float
 
 
+def pick_device(asked: str = "auto") -> str:
+    """CUDA when there is one, else Apple MPS, else CPU (or what was asked, if it exists)."""
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()}
+    if asked == "auto":
+        return "cuda" if available["cuda"] else "mps" if available["mps"] else "cpu"
+    if not available.get(asked):
+        raise BadInput(f"there is no {asked.upper()} device on this machine; use --device auto or cpu")
+    return asked
+
+
+def memory_needed(info: ModelInfo, folder, device: str) -> int:
+    """Bytes a model needs loaded: its weights (half on CUDA, which runs fp16), the T5 text
+    encoder real models use, and room for activations and the attention cache."""
+    from pathlib import Path
+
+    weights = sum((Path(folder) / f).stat().st_size for f in registry.CHECKPOINT_FILES)
+    if device == "cuda":
+        weights //= 2
+    text_encoder = 0 if info.tiny else 900_000_000
+    return weights + text_encoder + (50_000_000 if info.tiny else 1_000_000_000)
+
+
+def memory_available(device: str) -> int:
+    if device == "cuda":
+        return torch.cuda.mem_get_info()[0]
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):  # not Linux: no cheap reading, don't block
+        return 1 << 62
+
+
 class Generator:
-    """Loads models through audiocraft's loaders and keeps the last one warm between jobs."""
+    """Loads models through audiocraft's loaders and keeps the last one warm between jobs;
+    a different model or device frees the old one first."""
 
     def __init__(self) -> None:
-        self._name: str | None = None
+        self._key: tuple[str, str] | None = None
         self._model = None
 
-    def load(self, info: ModelInfo):
-        if self._name == info.name:
+    def load(self, info: ModelInfo, device: str = "auto"):
+        device = pick_device(device)
+        if self._key == (info.name, device):
             return self._model
-        self._name, self._model = None, None  # free the old model before loading the next
+        if self._model is not None:  # free the old model before loading the next
+            self._key, self._model = None, None
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
         folder = _model_folder(info)
+        needed, free = memory_needed(info, folder, device), memory_available(device)
+        if needed > free:
+            raise BadInput(f"{info.name} needs about {needed / 1e9:.1f} GB of memory on {device} and "
+                           f"{free / 1e9:.1f} GB is free; close other programs or pick a smaller model")
         try:
             with _refuse_pickled_code():
-                model = CLASSES[info.family].get_pretrained(str(folder), device="cpu")
+                model = CLASSES[info.family].get_pretrained(str(folder), device=device)
         except BadInput:
             raise
         except Exception as e:
             raise GenerationFailed(
                 f"could not load model {info.name!r} from {folder}: {e}; "
                 "its files may be incomplete or corrupted (copy or download them again)") from e
-        self._name, self._model = info.name, model
+        self._key, self._model = (info.name, device), model
         return model
 
     def generate(self, request: GenerationRequest,
                  on_progress: tp.Callable[[int, int], None] = lambda step, total: None,
-                 should_cancel: tp.Callable[[], bool] = lambda: False) -> Batch:
+                 should_cancel: tp.Callable[[], bool] = lambda: False,
+                 prompt_audio: tuple[np.ndarray, int] | None = None) -> Batch:
         """Generate every candidate of `request` as one batch.
 
-        `on_progress(step, total)` is called after every decoding step; when `should_cancel()`
-        turns true the job stops at the next step and raises Cancelled.
+        `prompt_audio` (audio [channels, samples], sample rate) makes every candidate a
+        continuation of it; a duration past the model's window is generated window by window
+        (audiocraft's extension). `on_progress(step, total)` is called after every decoding
+        step; when `should_cancel()` turns true the job stops at the next step and raises
+        Cancelled.
         """
         request = request.validated()
         info = registry.get(request.model)
-        model = self.load(info)
+        model = self.load(info, request.device)
         model.set_generation_params(
             use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
             temperature=request.temperature, cfg_coef=request.cfg_coef, duration=request.duration)
@@ -94,9 +143,16 @@ class Generator:
         seeds = request.candidate_seeds()
         started = time.perf_counter()
         torch.manual_seed(request.seed)  # anything else audiocraft draws
+        descriptions = [request.prompt] * request.candidates
         with torch.inference_mode(), _per_candidate_sampling(seeds):
-            audio, tokens = model.generate([request.prompt] * request.candidates,
-                                           progress=True, return_tokens=True)
+            if prompt_audio is None:
+                audio, tokens = model.generate(descriptions, progress=True, return_tokens=True)
+            else:
+                samples, rate = prompt_audio
+                prompt = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+                prompt = prompt[None].expand(request.candidates, -1, -1).to(model.device)
+                audio, tokens = model.generate_continuation(prompt, rate, descriptions, progress=True,
+                                                            return_tokens=True)
         if should_cancel():
             raise Cancelled("cancelled; nothing was written")
         return Batch(audio=audio.float().cpu().numpy(), tokens=tokens.cpu().numpy(),

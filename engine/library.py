@@ -79,6 +79,10 @@ MIGRATIONS = [
         modified_at TEXT NOT NULL
     );
     """,
+    # 3: where conditioning audio came from (a cue and which part of it, or a file).
+    """
+    ALTER TABLE cues ADD COLUMN conditioning_source TEXT;
+    """,
 ]
 
 
@@ -107,6 +111,7 @@ class Cue:
     loudness_lufs: float | None
     peak: float
     conditioning_sha256: str | None
+    conditioning_source: str | None
     parent_id: int | None
     created_at: str
     rating: int
@@ -190,8 +195,10 @@ class Library:
     # -- adding -------------------------------------------------------------------------
 
     def add_batch(self, request: GenerationRequest, audio: np.ndarray, sample_rate: int,
-                  seeds: list[int], job_id: str, audiocraft_version: str) -> list[Cue]:
-        """Write each candidate's file, then all rows in one transaction."""
+                  seeds: list[int], job_id: str, audiocraft_version: str,
+                  conditioning: tuple[str, str] | None = None) -> list[Cue]:
+        """Write each candidate's file, then all rows in one transaction. `conditioning` is
+        (sha256, source) of the audio a continuation or melody started from."""
         info = registry.get(request.model)
         created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         written: list[tuple[Path, str]] = []
@@ -214,7 +221,9 @@ class Library:
                         "request_seed": request.seed, "batch_size": len(written),
                         "batch_index": index, "job_id": job_id, "sha256": digest,
                         "loudness_lufs": levels[index][0], "peak": levels[index][1],
-                        "conditioning_sha256": None, "parent_id": None, "created_at": created,
+                        "conditioning_sha256": conditioning[0] if conditioning else None,
+                        "conditioning_source": conditioning[1] if conditioning else None,
+                        "parent_id": request.parent_id, "created_at": created,
                     }
                     names = ", ".join(row)
                     marks = ", ".join(f":{k}" for k in row)

@@ -13,6 +13,8 @@ MIN_DURATION = 0.5
 MAX_SEED = 2**32 - 1
 MAX_TEMPERATURE = 10.0
 MAX_CFG = 30.0
+WINDOWS = 4  # a cue may be up to 4 windows long (MusicGen/AudioGen extend window by window)
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class GenerationRequest:
     temperature: float = 1.0  # 0 = greedy decoding
     cfg_coef: float = 3.0
     seed: int | None = None  # None = pick one at random (and record it)
+    parent_id: int | None = None  # continue this cue ("more like this")
+    prompt_seconds: float | None = None  # how much of the parent's end to start from (None: up to 5 s)
+    device: str = "auto"  # auto = CUDA, else Apple MPS, else CPU
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
@@ -38,19 +43,33 @@ class GenerationRequest:
             raise BadInput("the prompt contains a NUL character; remove it")
         info = registry.get(self.model)
         _int_in("candidates", self.candidates, 1, MAX_CANDIDATES)
-        _number_in("duration", self.duration, MIN_DURATION, info.max_duration,
-                   f" seconds for {info.name}")
+        longest = info.max_duration if info.family == "magnet" else info.max_duration * WINDOWS
+        _number_in("duration", self.duration, MIN_DURATION, longest,
+                   f" seconds for {info.name}" + ("" if info.family == "magnet" else
+                                                   f" ({WINDOWS} windows of {info.max_duration:g} s)"))
         _int_in("top-k", self.top_k, 0, info.card, f" ({info.name} has {info.card} codes)")
         _number_in("top-p", self.top_p, 0.0, 1.0)
         _number_in("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _number_in("cfg", self.cfg_coef, 0.0, MAX_CFG)
+        if self.device not in DEVICES:
+            raise BadInput(f"device is one of {', '.join(DEVICES)}; got {self.device!r}")
+        if self.parent_id is not None:
+            if info.family == "magnet":
+                raise BadInput(f"{info.name} (MAGNeT) cannot continue a cue; pick a MusicGen or AudioGen model")
+            _int_in("the cue to continue", self.parent_id, 1, 2**63 - 1)
+            longest = min(self.duration - MIN_DURATION, info.max_duration - 1.0)
+            prompt_seconds = min(5.0, self.duration / 2) if self.prompt_seconds is None else self.prompt_seconds
+            _number_in("prompt seconds", prompt_seconds, MIN_DURATION, longest,
+                       " (less than the duration, within one window)")
+        else:
+            prompt_seconds = self.prompt_seconds
         seed = self.seed
         if seed is None:
             seed = secrets.randbelow(MAX_SEED + 1)
         _int_in("seed", seed, 0, MAX_SEED)
         return replace(self, prompt=prompt, seed=seed, duration=float(self.duration),
                        top_p=float(self.top_p), temperature=float(self.temperature),
-                       cfg_coef=float(self.cfg_coef))
+                       cfg_coef=float(self.cfg_coef), prompt_seconds=prompt_seconds)
 
     def candidate_seeds(self) -> list[int]:
         """Each candidate's own seed: the request's seed plus the candidate's index."""

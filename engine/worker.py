@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 
+from . import conditioning
 from . import protocol as p
 from .errors import BadInput, Cancelled, CueDeckError
 from .library import Library
@@ -92,10 +93,13 @@ class Worker:
                 raise Cancelled("cancelled before it started")
             request = GenerationRequest.from_dict(job.request).validated()
             with Library() as library:
-                batch = self._generator.generate(request, on_progress, should_cancel)
+                prompt, conditioning = None, None
+                if request.parent_id is not None:
+                    prompt, conditioning = _continuation_prompt(library, request)
+                batch = self._generator.generate(request, on_progress, should_cancel, prompt)
                 self.send(p.Progress(job_id, 1, 1, stage="saving"))
                 cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
-                                         job_id, self._audiocraft_version)
+                                         job_id, self._audiocraft_version, conditioning)
             return p.Result(job_id, [c.to_dict() for c in cues], batch.elapsed)
         except Cancelled:
             return p.Cancelled(job_id)
@@ -104,6 +108,17 @@ class Worker:
         except Exception as e:  # a bug or a library failure: keep serving, log the details
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
+
+
+def _continuation_prompt(library: Library, request: GenerationRequest):
+    """The end of the parent cue a continuation starts from, and its (sha256, source)."""
+    try:
+        parent = library.get(request.parent_id)
+    except CueDeckError:
+        raise BadInput(f"cue {request.parent_id} is no longer in the library; pick another cue to continue") from None
+    samples, rate, digest = conditioning.load(parent.path, request.prompt_seconds,
+                                              what=f"cue {parent.id}'s audio")
+    return (samples, rate), (digest, f"cue {parent.id}, last {samples.shape[1] / rate:.2f} s")
 
 
 def main() -> None:
