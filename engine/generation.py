@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import audiocraft  # noqa: E402
 from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
+from audiocraft.modules.transformer import set_efficient_attention_backend  # noqa: E402
 from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
 
 from . import paths, registry, tiny_models  # noqa: E402
@@ -106,6 +107,9 @@ class Generator:
         try:
             with _refuse_pickled_code():
                 model = CLASSES[info.family].get_pretrained(str(folder), device=device)
+            # audiocraft's MAGNeT loader switches attention to xformers, whose kernels need a
+            # GPU; torch's own attention runs everywhere, with the same weights.
+            set_efficient_attention_backend("torch")
         except BadInput:
             raise
         except Exception as e:
@@ -130,9 +134,15 @@ class Generator:
         request = request.validated()
         info = registry.get(request.model)
         model = self.load(info, request.device)
-        model.set_generation_params(
-            use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
-            temperature=request.temperature, cfg_coef=request.cfg_coef, duration=request.duration)
+        if info.family == "magnet":  # iterative decoding: CFG anneals from cfg_coef to 1
+            model.set_generation_params(
+                use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
+                temperature=request.temperature, max_cfg_coef=request.cfg_coef, min_cfg_coef=1.0)
+            model.duration = request.duration
+        else:
+            model.set_generation_params(
+                use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
+                temperature=request.temperature, cfg_coef=request.cfg_coef, duration=request.duration)
 
         def progress(step: int, total: int) -> None:
             if should_cancel():

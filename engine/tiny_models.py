@@ -16,10 +16,14 @@ from audiocraft.models import builders
 from omegaconf import OmegaConf
 
 # Per model: sample rate, SEANet ratios (their product is the hop: 50 frames a second, as
-# in the released models) and the longest window (released MusicGen 30 s, AudioGen 10 s).
+# in the released models), the longest window (released MusicGen 30 s, AudioGen and MAGNeT
+# 10 s) and the variant: stereo interleaves two mono codebook sets as musicgen-stereo does;
+# magnet is a non-causal masked LM with parallel codebooks.
 SPECS = {
     "tiny-music": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 30},
     "tiny-sfx": {"sample_rate": 16000, "ratios": [8, 5, 4, 2], "segment_duration": 10},
+    "tiny-stereo": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 30, "stereo": True},
+    "tiny-magnet": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 10, "magnet": True},
 }
 N_Q = 4
 CARD = 256
@@ -29,21 +33,24 @@ SEED = 1234
 def lm_config(name: str) -> dict:
     """An `xp.cfg` with the keys audiocraft's builders read, at toy sizes."""
     spec = SPECS[name]
-    return {
+    stereo, magnet = spec.get("stereo", False), spec.get("magnet", False)
+    n_q = N_Q * 2 if stereo else N_Q
+    cfg = {
         "device": "cpu",
         "dtype": "float32",
-        "lm_model": "transformer_lm",
+        "lm_model": "transformer_lm_magnet" if magnet else "transformer_lm",
         "dataset": {"segment_duration": spec["segment_duration"]},
         "transformer_lm": {
-            "n_q": N_Q, "card": CARD, "dim": 32, "num_heads": 2, "num_layers": 2,
+            "n_q": n_q, "card": CARD, "dim": 32, "num_heads": 2, "num_layers": 2,
             "hidden_scale": 4, "dropout": 0.0, "activation": "gelu", "norm": "layer_norm",
             "norm_first": True, "bias_ff": False, "bias_attn": False, "bias_proj": False,
-            "causal": True, "custom": False, "memory_efficient": True,
+            "causal": not magnet, "custom": False, "memory_efficient": True,
             "attention_as_float32": False, "positional_embedding": "sin", "xpos": False,
             "weight_init": "gaussian", "depthwise_init": "current", "zero_bias_init": True,
             "cross_attention": True, "two_step_cfg": False,
         },
-        "codebooks_pattern": {"modeling": "delay", "delay": {"delays": list(range(N_Q))}},
+        "codebooks_pattern": {"modeling": "parallel" if magnet else "delay",
+                              "delay": {"delays": [i // 2 for i in range(n_q)] if stereo else list(range(n_q))}},
         "classifier_free_guidance": {"training_dropout": 0.3, "inference_coef": 3.0},
         "attribute_dropout": {},
         "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
@@ -52,6 +59,13 @@ def lm_config(name: str) -> dict:
             "description": {"model": "lut", "lut": {"n_bins": 1024, "dim": 16, "tokenizer": "noop"}},
         },
     }
+    if stereo:
+        cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
+    if magnet:
+        cfg["transformer_lm"].update({"subcodes_context": 5, "compression_model_framerate": 50,
+                                      "segment_duration": spec["segment_duration"], "span_len": 3})
+        cfg["masking"] = {"span_len": 3}
+    return cfg
 
 
 def compression_config(name: str) -> dict:
