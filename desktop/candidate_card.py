@@ -6,6 +6,7 @@ from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QL
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine import ucs
+from engine import registry
 from engine.library import Cue
 
 from .waveform import WaveformView
@@ -33,7 +34,9 @@ def provenance_text(cue: Cue) -> str:
             f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
             f"{cue.batch_index + 1} of {cue.batch_size})\n"
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
-            f"CFG {cue.cfg_coef:g}\n{cue.duration:.2f} s, {cue.sample_rate} Hz, "
+            f"CFG {cue.cfg_coef:g}\n"
+            + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
+            + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
             f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
             f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")
 
@@ -80,18 +83,21 @@ class CandidateCard(QFrame):
         self.length = QLabel("")
         self.keep = QToolButton(text="Keep", checkable=True, autoRaise=True, toolTip="Keep (K)")
         self.play = QToolButton(text="▶", toolTip="Play / stop (Space)")
+        self.more = QToolButton(text="More", autoRaise=True,
+                                toolTip="More like this: continuations that start from this cue's end (M)")
         self.wave = WaveformView()
         self.stars = Stars()
         self.catid = QLineEdit(placeholderText="UCS CatID (C)")
         self.catid.setCompleter(ucs_completer(self.catid))
         self.tags_row = QHBoxLayout()
         self.tag_edit = QLineEdit(placeholderText="add tags (T), comma-separated")
-        for w in (self.keep, self.play):
+        for w in (self.keep, self.play, self.more):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.length)
+        top.addWidget(self.more)
         top.addWidget(self.keep)
         middle = QHBoxLayout()
         middle.addWidget(self.play)
@@ -113,6 +119,7 @@ class CandidateCard(QFrame):
         self.wave.seek_requested.connect(lambda f: self.cue and self.actions.seek(self.cue, f))
         self.stars.rated.connect(lambda n: self.cue and self.actions.rate(self.cue, n))
         self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep(self.cue))
+        self.more.clicked.connect(lambda: self.cue and self.actions.more_like_this(self.cue))
         self.catid.editingFinished.connect(self._catid_done)
         self.catid.completer().activated[str].connect(lambda _: self._catid_done())
         self.tag_edit.returnPressed.connect(self._tags_done)
@@ -122,7 +129,7 @@ class CandidateCard(QFrame):
 
     def set_pending(self, fraction: float, stage: str = "generating") -> None:
         self.length.setText(f"{stage} {fraction:.0%}")
-        for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
+        for w in (self.keep, self.play, self.more, self.stars, self.catid, self.tag_edit):
             w.setEnabled(False)
 
     def set_cue(self, cue: Cue) -> None:
@@ -143,6 +150,7 @@ class CandidateCard(QFrame):
         self.setToolTip(provenance_text(cue))
         for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
+        self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).family != "magnet")
         self.wave.set_overview(self.waveforms.get(cue))
 
     def overview_ready(self, sha: str) -> None:

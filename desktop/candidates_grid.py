@@ -22,7 +22,8 @@ class JobGroup(QWidget):
         self.job_id = job_id
         seed = f"seed {request.seed}" if request.seed is not None else "random seed"
         self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
-                             f"{request.candidates} × {request.duration:g} s · {seed}")
+                             f"{request.candidates} × {request.duration:g} s · {seed}"
+                             + (f" · more like cue {request.parent_id}" if request.parent_id else ""))
         self.header.setWordWrap(True)
         self.status = QLabel("queued")
         self.grid = QGridLayout()

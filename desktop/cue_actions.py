@@ -4,9 +4,10 @@ from engine.library import Cue
 
 
 class CueActions:
-    def __init__(self, store, audition):
+    def __init__(self, store, audition, more_like_this=lambda cue: None):
         self.store = store
         self.audition = audition
+        self.more_like_this = more_like_this  # generate continuations of a cue
 
     def perform(self, action: tuple, cue: Cue) -> bool:
         """Carry out a key's action (see cue_keys); False for those a view handles itself."""
@@ -19,6 +20,8 @@ class CueActions:
             self.toggle_keep(cue)
         elif name == "loop":
             self.audition.loop = not self.audition.loop
+        elif name == "more":
+            self.more_like_this(cue)
         else:
             return False
         return True

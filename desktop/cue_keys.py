@@ -5,6 +5,7 @@ from PySide6.QtCore import Qt
 SHORTCUTS = [
     ("Space", "play / stop"), ("← → ↑ ↓", "move between candidates"), ("L", "loop"),
     ("0–5", "rate"), ("T", "tag"), ("K", "keep"), ("C", "UCS CatID"),
+    ("M", "more like this: continue the cue"),
     ("Click waveform", "play from there"), ("Ctrl+Enter", "generate"),
 ]
 
@@ -19,4 +20,5 @@ def cue_action(event) -> tuple[str, int | None] | None:
     if Qt.Key.Key_0 <= key <= Qt.Key.Key_5:
         return ("rate", key - Qt.Key.Key_0)
     return {Qt.Key.Key_L: ("loop", None), Qt.Key.Key_T: ("tag", None),
-            Qt.Key.Key_K: ("keep", None), Qt.Key.Key_C: ("catid", None)}.get(key)
+            Qt.Key.Key_K: ("keep", None), Qt.Key.Key_C: ("catid", None),
+            Qt.Key.Key_M: ("more", None)}.get(key)

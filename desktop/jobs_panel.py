@@ -17,7 +17,8 @@ class JobRow(QWidget):
         self.job_id = job_id
         self.finished = False
         prompt = request.prompt if len(request.prompt) <= 60 else request.prompt[:59] + "…"
-        self.title = QLabel(f"{prompt} · {request.model} · {request.candidates} × {request.duration:g} s")
+        more = f" · more like cue {request.parent_id}" if request.parent_id else ""
+        self.title = QLabel(f"{prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}")
         self.bar = QProgressBar(maximum=1000, textVisible=True, format="queued")
         self.cancel = QPushButton("Cancel")
         self.cancel.clicked.connect(lambda: on_cancel(job_id))

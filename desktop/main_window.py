@@ -1,6 +1,8 @@
 """The main window: library on the left, prompt and candidates in the middle, details on the
 right, jobs below. Nothing here waits on the engine, the disk or the audio device."""
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
@@ -21,6 +23,7 @@ from .details_panel import DetailsPanel
 from .engine_bridge import EngineBridge
 from .export_dialog import ExportDialog
 from .jobs_panel import JobsPanel
+from .models_dialog import ModelsDialog
 from .library_panel import LibraryPanel
 from .prompt_panel import PromptPanel
 from .settings_dialog import SettingsDialog
@@ -39,7 +42,7 @@ class MainWindow(QMainWindow):
         self.engine = EngineBridge(self)
         self.audition = Audition(self.background, self)
         self.waveforms = WaveformCache(self.background, self)
-        self.actions = CueActions(self.store, self.audition)
+        self.actions = CueActions(self.store, self.audition, self.more_like_this)
         self._requests = {}  # job id → request, for the jobs still running
 
         self.prompt = PromptPanel()
@@ -55,6 +58,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelinePanel(self.timeline_doc, self.audition, self.waveforms,
                                       self.background, settings)
         self._current_cue = None  # the cue last selected in the grid or the library
+        self._models_dialog = None
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -114,6 +118,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Export timeline…", QKeySequence("Ctrl+Shift+E"), self.timeline.export)
         self._action(file_menu, "Export selected &cue…", QKeySequence("Ctrl+E"), self.export_cue)
         file_menu.addSeparator()
+        self._action(file_menu, "&Models…", QKeySequence("Ctrl+Shift+M"), self.open_models)
+        file_menu.addSeparator()
         self._action(file_menu, "&Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = self._action(edit, "&Undo timeline edit", QKeySequence.StandardKey.Undo,
@@ -152,7 +158,18 @@ class MainWindow(QMainWindow):
         self.engine.start()
 
     def generate(self) -> None:
-        request = self.prompt.request()
+        self._submit(self.prompt.request())
+
+    def more_like_this(self, cue) -> None:
+        """Continuations of `cue`: its prompt and model, the panel's count and duration
+        (at least a few seconds past the part of the cue they start from)."""
+        panel = self.prompt.request()
+        duration = max(panel.duration, min(cue.duration, 5.0) + 3.0)
+        self._submit(replace(panel, prompt=cue.prompt, model=cue.model, parent_id=cue.id,
+                             prompt_seconds=None, duration=duration))
+
+    def _submit(self, request) -> None:
+        request = replace(request, device=stored.read(self.settings, "engine/device", "auto"))
         try:
             request = request.validated()
             job_id = self.engine.submit(request)
@@ -190,6 +207,20 @@ class MainWindow(QMainWindow):
         self._requests.pop(job_id, None)
         self.jobs.cancelled(job_id)
         self.grid.job_cancelled(job_id)
+
+    # -- models ----------------------------------------------------------------------------
+
+    def open_models(self) -> None:
+        if self._models_dialog is None:
+            self._models_dialog = ModelsDialog(self.background, self)
+            self._models_dialog.changed.connect(self._refresh_presence)
+        self._models_dialog.refresh()
+        self._models_dialog.show()
+        self._models_dialog.raise_()
+
+    def _refresh_presence(self) -> None:
+        self.background.files(lambda: {n: i.is_present() for n, i in registry.MODELS.items()},
+                              self.prompt.set_presence)
 
     # -- timeline and export -------------------------------------------------------------
 
@@ -235,7 +266,8 @@ class MainWindow(QMainWindow):
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.background, self.settings.value("audio/device"),
-                                self.auto_action.isChecked(), self.match_action.isChecked(), self)
+                                self.auto_action.isChecked(), self.match_action.isChecked(),
+                                stored.read(self.settings, "engine/device", "auto"), self)
         dialog.setModal(True)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
@@ -243,6 +275,7 @@ class MainWindow(QMainWindow):
     def _apply_settings(self, dialog) -> None:
         device = dialog.chosen_device()
         self.settings.setValue("audio/device", device)
+        self.settings.setValue("engine/device", dialog.engine_device.currentData())
         self.audition.set_device(device)
         self.auto_action.setChecked(dialog.auto_audition.isChecked())
         self._set_auto(dialog.auto_audition.isChecked())
@@ -267,8 +300,7 @@ class MainWindow(QMainWindow):
             self.resizeDocks([self._timeline_dock, self._jobs_dock], [900, 300], Qt.Orientation.Horizontal)
         self.library.refresh()
         self.timeline_doc.refresh_names(then_open=True, prefer=self.settings.value("timeline/open"))
-        self.background.files(lambda: {n: i.is_present() for n, i in registry.MODELS.items()},
-                              self.prompt.set_presence)
+        self._refresh_presence()
         self.background.files(lambda: __import__("sounddevice"), None, self.show_error)
 
     def _restore(self) -> None:
@@ -307,6 +339,8 @@ class MainWindow(QMainWindow):
         """Save the layout and any pending edit, stop audio and the engine, then close."""
         self.details.flush()
         self.timeline.cancel_export.click()  # a half-written export is removed, not left
+        if self._models_dialog is not None:
+            self._models_dialog.shutdown()
         self.save()
         self.audition.close()
         self.engine.close()

@@ -7,7 +7,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
-from engine.request import MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION, GenerationRequest
+from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION, WINDOWS,
+                            GenerationRequest)
 
 from .settings import read
 
@@ -104,12 +105,13 @@ class PromptPanel(QWidget):
 
     def _model_changed(self) -> None:
         info = registry.get(self.model.currentData())
-        self.duration.setMaximum(info.max_duration)
+        windows = 1 if info.family == "magnet" else WINDOWS  # longer cues: window by window
+        self.duration.setMaximum(info.max_duration * windows)
         self.top_k.setMaximum(info.card)
         where = "on this machine" if self._present.get(info.name) else "not downloaded yet"
         self.model_info.setText(
             f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
-            f"up to {info.max_duration:g} s, {where}. Weights licence: {info.licence}.")
+            f"{info.max_duration:g} s windows, {where}. Weights licence: {info.licence}.")
 
     def request(self) -> GenerationRequest:
         return GenerationRequest(

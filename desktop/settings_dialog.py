@@ -1,11 +1,13 @@
-"""Settings: audio output device, auto-audition, loudness-matched audition."""
+"""Settings: audio output device, auto-audition, loudness-matched audition, and where the
+engine runs (CUDA, Apple MPS or the CPU)."""
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
 
 from engine.player import output_devices
 
 class SettingsDialog(QDialog):
-    def __init__(self, background, device, auto_audition: bool, match_loudness: bool, parent=None):
+    def __init__(self, background, device, auto_audition: bool, match_loudness: bool,
+                 engine_device: str = "auto", parent=None):
         super().__init__(parent)
         self.setWindowTitle("CueDeck settings")
         self.device = QComboBox()
@@ -17,6 +19,11 @@ class SettingsDialog(QDialog):
         self.auto_audition.setChecked(auto_audition)
         self.match_loudness = QCheckBox("Match loudness when auditioning (files are not changed)")
         self.match_loudness.setChecked(match_loudness)
+        self.engine_device = QComboBox(toolTip="Where models run; CUDA runs them in half precision")
+        for label, value in [("Automatic: CUDA, else Apple MPS, else CPU", "auto"), ("CPU", "cpu"),
+                             ("CUDA (NVIDIA GPU)", "cuda"), ("Apple MPS", "mps")]:
+            self.engine_device.addItem(label, value)
+        self.engine_device.setCurrentIndex(max(self.engine_device.findData(engine_device), 0))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -26,6 +33,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.device_note)
         form.addRow(self.auto_audition)
         form.addRow(self.match_loudness)
+        form.addRow("Generate on", self.engine_device)
         form.addRow(buttons)
         background.files(output_devices, self._devices_found, self._no_devices)
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from . import paths, registry
 from .errors import BadInput, Cancelled, CueDeckError, NotFound
-from .registry import CHECKPOINT_FILES, DOWNLOADING, ModelInfo
+from .registry import (CHECKPOINT_FILES, DOWNLOADING, TEXT_ENCODER, TEXT_ENCODER_FILES, ModelInfo,
+                       hub_cache_dir, text_encoder_present)
 
 MANIFEST = "cuedeck-manifest.json"   # sizes and sha256 of the files, written when complete
-TEXT_ENCODER = "t5-base"
-TEXT_ENCODER_FILES = ("config.json", "spiece.model", "tokenizer.json", "model.safetensors")
 CHUNK = 1 << 16  # small: a dropped connection keeps all but the last chunk
 SPARE_BYTES = 200_000_000             # room to leave on the disk after a download
 
@@ -58,15 +57,17 @@ def state(info: ModelInfo) -> ModelState:
         partial = _size(own)
         return ModelState(info, "not present", own, partial,
                           f"partly downloaded ({partial / 1e6:.0f} MB): `cuedeck models install {info.name}` resumes")
+    encoder = "" if text_encoder_present() else "the T5 text encoder is missing: install downloads it"
     if own.is_dir() and any(own.iterdir()):
         problem = check_folder(own)
         if problem:
             return ModelState(info, "broken", own, _size(own), problem)
-        return ModelState(info, "present", own, _size(own))
+        return ModelState(info, "not present" if encoder else "present", own, _size(own), encoder)
     folder = info.local_folder()
     if folder is not None:
-        return ModelState(info, "present", folder, sum(_real_size(folder / f) for f in CHECKPOINT_FILES),
-                          "in the Hugging Face cache")
+        size = sum(_real_size(folder / f) for f in CHECKPOINT_FILES)
+        return ModelState(info, "not present" if encoder else "present", folder, size,
+                          encoder or "in the Hugging Face cache")
     return ModelState(info, "not present", None, 0)
 
 
@@ -107,11 +108,12 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
     current = state(info)
     if current.state == "downloading":
         raise BadInput(f"{name} is already being downloaded by another CueDeck process")
-    if current.state == "present" and not _needs_text_encoder():
+    if current.state == "present":
         return current
     own = paths.models_dir() / name
+    have_weights = info.local_folder() is not None
     plan = []  # (repo, file, where it goes, its hub metadata, into the hub cache?)
-    if current.state != "present":
+    if not have_weights:
         plan += [(info.hub_id, f, own / f, _metadata(info.hub_id, f), False) for f in CHECKPOINT_FILES]
     for f in TEXT_ENCODER_FILES:
         meta = _metadata(TEXT_ENCODER, f)
@@ -138,18 +140,12 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
         for repo, filename, target, meta, in_cache in plan:
             if in_cache:
                 _link_snapshot(repo, filename, target, meta)
-        if current.state != "present":
+        if not have_weights:
             files = {f: {"size": meta.size, "sha256": meta.etag} for _, f, _, meta, in_cache in plan if not in_cache}
             (own / MANIFEST).write_text(json.dumps({"hub_id": info.hub_id, "files": files}, indent=2))
     finally:
         marker.unlink(missing_ok=True)
     return state(info)
-
-
-def _needs_text_encoder() -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return not all(isinstance(try_to_load_from_cache(TEXT_ENCODER, f), str) for f in ("config.json", "model.safetensors"))
 
 
 def _metadata(repo: str, filename: str):
@@ -170,9 +166,7 @@ def _metadata(repo: str, filename: str):
 
 def _cache_target(repo: str, meta) -> Path:
     """Where huggingface_hub keeps a file in its cache: blobs/<etag>."""
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "blobs" / meta.etag
+    return hub_cache_dir() / f"models--{repo.replace('/', '--')}" / "blobs" / meta.etag
 
 
 def _link_snapshot(repo: str, filename: str, blob: Path, meta) -> None:
@@ -308,9 +302,7 @@ def remove(name: str) -> list[Path]:
         _remove_tree(own)
         removed.append(own)
     if info.hub_id:
-        from huggingface_hub import constants
-
-        cached = Path(constants.HF_HUB_CACHE) / f"models--{info.hub_id.replace('/', '--')}"
+        cached = hub_cache_dir() / f"models--{info.hub_id.replace('/', '--')}"
         if cached.exists():
             _remove_tree(cached)
             removed.append(cached)

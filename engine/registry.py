@@ -3,6 +3,7 @@
 Plain data, no torch: the UI process reads it to fill the model picker.
 """
 
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,6 +14,8 @@ WEIGHTS_LICENCE = "CC-BY-NC-4.0"
 TINY_LICENCE = "MIT (CueDeck test model: untrained random weights, produces noise)"
 CHECKPOINT_FILES = ("state_dict.bin", "compression_state_dict.bin")
 DOWNLOADING = ".downloading"  # in a model's folder while a download runs (holds the pid)
+TEXT_ENCODER = "t5-base"  # every released model's text conditioner, loaded by transformers
+TEXT_ENCODER_FILES = ("config.json", "spiece.model", "tokenizer.json", "model.safetensors")
 GB = 1_000_000_000
 
 
@@ -43,16 +46,15 @@ class ModelInfo:
             return own
         if self.hub_id is None:
             return None
-        from huggingface_hub import try_to_load_from_cache  # light; no network
-
-        found = [try_to_load_from_cache(self.hub_id, f) for f in CHECKPOINT_FILES]
-        if all(isinstance(f, str) for f in found):
-            return Path(found[0]).parent
-        return None
+        found = [cached_file(self.hub_id, f) for f in CHECKPOINT_FILES]
+        return found[0].parent if all(found) else None
 
     def is_present(self) -> bool:
-        # Tiny models are built on first use, so they are always available.
-        return self.tiny or self.local_folder() is not None
+        """Ready to generate offline: the checkpoint files and, for released models, the T5
+        text encoder. Tiny models are built on first use, so they are always available."""
+        if self.tiny:
+            return True
+        return self.local_folder() is not None and text_encoder_present()
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -61,6 +63,29 @@ class ModelInfo:
         folder = None if self.tiny else self.local_folder()
         d["path"] = str(folder) if folder else None
         return d
+
+
+def hub_cache_dir() -> Path:
+    """The Hugging Face cache, read from the environment at each call (as a new process would)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def cached_file(repo: str, filename: str) -> Path | None:
+    """A file of `repo` in the Hugging Face cache (its main revision), or None. No network."""
+    root = hub_cache_dir() / f"models--{repo.replace('/', '--')}"
+    try:
+        commit = (root / "refs" / "main").read_text().strip()
+    except OSError:
+        return None
+    file = root / "snapshots" / commit / filename
+    return file if file.is_file() else None
+
+
+def text_encoder_present() -> bool:
+    return all(cached_file(TEXT_ENCODER, f) for f in ("config.json", "spiece.model", "model.safetensors"))
 
 
 def _musicgen(name, size_gb, channels=1, melody=False):
@@ -118,6 +143,8 @@ def get(name: str) -> ModelInfo:
 def require_present(info: ModelInfo) -> None:
     if not info.is_present():
         raise ModelNotPresent(
-            f"model {info.name!r} is not on this machine: download it once with "
+            f"model {info.name!r} is not ready on this machine"
+            + ("" if info.local_folder() is None else " (the T5 text encoder it needs is missing)")
+            + ": download it once with "
             f"`cuedeck models install {info.name}`, or copy a folder with "
             f"{' and '.join(CHECKPOINT_FILES)} in with `cuedeck models import {info.name} DIR`")

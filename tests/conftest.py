@@ -67,3 +67,31 @@ def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     """`cuedeck ARGS` as a user runs it: a fresh process with this test's environment."""
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
+
+
+# -- a stand-in model hub on localhost, serving tiny-music's files as musicgen-small --------
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """tiny-music's release files (a few MB), built once for the session."""
+    from engine import tiny_models
+
+    return tiny_models.build("tiny-music", tmp_path_factory.mktemp("ckpt") / "tiny-music")
+
+
+@pytest.fixture
+def hub(tmp_path, checkpoint, monkeypatch):
+    from engine import models, registry
+    from hub_standin import REPO, HubStandIn
+
+    with HubStandIn(tmp_path / "hub") as server:
+        for f in registry.CHECKPOINT_FILES:
+            server.add(REPO, f, (checkpoint / f).read_bytes())
+        for f in models.TEXT_ENCODER_FILES:
+            server.add(models.TEXT_ENCODER, f, f"stand-in {f}".encode() * 1000)
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        yield server
+
+

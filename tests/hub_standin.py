@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+NAME, REPO = "musicgen-small", "facebook/musicgen-small"  # what the tests install
 
 
 class HubStandIn:

@@ -27,7 +27,7 @@ def test_generate_writes_n_readable_files_with_provenance_and_repeats_exactly(mo
     assert [c["seed"] for c in first] == [7, 8, 9]
     for cue in first:
         assert set(cue) == {"id", "path", "seed", "duration", "sample_rate", "channels", "sha256",
-                            "model", "licence"}
+                            "model", "licence", "parent_id"}
         data, file_rate = sf.read(cue["path"], always_2d=True)
         assert file_rate == rate == cue["sample_rate"] and data.shape == (int(1.5 * rate), 1)
         shown = json.loads(run_cli("library", "show", str(cue["id"]), "--json").stdout)
@@ -53,8 +53,11 @@ def test_plain_output_lists_one_line_per_candidate():
     (["generate", "pad", "-n", "9"], "candidates"),
     (["generate", "pad", "-n", "four"], "invalid int value"),
     (["generate", "pad", "-d", "0"], "duration"),
-    (["generate", "pad", "-d", "31"], "duration"),
-    (["generate", "pad", "--model", "tiny-sfx", "-d", "12"], "duration"),
+    (["generate", "pad", "-d", "121"], "duration"),
+    (["generate", "pad", "--model", "tiny-sfx", "-d", "41"], "duration"),
+    (["generate", "pad", "--model", "tiny-magnet", "-d", "11"], "duration"),
+    (["generate", "pad", "--continue", "5", "--model", "tiny-magnet"], "cannot continue"),
+    (["generate", "pad", "--device", "tpu"], "device is one of"),
     (["generate", "pad", "--temperature", "nan"], "temperature"),
     (["generate", "pad", "--top-p", "nan"], "top-p"),
     (["generate", "pad", "--top-p", "2"], "top-p"),

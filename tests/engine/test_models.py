@@ -13,30 +13,9 @@ import sys
 import pytest
 
 from conftest import ROOT, run_cli
-from engine import models, paths, registry, tiny_models
+from engine import models, paths, registry
 from engine.errors import BadInput
-from hub_standin import COMMIT, HubStandIn
-
-NAME, REPO = "musicgen-small", "facebook/musicgen-small"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    """tiny-music's release files (a few MB), built once for the module."""
-    return tiny_models.build("tiny-music", tmp_path_factory.mktemp("ckpt") / "tiny-music")
-
-
-@pytest.fixture
-def hub(tmp_path, checkpoint, monkeypatch):
-    with HubStandIn(tmp_path / "hub") as server:
-        for f in registry.CHECKPOINT_FILES:
-            server.add(REPO, f, (checkpoint / f).read_bytes())
-        for f in models.TEXT_ENCODER_FILES:
-            server.add(models.TEXT_ENCODER, f, f"stand-in {f}".encode() * 1000)
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-        yield server
+from hub_standin import COMMIT, NAME, REPO
 
 
 def cli(*args, **kw):
@@ -127,9 +106,23 @@ def test_no_disk_space_is_refused_before_anything_is_written(hub, monkeypatch):
     assert all(r.startswith("HEAD") for r in hub.requests)  # sizes asked, nothing downloaded
 
 
-def test_import_checks_the_files_and_remove_deletes_them(checkpoint, tmp_path):
+def copy_text_encoder_into_cache(hf_home) -> None:
+    """What an offline copy of ~/.cache/huggingface/hub/models--t5-base amounts to."""
+    root = hf_home / "hub" / "models--t5-base"
+    (root / "refs").mkdir(parents=True)
+    (root / "refs" / "main").write_text(COMMIT)
+    for f in registry.TEXT_ENCODER_FILES:
+        (root / "snapshots" / COMMIT).mkdir(parents=True, exist_ok=True)
+        (root / "snapshots" / COMMIT / f).write_text("copied")
+
+
+def test_import_checks_the_files_and_remove_deletes_them(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     done = cli("models", "import", NAME, str(checkpoint))
     assert done.returncode == 0, done.stderr
+    waiting = models.state(registry.get(NAME))
+    assert waiting.state == "not present" and "T5 text encoder is missing" in waiting.detail
+    copy_text_encoder_into_cache(tmp_path / "hf")
     assert models.state(registry.get(NAME)).state == "present"
     (paths.models_dir() / NAME / "state_dict.bin").write_bytes(b"truncated")
     broken = models.state(registry.get(NAME))

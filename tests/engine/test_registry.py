@@ -32,7 +32,8 @@ def test_tiny_models_are_labelled_as_untrained_and_always_present():
         assert info.is_present()
 
 
-def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home):
+def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     info = registry.get("musicgen-small")
     assert not info.is_present()
     with pytest.raises(ModelNotPresent) as caught:
@@ -42,6 +43,15 @@ def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home):
     folder.mkdir(parents=True)
     for name in registry.CHECKPOINT_FILES:
         (folder / name).write_bytes(b"x")
+    assert info.local_folder() == folder and not info.is_present()  # the text encoder is missing
+    with pytest.raises(ModelNotPresent, match="T5 text encoder it needs is missing"):
+        registry.require_present(info)
+    encoder = tmp_path / "hf" / "hub" / "models--t5-base"
+    (encoder / "refs").mkdir(parents=True)
+    (encoder / "refs" / "main").write_text("c0ffee")
+    (encoder / "snapshots" / "c0ffee").mkdir(parents=True)
+    for name in registry.TEXT_ENCODER_FILES:
+        (encoder / "snapshots" / "c0ffee" / name).write_text("x")
     assert info.is_present() and info.to_dict()["path"] == str(folder)
 
 
@@ -54,8 +64,6 @@ def test_real_model_found_in_the_hub_cache(tmp_path, monkeypatch):
     (cache / "models--facebook--audiogen-medium" / "refs").mkdir()
     (cache / "models--facebook--audiogen-medium" / "refs" / "main").write_text("abc123")
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
-    import huggingface_hub.constants as c
-    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
     assert registry.get("audiogen-medium").local_folder() == snapshot
 
 

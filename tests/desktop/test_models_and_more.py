@@ -1,0 +1,69 @@
+"""The model manager dialog installing from the stand-in hub (progress, cancel, resume) and
+"more like this" from a candidate card, in the real window with the real worker."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from desktop.main_window import MainWindow
+from desktop.settings import open_settings
+from engine import models, registry
+from engine.library import Library
+from hub_standin import NAME
+
+JOB_TIMEOUT = 120_000
+
+
+@pytest.fixture
+def window(qtbot):
+    w = MainWindow(open_settings())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):
+    hub.add(models.TEXT_ENCODER, "model.safetensors", b"w" * 60_000_000)  # big enough to cancel
+    window.open_models()
+    dialog = window._models_dialog
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == len(registry.MODELS))
+    dialog.select(NAME)
+    assert dialog.install.isEnabled() and "not present" in dialog.table.item(dialog.table.currentRow(), 2).text()
+    dialog.install.click()
+    qtbot.waitUntil(lambda: dialog.progress.value() > 100, timeout=30_000)  # past 10 %
+    dialog.cancel.click()
+    qtbot.waitUntil(lambda: "cancelled" in dialog.status.text(), timeout=30_000)
+    assert models.state(registry.get(NAME)).state != "present"
+
+    dialog.select(NAME)
+    dialog.install.click()
+    qtbot.waitUntil(lambda: dialog._process is None and "…" not in dialog.status.text(), timeout=60_000)
+    assert "done" in dialog.status.text(), dialog.status.text()
+    assert any("model.safetensors bytes=" in r for r in hub.requests)  # resumed
+    qtbot.waitUntil(lambda: window.prompt._present.get(NAME) is True)  # the picker knows
+    qtbot.waitUntil(lambda: dialog.table.item(4, 2).text() == "present")
+    dialog.close()
+
+
+def test_more_like_this_continues_the_current_candidate(qtbot, window):
+    window.prompt.prompt.setPlainText("dark drone")
+    window.prompt.candidates.setValue(1)
+    window.prompt.duration.setValue(2.0)
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    first = window.grid._groups[0]
+    qtbot.waitUntil(lambda: first.cards[0].cue is not None, timeout=JOB_TIMEOUT)
+    parent = first.cards[0].cue
+    window.prompt.candidates.setValue(2)
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_M)
+    assert len(window.grid._groups) == 2, window.prompt_error.text()
+    more = window.grid._groups[-1] if window.grid._groups[-1] is not first else window.grid._groups[0]
+    assert "more like cue" in more.header.text()
+    qtbot.waitUntil(lambda: all(c.cue for c in more.cards), timeout=JOB_TIMEOUT)
+    with Library() as lib:
+        for card in more.cards:
+            cue = lib.get(card.cue.id)
+            assert cue.parent_id == parent.id and cue.conditioning_source.startswith(f"cue {parent.id}")
+            assert cue.duration == pytest.approx(5.0)  # at least 3 s past the 2 s it starts from
+    assert f"Continues cue {parent.id} (cue {parent.id}, last" in more.cards[0].toolTip()
