@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
             view.current_changed.connect(self.details.show_cue)
             view.current_changed.connect(self._set_current_cue)
         self.timeline.status.connect(self.show_error)
+        self.prompt.melody_from_cue_requested.connect(self._melody_from_cue)
 
         self._restore()
         self.prompt.prompt.setFocus()  # ready to type a prompt
@@ -231,6 +232,13 @@ class MainWindow(QMainWindow):
 
     def _set_current_cue(self, cue) -> None:
         self._current_cue = cue
+
+    def _melody_from_cue(self) -> None:
+        cue = self._current_cue
+        if cue is None:
+            self.show_error("select a cue in the candidates or the library to use as the melody")
+        else:
+            self.prompt.set_melody(f"cue:{cue.id}", f"cue {cue.id}: {cue.prompt}")
 
     def export_cue(self) -> None:
         cue = self._current_cue

@@ -173,6 +173,7 @@ class ModelsDialog(QDialog):
         self._process = None
         self.progress.hide()
         self.cancel.hide()
+        self._selection()
         if code == 0:
             self._say(f"{what}: done")
             self.changed.emit()

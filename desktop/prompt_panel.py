@@ -2,7 +2,7 @@
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, 
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
                                QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
@@ -15,6 +15,7 @@ from .settings import read
 
 class PromptPanel(QWidget):
     generate_requested = Signal()
+    melody_from_cue_requested = Signal()  # the window answers with set_melody("cue:ID", label)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -30,6 +31,20 @@ class PromptPanel(QWidget):
         self.candidates = QSpinBox(minimum=1, maximum=MAX_CANDIDATES, value=4)
         self.duration = QDoubleSpinBox(minimum=MIN_DURATION, maximum=30.0, value=8.0,
                                        singleStep=0.5, decimals=1, suffix=" s")
+        self._melody: str | None = None  # a file path or "cue:ID"
+        self.melody = QLabel("none: the prompt alone", textFormat=Qt.TextFormat.PlainText)
+        melody_file = QToolButton(text="File…", toolTip="Follow the melody of an audio file (WAV, FLAC, OGG, MP3)")
+        melody_file.clicked.connect(self._pick_melody_file)
+        melody_cue = QToolButton(text="Selected cue", toolTip="Follow the melody of the cue selected in the grid or library")
+        melody_cue.clicked.connect(self.melody_from_cue_requested)
+        melody_clear = QToolButton(text="✕", toolTip="No melody")
+        melody_clear.clicked.connect(lambda: self.set_melody(None, ""))
+        self.melody_row = QWidget()
+        melody_layout = QHBoxLayout(self.melody_row)
+        melody_layout.setContentsMargins(0, 0, 0, 0)
+        melody_layout.addWidget(self.melody, 1)
+        for button in (melody_file, melody_cue, melody_clear):
+            melody_layout.addWidget(button)
         self.generate = QPushButton("Generate")
         self.generate.setDefault(True)
         self.generate.setToolTip("Generate the candidates (Ctrl+Enter)")
@@ -70,6 +85,8 @@ class PromptPanel(QWidget):
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("", self.model_info)
+        form.addRow("Melody", self.melody_row)
+        self._melody_label = form.labelForField(self.melody_row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Candidates"))
         row.addWidget(self.candidates)
@@ -108,6 +125,9 @@ class PromptPanel(QWidget):
         windows = 1 if info.family == "magnet" else WINDOWS  # longer cues: window by window
         self.duration.setMaximum(info.max_duration * windows)
         self.top_k.setMaximum(info.card)
+        melodic = "melody" in info.conditioning
+        self.melody_row.setVisible(melodic)
+        self._melody_label.setVisible(melodic)
         where = "on this machine" if self._present.get(info.name) else "not downloaded yet"
         self.model_info.setText(
             f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
@@ -119,7 +139,20 @@ class PromptPanel(QWidget):
             candidates=self.candidates.value(), duration=self.duration.value(),
             top_k=self.top_k.value(), top_p=self.top_p.value(),
             temperature=self.temperature.value(), cfg_coef=self.cfg.value(),
-            seed=self.seed.value() if self.fixed_seed.isChecked() else None)
+            seed=self.seed.value() if self.fixed_seed.isChecked() else None,
+            melody=self._melody if self.melody_row.isVisibleTo(self) else None)
+
+    def set_melody(self, melody: str | None, label: str) -> None:
+        self._melody = melody
+        self.melody.setText(label if melody else "none: the prompt alone")
+
+    def _pick_melody_file(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _ = QFileDialog.getOpenFileName(self, "Melody to follow", "",
+                                              "Audio (*.wav *.flac *.ogg *.mp3);;All files (*)")
+        if path:
+            self.set_melody(path, path.rsplit("/", 1)[-1])
 
     def save(self, settings) -> None:
         settings.setValue("prompt/text", self.prompt.toPlainText())

@@ -122,11 +122,12 @@ class Generator:
     def generate(self, request: GenerationRequest,
                  on_progress: tp.Callable[[int, int], None] = lambda step, total: None,
                  should_cancel: tp.Callable[[], bool] = lambda: False,
-                 prompt_audio: tuple[np.ndarray, int] | None = None) -> Batch:
+                 prompt_audio: tuple[np.ndarray, int] | None = None,
+                 melody: tuple[np.ndarray, int] | None = None) -> Batch:
         """Generate every candidate of `request` as one batch.
 
         `prompt_audio` (audio [channels, samples], sample rate) makes every candidate a
-        continuation of it; a duration past the model's window is generated window by window
+        continuation of it; `melody` (the same form) conditions melody models on its chroma; a duration past the model's window is generated window by window
         (audiocraft's extension). `on_progress(step, total)` is called after every decoding
         step; when `should_cancel()` turns true the job stops at the next step and raises
         Cancelled.
@@ -155,19 +156,27 @@ class Generator:
         torch.manual_seed(request.seed)  # anything else audiocraft draws
         descriptions = [request.prompt] * request.candidates
         with torch.inference_mode(), _per_candidate_sampling(seeds):
-            if prompt_audio is None:
+            if melody is not None:
+                wav = _batch_of(melody[0], request.candidates, model.device)
+                audio, tokens = model.generate_with_chroma(descriptions, wav, melody[1], progress=True,
+                                                           return_tokens=True)
+            elif prompt_audio is None:
                 audio, tokens = model.generate(descriptions, progress=True, return_tokens=True)
             else:
-                samples, rate = prompt_audio
-                prompt = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-                prompt = prompt[None].expand(request.candidates, -1, -1).to(model.device)
-                audio, tokens = model.generate_continuation(prompt, rate, descriptions, progress=True,
-                                                            return_tokens=True)
+                prompt = _batch_of(prompt_audio[0], request.candidates, model.device)
+                audio, tokens = model.generate_continuation(prompt, prompt_audio[1], descriptions,
+                                                            progress=True, return_tokens=True)
         if should_cancel():
             raise Cancelled("cancelled; nothing was written")
         return Batch(audio=audio.float().cpu().numpy(), tokens=tokens.cpu().numpy(),
                      sample_rate=model.sample_rate,
                      seeds=seeds, elapsed=time.perf_counter() - started)
+
+
+def _batch_of(samples: np.ndarray, candidates: int, device) -> torch.Tensor:
+    """The same audio [channels, samples] for every candidate: [candidates, channels, samples]."""
+    audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    return audio[None].expand(candidates, -1, -1).to(device)
 
 
 def _model_folder(info: ModelInfo):

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from . import paths, registry
 from .errors import BadInput, Cancelled, CueDeckError, NotFound
-from .registry import (CHECKPOINT_FILES, DOWNLOADING, TEXT_ENCODER, TEXT_ENCODER_FILES, ModelInfo,
-                       hub_cache_dir, text_encoder_present)
+from .registry import (CHECKPOINT_FILES, DOWNLOADING, SEPARATOR, SEPARATOR_BAG, TEXT_ENCODER,
+                       TEXT_ENCODER_FILES, ModelInfo, hub_cache_dir, separator_present,
+                       text_encoder_present)
 
 MANIFEST = "cuedeck-manifest.json"   # sizes and sha256 of the files, written when complete
 CHUNK = 1 << 16  # small: a dropped connection keeps all but the last chunk
@@ -48,6 +49,9 @@ class ModelState:
 def state(info: ModelInfo) -> ModelState:
     own = paths.models_dir() / info.name
     if info.tiny:
+        if not info.is_present():
+            return ModelState(info, "not present", None, 0, "needs the demucs stem separator: "
+                              "install musicgen-melody once")
         return ModelState(info, "present", own if own.is_dir() else None, _size(own),
                           "built in: untrained, produces noise")
     marker = own / DOWNLOADING
@@ -58,6 +62,8 @@ def state(info: ModelInfo) -> ModelState:
         return ModelState(info, "not present", own, partial,
                           f"partly downloaded ({partial / 1e6:.0f} MB): `cuedeck models install {info.name}` resumes")
     encoder = "" if text_encoder_present() else "the T5 text encoder is missing: install downloads it"
+    if not encoder and "melody" in info.conditioning and not separator_present():
+        encoder = "the demucs stem separator is missing: install downloads it"
     if own.is_dir() and any(own.iterdir()):
         problem = check_folder(own)
         if problem:
@@ -115,9 +121,12 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
     plan = []  # (repo, file, where it goes, its hub metadata, into the hub cache?)
     if not have_weights:
         plan += [(info.hub_id, f, own / f, _metadata(info.hub_id, f), False) for f in CHECKPOINT_FILES]
-    for f in TEXT_ENCODER_FILES:
-        meta = _metadata(TEXT_ENCODER, f)
-        plan.append((TEXT_ENCODER, f, _cache_target(TEXT_ENCODER, meta), meta, True))
+    support = [(TEXT_ENCODER, f) for f in TEXT_ENCODER_FILES]
+    if "melody" in info.conditioning:  # and the stem separator melody models run
+        support += [(SEPARATOR, f) for f in _separator_files()]
+    for repo, f in support:
+        meta = _metadata(repo, f)
+        plan.append((repo, f, _cache_target(repo, meta), meta, True))
     todo = [item for item in plan if not _complete(item[2], item[3])]
     total = sum(meta.size for *_, meta, _ in todo)
     have = sum(_partial(target, meta) for _, _, target, meta, _ in todo)
@@ -146,6 +155,18 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
     finally:
         marker.unlink(missing_ok=True)
     return state(info)
+
+
+def _separator_files() -> list[str]:
+    """The separator's bag file names its weights: fetch it first (it is a few bytes)."""
+    meta = _metadata(SEPARATOR, SEPARATOR_BAG)
+    bag = _cache_target(SEPARATOR, meta)
+    if not _complete(bag, meta):
+        _fetch(SEPARATOR, SEPARATOR_BAG, bag, meta, lambda n: None, lambda: False)
+    _link_snapshot(SEPARATOR, SEPARATOR_BAG, bag, meta)
+    import yaml
+
+    return [SEPARATOR_BAG] + [f"{sig}.safetensors" for sig in yaml.safe_load(bag.read_text())["models"]]
 
 
 def _metadata(repo: str, filename: str):

@@ -16,6 +16,8 @@ CHECKPOINT_FILES = ("state_dict.bin", "compression_state_dict.bin")
 DOWNLOADING = ".downloading"  # in a model's folder while a download runs (holds the pid)
 TEXT_ENCODER = "t5-base"  # every released model's text conditioner, loaded by transformers
 TEXT_ENCODER_FILES = ("config.json", "spiece.model", "tokenizer.json", "model.safetensors")
+SEPARATOR = "adefossez/HTDemucs"  # demucs, which melody models run to keep the melody stems
+SEPARATOR_BAG = "htdemucs.yaml"   # names the safetensors files of the separator
 GB = 1_000_000_000
 
 
@@ -52,9 +54,10 @@ class ModelInfo:
     def is_present(self) -> bool:
         """Ready to generate offline: the checkpoint files and, for released models, the T5
         text encoder. Tiny models are built on first use, so they are always available."""
+        melody_ready = "melody" not in self.conditioning or separator_present()
         if self.tiny:
-            return True
-        return self.local_folder() is not None and text_encoder_present()
+            return melody_ready
+        return self.local_folder() is not None and text_encoder_present() and melody_ready
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -88,6 +91,21 @@ def text_encoder_present() -> bool:
     return all(cached_file(TEXT_ENCODER, f) for f in ("config.json", "spiece.model", "model.safetensors"))
 
 
+def separator_files() -> list[str]:
+    """The separator's files in the cache ([] when its bag file is not there)."""
+    bag = cached_file(SEPARATOR, SEPARATOR_BAG)
+    if bag is None:
+        return []
+    import yaml
+
+    return [SEPARATOR_BAG] + [f"{sig}.safetensors" for sig in yaml.safe_load(bag.read_text())["models"]]
+
+
+def separator_present() -> bool:
+    files = separator_files()
+    return bool(files) and all(cached_file(SEPARATOR, f) for f in files)
+
+
 def _musicgen(name, size_gb, channels=1, melody=False):
     return ModelInfo(
         name=name, hub_id=f"facebook/{name}", family="musicgen", kind="music",
@@ -113,6 +131,8 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in [
               ("text",), card=256, tiny=True),
     ModelInfo("tiny-magnet", None, "magnet", "music", 32000, 1, 10.0, 0, TINY_LICENCE,
               ("text",), card=256, tiny=True),
+    ModelInfo("tiny-melody", None, "musicgen", "music", 32000, 1, 30.0, 0, TINY_LICENCE,
+              ("text", "melody"), card=256, tiny=True),
     _musicgen("musicgen-small", 1.8),
     _musicgen("musicgen-medium", 4.2),
     _musicgen("musicgen-large", 7.5),
@@ -141,6 +161,9 @@ def get(name: str) -> ModelInfo:
 
 
 def require_present(info: ModelInfo) -> None:
+    if info.tiny and not info.is_present():
+        raise ModelNotPresent(f"{info.name} needs the demucs stem separator that melody models use; "
+                              "install musicgen-melody once (`cuedeck models install musicgen-melody`)")
     if not info.is_present():
         raise ModelNotPresent(
             f"model {info.name!r} is not ready on this machine"

@@ -31,6 +31,7 @@ class GenerationRequest:
     parent_id: int | None = None  # continue this cue ("more like this")
     prompt_seconds: float | None = None  # how much of the parent's end to start from (None: up to 5 s)
     device: str = "auto"  # auto = CUDA, else Apple MPS, else CPU
+    melody: str | None = None  # melody models: an audio file, or "cue:ID" for a library cue
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
@@ -53,6 +54,14 @@ class GenerationRequest:
         _number_in("cfg", self.cfg_coef, 0.0, MAX_CFG)
         if self.device not in DEVICES:
             raise BadInput(f"device is one of {', '.join(DEVICES)}; got {self.device!r}")
+        if self.melody is not None:
+            if "melody" not in info.conditioning:
+                melodic = ", ".join(n for n, m in registry.MODELS.items() if "melody" in m.conditioning and not m.tiny)
+                raise BadInput(f"{info.name} does not take a melody; pick one that does ({melodic})")
+            if self.parent_id is not None:
+                raise BadInput("a continuation cannot also follow a melody; use one or the other")
+            if not str(self.melody).strip():
+                raise BadInput("the melody is empty; give an audio file or cue:ID")
         if self.parent_id is not None:
             if info.family == "magnet":
                 raise BadInput(f"{info.name} (MAGNeT) cannot continue a cue; pick a MusicGen or AudioGen model")

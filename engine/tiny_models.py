@@ -24,6 +24,7 @@ SPECS = {
     "tiny-sfx": {"sample_rate": 16000, "ratios": [8, 5, 4, 2], "segment_duration": 10},
     "tiny-stereo": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 30, "stereo": True},
     "tiny-magnet": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 10, "magnet": True},
+    "tiny-melody": {"sample_rate": 32000, "ratios": [8, 5, 4, 4], "segment_duration": 30, "melody": True},
 }
 N_Q = 4
 CARD = 256
@@ -61,6 +62,11 @@ def lm_config(name: str) -> dict:
     }
     if stereo:
         cfg["interleave_stereo_codebooks"] = {"use": True, "per_timestep": False}
+    if spec.get("melody"):  # chroma of the melody stems, prepended as musicgen-melody does
+        cfg["conditioners"]["self_wav"] = {"model": "chroma_stem", "chroma_stem": {
+            "sample_rate": spec["sample_rate"], "n_chroma": 12, "radix2_exp": 14, "argmax": True,
+            "match_len_on_eval": False, "eval_wavs": None, "n_eval_wavs": 0, "cache_path": None}}
+        cfg["fuser"]["prepend"] = ["self_wav"]
     if magnet:
         cfg["transformer_lm"].update({"subcodes_context": 5, "compression_model_framerate": 50,
                                       "segment_duration": spec["segment_duration"], "span_len": 3})
@@ -116,3 +122,34 @@ def build(name: str, folder: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def build_separator(hub_cache: Path, commit: str = "0" * 40) -> None:
+    """A tiny random-weight HTDemucs in the hub cache layout demucs reads (`adefossez/HTDemucs`:
+    `htdemucs.yaml` plus one safetensors file with the class and arguments in its metadata),
+    so melody checkpoints run offline in tests. Never written outside a test's cache: a real
+    melody model installs the real separator there."""
+    import json
+    from fractions import Fraction
+
+    from demucs.htdemucs import HTDemucs
+    from safetensors.torch import save_file
+
+    from .registry import SEPARATOR, SEPARATOR_BAG
+
+    kwargs = {"sources": ["drums", "bass", "other", "vocals"], "audio_channels": 2, "channels": 8,
+              "depth": 3, "t_layers": 1, "t_heads": 2, "nfft": 2048, "samplerate": 44100,
+              "segment": Fraction(4, 1), "dconv_comp": 4}
+    with torch.random.fork_rng():
+        torch.manual_seed(SEED)
+        model = HTDemucs(**kwargs)
+    encoded = {**kwargs, "segment": {"_type": "fraction", "numerator": 4, "denominator": 1}}
+    root = Path(hub_cache) / f"models--{SEPARATOR.replace('/', '--')}"
+    snapshot = root / "snapshots" / commit
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / SEPARATOR_BAG).write_text("models: ['tiny0000']\n")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(snapshot / "tiny0000.safetensors"), metadata={
+        "klass": "demucs.htdemucs.HTDemucs", "args": "[]", "kwargs": json.dumps(encoded)})
+    (root / "refs").mkdir(exist_ok=True)
+    (root / "refs" / "main").write_text(commit)

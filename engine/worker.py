@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from pathlib import Path
 
 from . import conditioning
 from . import protocol as p
@@ -93,10 +94,12 @@ class Worker:
                 raise Cancelled("cancelled before it started")
             request = GenerationRequest.from_dict(job.request).validated()
             with Library() as library:
-                prompt, conditioning = None, None
+                prompt, melody, conditioning = None, None, None
                 if request.parent_id is not None:
                     prompt, conditioning = _continuation_prompt(library, request)
-                batch = self._generator.generate(request, on_progress, should_cancel, prompt)
+                if request.melody is not None:
+                    melody, conditioning = _melody(library, request.melody)
+                batch = self._generator.generate(request, on_progress, should_cancel, prompt, melody)
                 self.send(p.Progress(job_id, 1, 1, stage="saving"))
                 cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
                                          job_id, self._audiocraft_version, conditioning)
@@ -119,6 +122,21 @@ def _continuation_prompt(library: Library, request: GenerationRequest):
     samples, rate, digest = conditioning.load(parent.path, request.prompt_seconds,
                                               what=f"cue {parent.id}'s audio")
     return (samples, rate), (digest, f"cue {parent.id}, last {samples.shape[1] / rate:.2f} s")
+
+
+def _melody(library: Library, melody: str):
+    """A melody from a file or from a library cue ("cue:ID"), and its (sha256, source)."""
+    if melody.startswith("cue:"):
+        try:
+            cue = library.get(int(melody[4:]))
+        except (ValueError, CueDeckError):
+            raise BadInput(f"{melody} is not a cue in the library; give cue:ID or an audio file") from None
+        path, source = cue.path, f"melody: cue {cue.id}"
+    else:
+        path = Path(melody).expanduser()
+        source = f"melody: {path.name}"
+    samples, rate, digest = conditioning.load(path, what="the melody")
+    return (samples, rate), (digest, source)
 
 
 def main() -> None:

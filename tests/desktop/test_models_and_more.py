@@ -37,12 +37,15 @@ def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):
     assert models.state(registry.get(NAME)).state != "present"
 
     dialog.select(NAME)
+    qtbot.waitUntil(dialog.install.isEnabled)
     dialog.install.click()
+    assert dialog._process is not None
     qtbot.waitUntil(lambda: dialog._process is None and "…" not in dialog.status.text(), timeout=60_000)
     assert "done" in dialog.status.text(), dialog.status.text()
     assert any("model.safetensors bytes=" in r for r in hub.requests)  # resumed
     qtbot.waitUntil(lambda: window.prompt._present.get(NAME) is True)  # the picker knows
-    qtbot.waitUntil(lambda: dialog.table.item(4, 2).text() == "present")
+    row = list(registry.MODELS).index(NAME)
+    qtbot.waitUntil(lambda: dialog.table.item(row, 2).text() == "present")
     dialog.close()
 
 

@@ -124,7 +124,8 @@ def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
     window.prompt.prompt.setPlainText("pad")
     window.prompt.model.setCurrentIndex(window.prompt.model.findData("musicgen-small"))
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert "not on this machine" in window.prompt_error.text()
+    assert "not ready on this machine" in window.prompt_error.text()
+    assert "cuedeck models install musicgen-small" in window.prompt_error.text()
 
 
 def add_cues(prompt, n, seed, model="tiny-music"):

@@ -155,3 +155,32 @@ def test_a_checkpoint_needing_pickled_code_is_refused_on_import(checkpoint, tmp_
     done = cli("models", "import", NAME, str(evil))
     assert done.returncode == 2 and "arbitrary pickled code" in done.stderr, done.stderr
     assert not (paths.models_dir() / NAME).exists()
+
+
+def test_a_melody_model_installs_with_its_stem_separator_and_follows_a_melody(hub, tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile
+    from huggingface_hub import constants
+
+    from engine import tiny_models
+
+    tiny_models.build_separator(tmp_path / "sep", COMMIT)  # building the LM loads the separator
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "sep"))
+    melody_ckpt = tiny_models.build("tiny-melody", tmp_path / "melody-ckpt")
+    for f in registry.CHECKPOINT_FILES:
+        hub.add("facebook/musicgen-melody", f, (melody_ckpt / f).read_bytes())
+    for file in (tmp_path / "sep" / "models--adefossez--HTDemucs" / "snapshots" / COMMIT).iterdir():
+        hub.add(registry.SEPARATOR, file.name, file.read_bytes())
+    done = cli("models", "install", "musicgen-melody")
+    assert done.returncode == 0, done.stderr
+    assert models.state(registry.get("musicgen-melody")).state == "present"
+    assert registry.separator_present()
+
+    tune = tmp_path / "tune.ogg"
+    t = np.arange(3 * 44100) / 44100
+    soundfile.write(tune, 0.3 * np.sin(2 * np.pi * 330 * t), 44100)
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    requests = len(hub.requests)
+    made = cli("generate", "cello line", "-n", "1", "-d", "1", "--model", "musicgen-melody", "--melody", str(tune))
+    assert made.returncode == 0, made.stderr
+    assert len(hub.requests) == requests

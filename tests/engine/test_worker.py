@@ -80,7 +80,7 @@ def test_killed_worker_fails_the_job_and_the_next_job_gets_a_fresh_worker(engine
 def test_bad_input_is_refused_before_the_worker_starts(engine):
     with pytest.raises(BadInput, match="candidates"):
         engine.submit(GenerationRequest("x", candidates=9))
-    with pytest.raises(ModelNotPresent, match="not on this machine"):
+    with pytest.raises(ModelNotPresent, match="not ready on this machine"):
         engine.submit(GenerationRequest("x", model="musicgen-small"))
     assert engine.worker_pid is None
 
