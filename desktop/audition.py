@@ -2,6 +2,9 @@
 and polls the play position with a timer (never a signal from PortAudio's thread)."""
 
 from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
 
 import soundfile as sf
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -15,6 +18,24 @@ CACHE_CUES = 32  # decoded cues kept for instant re-audition
 
 
 MIX = -1  # the id that position_changed and playing_changed use for a timeline mix
+# Candidates still generating play from their preview files under ids -2, -3, …
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a running job has streamed of one candidate (see engine.protocol.Preview)."""
+    key: int
+    path: str
+    sample_rate: int
+    channels: int
+    seconds: float   # ready so far
+    total: float     # the candidate's full length
+
+
+def load_preview(preview: Preview):
+    frames = np.fromfile(preview.path, "<f4")
+    frames = frames[: len(frames) // preview.channels * preview.channels].reshape(-1, preview.channels)
+    return prepare(frames, preview.sample_rate), preview.sample_rate
 
 
 def load_for_audition(cue: Cue, match_loudness: bool):
@@ -85,6 +106,17 @@ class Audition(QObject):
         self._switch_to(MIX)
         self._player.loop = loop
         self._start((buffer, rate), 0.0)
+
+    def toggle_preview(self, preview: Preview) -> None:
+        """Play (or stop) a candidate that is still generating, as far as it has come."""
+        if self.playing and self._cue_id == preview.key:
+            self.stop()
+            return
+        asked = self._switch_to(preview.key)
+        self._player.loop = self._loop_cues
+        self._background.files(lambda: load_preview(preview),
+                               lambda loaded: asked == self._asked and self._start(loaded, 0.0),
+                               lambda message: self.error.emit(f"cannot play the preview: {message}"))
 
     def _switch_to(self, key: int) -> int:
         self._asked += 1

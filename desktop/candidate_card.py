@@ -74,6 +74,7 @@ class CandidateCard(QFrame):
         self.waveforms = waveforms
         self.number = number
         self.cue: Cue | None = None
+        self.preview = None  # audition.Preview while the candidate is still generating
         self._drag_from: QPoint | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -115,7 +116,7 @@ class CandidateCard(QFrame):
         for row in (top, middle, rating, tags):
             layout.addLayout(row)
 
-        self.play.clicked.connect(lambda: self.cue and self.actions.toggle_play(self.cue))
+        self.play.clicked.connect(self.toggle_play)
         self.wave.seek_requested.connect(lambda f: self.cue and self.actions.seek(self.cue, f))
         self.stars.rated.connect(lambda n: self.cue and self.actions.rate(self.cue, n))
         self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep(self.cue))
@@ -127,13 +128,33 @@ class CandidateCard(QFrame):
 
     # -- what it shows -----------------------------------------------------------------
 
+    @property
+    def audio_key(self) -> int | None:
+        """The id its audio plays under: the cue's, or its preview's while generating."""
+        return self.cue.id if self.cue else (self.preview.key if self.preview else None)
+
+    def toggle_play(self) -> None:
+        if self.cue:
+            self.actions.toggle_play(self.cue)
+        elif self.preview:
+            self.actions.toggle_preview(self.preview)
+
     def set_pending(self, fraction: float, stage: str = "generating") -> None:
-        self.length.setText(f"{stage} {fraction:.0%}")
-        for w in (self.keep, self.play, self.more, self.stars, self.catid, self.tag_edit):
+        ready = f" · {self.preview.seconds:.1f} s to hear" if self.preview else ""
+        self.length.setText(f"{stage} {fraction:.0%}{ready}")
+        for w in (self.keep, self.more, self.stars, self.catid, self.tag_edit):
             w.setEnabled(False)
+        self.play.setEnabled(self.preview is not None)
+
+    def set_preview(self, preview) -> None:
+        """Audio streamed so far: play it while the rest generates."""
+        self.preview = preview
+        self.play.setEnabled(True)
+        self.play.setToolTip("Play what has been generated so far (Space)")
 
     def set_cue(self, cue: Cue) -> None:
         self.cue = cue
+        self.play.setToolTip("Play / stop (Space)")
         self.title.setText(f"#{self.number} · seed {cue.seed}")
         self.length.setText(f"{cue.duration:.1f} s")
         self.keep.setChecked(cue.keep)
@@ -167,8 +188,9 @@ class CandidateCard(QFrame):
             self.wave.set_playhead(None)
 
     def set_position(self, seconds: float) -> None:
-        if self.cue and self.cue.duration:
-            self.wave.set_playhead(min(seconds / self.cue.duration, 1.0))
+        length = self.cue.duration if self.cue else (self.preview.total if self.preview else 0)
+        if length:
+            self.wave.set_playhead(min(seconds / length, 1.0))
 
     def focus_tags(self) -> None:
         self.tag_edit.setFocus()

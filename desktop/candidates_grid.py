@@ -1,5 +1,6 @@
 """The candidates: one group of cards per job, newest on top, driven from the keyboard."""
 
+import itertools
 from html import escape
 
 from PySide6.QtCore import Qt, Signal
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWi
 from engine.library import Cue
 from engine.request import GenerationRequest
 
+from .audition import Preview
 from .candidate_card import CandidateCard
 from .cue_keys import cue_action
 
@@ -15,11 +17,15 @@ CARD_WIDTH = 270  # the grid fits as many columns of this width as the view allo
 KEEP_JOBS = 12  # older groups leave the grid (their cues stay in the library)
 
 
+_PREVIEW_KEYS = itertools.count(2)  # preview ids -2, -3, … (-1 is the timeline mix)
+
+
 class JobGroup(QWidget):
     def __init__(self, job_id: str, request: GenerationRequest, actions, waveforms, on_click,
                  columns: int):
         super().__init__()
         self.job_id = job_id
+        self.duration = request.duration
         seed = f"seed {request.seed}" if request.seed is not None else "random seed"
         self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
                              f"{request.candidates} × {request.duration:g} s · {seed}"
@@ -47,6 +53,11 @@ class JobGroup(QWidget):
         self.status.setText(f"{stage} {fraction:.0%}")
         for card in self.cards:
             card.set_pending(fraction, stage)
+
+    def preview(self, seconds: float, rate: int, channels: int, files: list[str], total: float) -> None:
+        for card, path in zip(self.cards, files):
+            key = card.preview.key if card.preview else -next(_PREVIEW_KEYS)
+            card.set_preview(Preview(key, path, rate, channels, seconds, total))
 
     def fill(self, cues: list[Cue]) -> None:
         self.status.hide()
@@ -98,6 +109,10 @@ class CandidatesGrid(QScrollArea):
         if group := self._group(job_id):
             group.progress(fraction, stage)
 
+    def job_preview(self, job_id: str, seconds: float, rate: int, channels: int, files: list) -> None:
+        if group := self._group(job_id):
+            group.preview(seconds, rate, channels, files, group.duration)
+
     def job_done(self, job_id: str, cues: list[Cue]) -> None:
         if group := self._group(job_id):
             group.fill(cues)
@@ -123,14 +138,14 @@ class CandidatesGrid(QScrollArea):
                 if card is self._current:
                     self.current_changed.emit(cue)
 
-    def set_playing(self, cue_id: int, playing: bool) -> None:
+    def set_playing(self, key: int, playing: bool) -> None:
         for card in self._cards():
-            if card.cue and card.cue.id == cue_id:
+            if card.audio_key == key:
                 card.set_playing(playing)
 
-    def set_position(self, cue_id: int, seconds: float) -> None:
+    def set_position(self, key: int, seconds: float) -> None:
         for card in self._cards():
-            if card.cue and card.cue.id == cue_id:
+            if card.audio_key == key:
                 card.set_position(seconds)
 
     @property
@@ -152,6 +167,8 @@ class CandidatesGrid(QScrollArea):
             return
         action = cue_action(event)
         card = self._current
+        if action == ("toggle", None) and card is not None and card.cue is None and card.preview:
+            return card.toggle_play()  # still generating: play what is there
         if action is None or card is None or card.cue is None:
             return super().keyPressEvent(event)
         if self.actions.perform(action, card.cue):

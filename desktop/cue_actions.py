@@ -29,6 +29,9 @@ class CueActions:
     def toggle_play(self, cue: Cue) -> None:
         self.audition.toggle(cue)
 
+    def toggle_preview(self, preview) -> None:
+        self.audition.toggle_preview(preview)
+
     def play(self, cue: Cue) -> None:
         self.audition.play(cue)
 

@@ -14,6 +14,7 @@ class EngineBridge(QObject):
     finished = Signal(str, list)  # job id, cue dicts
     failed = Signal(str, str)  # job id, one-line message
     cancelled = Signal(str)
+    preview = Signal(str, float, int, int, list)  # job id, seconds ready, rate, channels, files
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -51,6 +52,8 @@ class EngineBridge(QObject):
         for event in self._client.poll(0):
             if isinstance(event, p.Progress):
                 self.progress.emit(event.job_id, event.fraction, event.stage)
+            elif isinstance(event, p.Preview):
+                self.preview.emit(event.job_id, event.seconds, event.sample_rate, event.channels, event.files)
             elif isinstance(event, p.Result):
                 self.finished.emit(event.job_id, event.cues)
             elif isinstance(event, p.Error):

@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self.engine.finished.connect(self._finished)
         self.engine.failed.connect(self._failed)
         self.engine.cancelled.connect(self._cancelled)
+        self.engine.preview.connect(self.grid.job_preview)
         self.store.added.connect(self._cues_arrived)
         for view in (self.grid, self.library, self.details):
             self.store.changed.connect(view.cue_changed)
@@ -170,7 +171,8 @@ class MainWindow(QMainWindow):
                              prompt_seconds=None, duration=duration))
 
     def _submit(self, request) -> None:
-        request = replace(request, device=stored.read(self.settings, "engine/device", "auto"))
+        request = replace(request, device=stored.read(self.settings, "engine/device", "auto"),
+                          precision=stored.read(self.settings, "engine/precision", "fp32"))
         try:
             request = request.validated()
             job_id = self.engine.submit(request)
@@ -275,7 +277,8 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.background, self.settings.value("audio/device"),
                                 self.auto_action.isChecked(), self.match_action.isChecked(),
-                                stored.read(self.settings, "engine/device", "auto"), self)
+                                stored.read(self.settings, "engine/device", "auto"),
+                                stored.read(self.settings, "engine/precision", "fp32"), self)
         dialog.setModal(True)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
@@ -284,6 +287,7 @@ class MainWindow(QMainWindow):
         device = dialog.chosen_device()
         self.settings.setValue("audio/device", device)
         self.settings.setValue("engine/device", dialog.engine_device.currentData())
+        self.settings.setValue("engine/precision", dialog.precision.currentData())
         self.audition.set_device(device)
         self.auto_action.setChecked(dialog.auto_audition.isChecked())
         self._set_auto(dialog.auto_audition.isChecked())

@@ -49,7 +49,7 @@ def cmd_generate(args) -> int:
         prompt=args.prompt, model=args.model, candidates=args.n, duration=args.duration,
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
-        device=args.device, melody=_melody_argument(args.melody)).validated()
+        device=args.device, melody=_melody_argument(args.melody), precision=args.precision).validated()
     registry.require_present(registry.get(request.model))
     Library().close()  # an unusable library is bad input: say so before generating
     show = sys.stderr.isatty()
@@ -282,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --continue, how much of the cue's end to start from (default: up to 5 s)")
     g.add_argument("--melody", metavar="FILE|cue:ID",
                    help="melody models: follow this melody (WAV, FLAC, OGG, MP3, or a library cue)")
+    g.add_argument("--precision", default=d.precision,
+                   help="fp32 (default: the same tokens as audiocraft), or faster: bf16, int8")
     g.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     g.add_argument("--json", action="store_true", help="one JSON object per candidate")
     g.set_defaults(func=cmd_generate)

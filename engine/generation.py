@@ -27,10 +27,12 @@ from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
 from audiocraft.modules.transformer import set_efficient_attention_backend  # noqa: E402
 from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
 
-from . import paths, registry, tiny_models  # noqa: E402
+from . import fast_lm, paths, registry, tiny_models  # noqa: E402
+from .fast_lm import FastDecoder  # noqa: E402
 from .errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
 from .registry import ModelInfo  # noqa: E402
 from .request import GenerationRequest  # noqa: E402
+from .streaming import StreamingDecoder  # noqa: E402
 
 CLASSES = {"musicgen": MusicGen, "audiogen": AudioGen, "magnet": MAGNeT}
 AUDIOCRAFT_VERSION = audiocraft.__version__
@@ -89,13 +91,14 @@ class Generator:
     def __init__(self) -> None:
         self._key: tuple[str, str] | None = None
         self._model = None
+        self._decoders: dict[str, FastDecoder] = {}  # per precision, for the loaded model
 
     def load(self, info: ModelInfo, device: str = "auto"):
         device = pick_device(device)
         if self._key == (info.name, device):
             return self._model
         if self._model is not None:  # free the old model before loading the next
-            self._key, self._model = None, None
+            self._key, self._model, self._decoders = None, None, {}
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -123,14 +126,17 @@ class Generator:
                  on_progress: tp.Callable[[int, int], None] = lambda step, total: None,
                  should_cancel: tp.Callable[[], bool] = lambda: False,
                  prompt_audio: tuple[np.ndarray, int] | None = None,
-                 melody: tuple[np.ndarray, int] | None = None) -> Batch:
+                 melody: tuple[np.ndarray, int] | None = None,
+                 on_audio: tp.Callable[[np.ndarray, float, int], None] | None = None) -> Batch:
         """Generate every candidate of `request` as one batch.
 
         `prompt_audio` (audio [channels, samples], sample rate) makes every candidate a
         continuation of it; `melody` (the same form) conditions melody models on its chroma; a duration past the model's window is generated window by window
         (audiocraft's extension). `on_progress(step, total)` is called after every decoding
         step; when `should_cancel()` turns true the job stops at the next step and raises
-        Cancelled.
+        Cancelled. Text-only jobs within one window run on CueDeck's decoder (engine.fast_lm)
+        and, with `on_audio(audio [candidates, channels, samples], start_seconds, rate)`, stream the
+        audio of every candidate in pieces while they generate.
         """
         request = request.validated()
         info = registry.get(request.model)
@@ -155,8 +161,12 @@ class Generator:
         started = time.perf_counter()
         torch.manual_seed(request.seed)  # anything else audiocraft draws
         descriptions = [request.prompt] * request.candidates
+        fast = (prompt_audio is None and melody is None and request.duration <= info.max_duration
+                and fast_lm.supports(model.lm))
         with torch.inference_mode(), _per_candidate_sampling(seeds):
-            if melody is not None:
+            if fast:
+                tokens, audio = self._fast(model, request, descriptions, progress, on_audio)
+            elif melody is not None:
                 wav = _batch_of(melody[0], request.candidates, model.device)
                 audio, tokens = model.generate_with_chroma(descriptions, wav, melody[1], progress=True,
                                                            return_tokens=True)
@@ -171,6 +181,22 @@ class Generator:
         return Batch(audio=audio.float().cpu().numpy(), tokens=tokens.cpu().numpy(),
                      sample_rate=model.sample_rate,
                      seeds=seeds, elapsed=time.perf_counter() - started)
+
+
+    def _fast(self, model, request, descriptions, progress, on_audio):
+        """Tokens from CueDeck's decoder, audio decoded window by window as they come."""
+        decoder = self._decoders.get(request.precision)
+        if decoder is None:
+            decoder = self._decoders[request.precision] = FastDecoder(model.lm, request.precision)
+        frames = int(request.duration * model.frame_rate)
+        heard = on_audio or (lambda audio, start, rate: None)
+        stream = StreamingDecoder(model.compression_model, frames,
+                                  lambda piece, start: heard(piece.float().cpu().numpy(), start, model.sample_rate))
+        tokens = decoder.generate(
+            descriptions, frames, use_sampling=request.temperature > 0,
+            temp=request.temperature, top_k=request.top_k, top_p=request.top_p, cfg_coef=request.cfg_coef,
+            callback=progress, on_frames=stream.frames_ready)
+        return tokens, stream.audio()
 
 
 def _batch_of(samples: np.ndarray, candidates: int, device) -> torch.Tensor:

@@ -48,6 +48,17 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """The first `seconds` of every candidate, while the job still runs: raw little-endian
+    float32 frames (channels interleaved) in `files`, one per candidate, in batch order."""
+    job_id: str
+    seconds: float
+    sample_rate: int
+    channels: int
+    files: list
+
+
+@dataclass(frozen=True)
 class Result:
     job_id: str
     cues: list  # Cue.to_dict() of each candidate, in batch order
@@ -67,7 +78,7 @@ class Cancelled:
 
 
 MESSAGES = {cls.__name__.lower(): cls for cls in
-            (Generate, Cancel, Shutdown, Ready, Progress, Result, Error, Cancelled)}
+            (Generate, Cancel, Shutdown, Ready, Progress, Preview, Result, Error, Cancelled)}
 
 
 class ProtocolError(Exception):

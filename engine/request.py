@@ -15,6 +15,7 @@ MAX_TEMPERATURE = 10.0
 MAX_CFG = 30.0
 WINDOWS = 4  # a cue may be up to 4 windows long (MusicGen/AudioGen extend window by window)
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("fp32", "bf16", "int8")  # CueDeck's decoder: exact, or faster (see engine.fast_lm)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class GenerationRequest:
     prompt_seconds: float | None = None  # how much of the parent's end to start from (None: up to 5 s)
     device: str = "auto"  # auto = CUDA, else Apple MPS, else CPU
     melody: str | None = None  # melody models: an audio file, or "cue:ID" for a library cue
+    precision: str = "fp32"  # fp32 = the same tokens as audiocraft; bf16 or int8 = faster
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
@@ -52,6 +54,8 @@ class GenerationRequest:
         _number_in("top-p", self.top_p, 0.0, 1.0)
         _number_in("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _number_in("cfg", self.cfg_coef, 0.0, MAX_CFG)
+        if self.precision not in PRECISIONS:
+            raise BadInput(f"precision is one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.device not in DEVICES:
             raise BadInput(f"device is one of {', '.join(DEVICES)}; got {self.device!r}")
         if self.melody is not None:

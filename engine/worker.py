@@ -9,13 +9,14 @@ import json
 import logging
 import os
 import queue
+import shutil
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-from . import conditioning
+from . import conditioning, paths
 from . import protocol as p
 from .errors import BadInput, Cancelled, CueDeckError
 from .library import Library
@@ -89,6 +90,7 @@ class Worker:
         def should_cancel() -> bool:
             return job_id in self._cancelled
 
+        previews = _Previews(job_id, self.send)
         try:
             if should_cancel():
                 raise Cancelled("cancelled before it started")
@@ -99,7 +101,8 @@ class Worker:
                     prompt, conditioning = _continuation_prompt(library, request)
                 if request.melody is not None:
                     melody, conditioning = _melody(library, request.melody)
-                batch = self._generator.generate(request, on_progress, should_cancel, prompt, melody)
+                batch = self._generator.generate(request, on_progress, should_cancel, prompt, melody,
+                                                 on_audio=previews.add)
                 self.send(p.Progress(job_id, 1, 1, stage="saving"))
                 cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
                                          job_id, self._audiocraft_version, conditioning)
@@ -111,6 +114,27 @@ class Worker:
         except Exception as e:  # a bug or a library failure: keep serving, log the details
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
+
+
+class _Previews:
+    """Streamed audio of a running job, appended to one file per candidate for the UI to
+    audition; the files of a job are removed when the next one starts."""
+
+    def __init__(self, job_id: str, send):
+        self.job_id, self.send = job_id, send
+        self.folder = paths.cache_dir() / "previews"
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.seconds = 0.0
+
+    def add(self, audio, start: float, rate: int) -> None:
+        """audio [candidates, channels, samples] starting at `start` seconds."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        files = [self.folder / f"{self.job_id}-{i + 1}.f32" for i in range(audio.shape[0])]
+        for file, candidate in zip(files, audio):
+            with open(file, "ab") as f:
+                f.write(candidate.T.astype("<f4").tobytes())
+        self.seconds = start + audio.shape[-1] / rate
+        self.send(p.Preview(self.job_id, self.seconds, rate, audio.shape[1], [str(f) for f in files]))
 
 
 def _continuation_prompt(library: Library, request: GenerationRequest):

@@ -70,3 +70,25 @@ def test_more_like_this_continues_the_current_candidate(qtbot, window):
             assert cue.parent_id == parent.id and cue.conditioning_source.startswith(f"cue {parent.id}")
             assert cue.duration == pytest.approx(5.0)  # at least 3 s past the 2 s it starts from
     assert f"Continues cue {parent.id} (cue {parent.id}, last" in more.cards[0].toolTip()
+
+
+def test_a_card_can_play_its_candidate_while_it_generates(qtbot, window):
+    previews = []
+    window.engine.preview.connect(lambda *event: previews.append(event))
+    window.prompt.prompt.setPlainText("slow evolving pad")
+    window.prompt.candidates.setValue(4)
+    window.prompt.duration.setValue(30.0)  # long enough to press play half way
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    group = window.grid._groups[0]
+    card = group.cards[1]
+    qtbot.waitUntil(lambda: card.preview is not None, timeout=JOB_TIMEOUT)
+    window.audition.loop = True  # the null device is unclocked: keep it playing
+    card.play.click()
+    qtbot.waitUntil(lambda: window.audition.playing and window.audition.cue_id == card.audio_key)
+    assert card.cue is None and card.audio_key < -1  # still generating, already playing
+    qtbot.waitUntil(lambda: card.play.text() == "■")
+    qtbot.waitUntil(lambda: all(c.cue for c in group.cards), timeout=JOB_TIMEOUT)
+    window.audition.stop()
+    qtbot.waitUntil(lambda: not window.audition.playing)
+    job_id, seconds, rate, channels, files = previews[0]
+    assert job_id == group.job_id and seconds < 30 and (rate, channels, len(files)) == (32000, 1, 4)

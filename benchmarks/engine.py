@@ -1,0 +1,200 @@
+"""Engine speed (issue 6): audiocraft's own MusicGen.generate against CueDeck's decoder, on
+the real musicgen-small architecture with random weights (the compute is that of the real
+weights), same request, in one run. Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/engine.py [--candidates 4] [--duration 8] [--dtype fp32|bf16] [--json]
+
+The architecture: transformer LM dim 1024, 24 layers, 16 heads, 4 codebooks of 2048 with the
+delay pattern, cross-attention to the text; EnCodec 32 kHz SEANet as audiocraft configures
+it. The text encoder is a lookup table of T5-base's width (768) instead of T5 itself, whose
+weights cannot be downloaded here; it runs once per job in both engines. Each engine runs
+in its own process (so each peak memory is its own), from the same seeded weights, with the
+same per-candidate seeds: the benchmark also says whether their tokens are identical.
+"""
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def lm_config(device: str) -> dict:
+    return {
+        "device": device, "dtype": "float32", "lm_model": "transformer_lm",
+        "dataset": {"segment_duration": 30},
+        "transformer_lm": {
+            "n_q": 4, "card": 2048, "dim": 1024, "num_heads": 16, "num_layers": 24, "hidden_scale": 4,
+            "dropout": 0.0, "activation": "gelu", "norm": "layer_norm", "norm_first": True,
+            "bias_ff": False, "bias_attn": False, "bias_proj": False, "causal": True, "custom": False,
+            "memory_efficient": True, "attention_as_float32": False, "positional_embedding": "sin",
+            "xpos": False, "weight_init": "gaussian", "depthwise_init": "current", "zero_bias_init": True,
+            "cross_attention": True, "two_step_cfg": False, "past_context": None, "layer_scale": None,
+        },
+        "codebooks_pattern": {"modeling": "delay", "delay": {"delays": [0, 1, 2, 3]}},
+        "classifier_free_guidance": {"training_dropout": 0.2, "inference_coef": 3.0},
+        "attribute_dropout": {},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1.0,
+                  "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
+        "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 4096, "dim": 768, "tokenizer": "noop"}}},
+    }
+
+
+def compression_config(device: str) -> dict:
+    return {
+        "device": device, "compression_model": "encodec",
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": 32000, "channels": 1,
+                    "causal": False, "renormalize": False},
+        "seanet": {"dimension": 128, "channels": 1, "causal": False, "n_filters": 64, "n_residual_layers": 1,
+                   "ratios": [8, 5, 4, 4], "activation": "ELU", "activation_params": {"alpha": 1.0},
+                   "norm": "weight_norm", "kernel_size": 7, "last_kernel_size": 7, "residual_kernel_size": 3,
+                   "dilation_base": 2, "pad_mode": "constant", "true_skip": True, "compress": 2, "lstm": 2,
+                   "encoder": {}, "decoder": {}},
+        "rvq": {"n_q": 4, "q_dropout": False, "bins": 2048, "decay": 0.99, "kmeans_init": False,
+                "kmeans_iters": 1, "threshold_ema_dead_code": 2},
+    }
+
+
+def build(device: str):
+    import torch
+    from audiocraft.models import MusicGen, builders
+    from omegaconf import OmegaConf
+
+    torch.manual_seed(0)
+    lm = builders.get_lm_model(OmegaConf.create(lm_config(device))).eval()
+    compression = builders.get_compression_model(OmegaConf.create(compression_config(device))).eval()
+    lm.cfg = OmegaConf.create(lm_config(device))
+    return MusicGen("bench-musicgen-small", compression, lm, max_duration=30)
+
+
+PROMPTS = ["tense low strings, slow pulse, distant thunder", "warm analog pad, slow swell",
+           "rain on a tin roof, close and heavy", "bright marimba ostinato", "dark cinematic drone",
+           "glassy synth arpeggio", "brushed jazz drums", "lonely solo cello"]
+
+
+def run_one(engine: str, candidates: int, duration: float, dtype: str, device: str) -> dict:
+    """One engine, one request, in this process; returns its figures."""
+    import torch
+
+    from engine.generation import _per_candidate_sampling
+
+    model = build(device)
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(candidates)]
+    seeds = [1000 + i for i in range(candidates)]
+    first_audio, prepare = None, 0.0
+    if engine == "cuedeck":  # once per loaded model, kept warm between jobs: not part of a job
+        from engine.fast_lm import FastDecoder
+
+        began = time.perf_counter()
+        decoder = FastDecoder(model.lm, dtype)
+        prepare = time.perf_counter() - began
+    started = time.perf_counter()
+    with torch.inference_mode(), _per_candidate_sampling(seeds):
+        if engine == "reference":
+            model.set_generation_params(use_sampling=True, top_k=250, cfg_coef=3.0, duration=duration)
+            audio, tokens = model.generate(prompts, return_tokens=True)
+        else:
+            from engine.streaming import StreamingDecoder
+
+            def heard(piece, start_seconds):
+                nonlocal first_audio
+                if first_audio is None:
+                    first_audio = time.perf_counter() - started
+
+            frames = int(duration * model.frame_rate)
+            stream = StreamingDecoder(model.compression_model, frames, heard)
+            tokens = decoder.generate(prompts, frames, top_k=250, cfg_coef=3.0, on_frames=stream.frames_ready)
+            audio = stream.audio()  # the joined windows are the cues: no second decode
+    elapsed = time.perf_counter() - started
+    join_error = None
+    if engine == "cuedeck":  # not timed: how far the joined windows are from one decode
+        with torch.inference_mode():
+            whole = model.compression_model.decode(tokens, None)
+        join_error = 20 * math.log10(float((audio - whole).pow(2).mean().sqrt() / whole.pow(2).mean().sqrt()))
+    error = logit_error(model, prompts, tokens, dtype) if engine == "cuedeck" and dtype != "fp32" else None
+    if device == "cuda":
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"engine": engine, "dtype": dtype, "elapsed_s": elapsed, "prepare_s": prepare,
+            "first_audio_s": first_audio if first_audio is not None else elapsed,
+            "audio_seconds": candidates * duration, "throughput": candidates * duration / elapsed,
+            "peak_bytes": peak, "audio_shape": list(audio.shape), "logit_error": error,
+            "stream_join_error_db": join_error,
+            "tokens": tokens.cpu().tolist()}
+
+
+def logit_error(model, prompts, tokens, precision: str, steps: int = 32) -> dict:
+    """The chosen precision against fp32 on the same inputs (the first `steps` steps of the
+    job's own token sequence): largest logit difference relative to the logits' spread, and
+    how often the most likely token is the same."""
+    import torch
+
+    from engine.fast_lm import FastDecoder
+
+    pattern = model.lm.pattern_provider.get_pattern(tokens.shape[-1])
+    sequence, _, _ = pattern.build_pattern_sequence(tokens, model.lm.special_token_id)
+    sequence = sequence[..., :steps]
+    exact = FastDecoder(model.lm, "fp32").teacher_forced_logits(prompts, sequence)
+    approx = FastDecoder(model.lm, precision).teacher_forced_logits(prompts, sequence)
+    spread = exact.std().item()
+    return {"steps": steps, "max_abs": (approx - exact).abs().max().item(),
+            "max_relative_to_std": (approx - exact).abs().max().item() / spread,
+            "rms_relative_to_std": ((approx - exact) ** 2).mean().sqrt().item() / spread,
+            "top1_agreement": (approx.argmax(-1) == exact.argmax(-1)).float().mean().item()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--candidates", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--dtype", choices=["fp32", "bf16", "int8"], default="fp32", help="CueDeck's precision")
+    parser.add_argument("--device", default="cuda" if os.environ.get("CUEDECK_BENCH_CUDA") else "cpu")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", choices=["reference", "cuedeck"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.only:
+        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype, args.device)))
+        return
+    results = {}
+    for engine in ("reference", "cuedeck"):
+        done = subprocess.run([sys.executable, __file__, "--only", engine, "--candidates", str(args.candidates),
+                               "--duration", str(args.duration), "--dtype", args.dtype, "--device", args.device],
+                              capture_output=True, text=True, cwd=ROOT)
+        if done.returncode != 0:
+            sys.exit(f"{engine} failed:\n{done.stderr[-3000:]}")
+        results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+    ref, ours = results["reference"], results["cuedeck"]
+    same = ref.pop("tokens") == ours.pop("tokens")
+    figures = {"request": {"candidates": args.candidates, "duration": args.duration, "top_k": 250, "cfg": 3.0,
+                           "device": args.device, "threads": os.cpu_count()},
+               "reference": ref, "cuedeck": ours, "throughput_ratio": ours["throughput"] / ref["throughput"],
+               "first_audio_fraction_of_reference": ours["first_audio_s"] / ref["elapsed_s"],
+               "tokens_identical": same}
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"request: {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, {args.device}")
+    for name, r in (("audiocraft MusicGen.generate", ref), (f"CueDeck ({args.dtype})", ours)):
+        print(f"  {name:<30} {r['elapsed_s']:7.1f} s  {r['throughput']:.3f} s of audio per s  "
+              f"first audio {r['first_audio_s']:6.1f} s  peak {r['peak_bytes'] / 1e9:.2f} GB"
+              + (f"  (+{r['prepare_s']:.1f} s once per model load)" if r["prepare_s"] else ""))
+    print(f"  streamed windows joined vs one decode: {ours['stream_join_error_db']:.0f} dB (rms, relative)")
+    if ours.get("logit_error"):
+        e = ours["logit_error"]
+        print(f"  {args.dtype} against fp32 logits ({e['steps']} steps): max error {e['max_relative_to_std']:.3f} σ, "
+              f"rms {e['rms_relative_to_std']:.4f} σ, same top token {100 * e['top1_agreement']:.1f}%")
+    print(f"  throughput ratio {figures['throughput_ratio']:.2f}× (target ≥ 3×); first audio at "
+          f"{100 * figures['first_audio_fraction_of_reference']:.1f}% of the reference's time (target ≤ 15%); "
+          f"tokens identical: {'yes' if same else 'no'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""CueDeck's decoder for audiocraft's text-conditioned language models.
+
+It runs the same weights, the same codebook pattern and the same sampling functions as
+audiocraft's `LMModel.generate`, step for step, and differs only where audiocraft wastes
+work at every step of generation:
+
+- the cross-attention keys and values of the text are computed once per job (audiocraft
+  projects the conditioning again at every step, for every layer);
+- the self-attention cache is allocated once for the whole job and written in place
+  (audiocraft concatenates a new, longer tensor at every step, for every layer);
+- one step is a short run of plain tensor operations (no streaming-state dictionaries,
+  layout rearrangements or fuser bookkeeping per step).
+
+One step reads every weight of the model once, so on a CPU it is bound by memory bandwidth.
+Precision options trade exactness for bytes: `bf16` (half the traffic; CPUs with
+AVX512-BF16 or AMX, and GPUs) and `int8` (dynamic quantisation of every linear layer, per
+output channel: a quarter of the traffic), with the sampling done in fp32 either way; the
+benchmark measures their error against fp32 logits. With `fp32` the tokens equal
+audiocraft's, greedy or sampled with the same seeds (tests/engine/test_fast_lm.py).
+
+Models it does not cover (melody prepending, MAGNeT, prompts to continue) go through
+audiocraft's own generate.
+"""
+
+import typing as tp
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from audiocraft.models.lm import LMModel
+from audiocraft.modules.conditioners import ClassifierFreeGuidanceDropout, ConditioningAttributes
+from audiocraft.modules.transformer import create_sin_embedding
+from audiocraft.utils import utils as audiocraft_utils
+
+
+def supports(lm) -> bool:
+    """True for the LMs this decoder reproduces exactly: text (cross-attention) conditioning,
+    pre-norm layers, sinusoidal positions, the memory-efficient attention path."""
+    if type(lm) is not LMModel or lm.two_step_cfg:
+        return False
+    fuser = lm.fuser
+    if fuser.cross_attention_pos_emb or any(fuser.fuse2cond[k] for k in ("sum", "prepend", "input_interpolate")):
+        return False
+    t = lm.transformer
+    if t.positional_embedding != "sin":
+        return False
+    for layer in t.layers:
+        sa, ca = layer.self_attn, layer.cross_attention
+        if ca is None or not layer.norm_first:
+            return False
+        if not all(isinstance(m, torch.nn.Identity) for m in (layer.layer_scale_1, layer.layer_scale_2,
+                                                                layer.layer_scale_cross)):
+            return False
+        for attn in (sa, ca):
+            if (not attn.custom or not attn.memory_efficient or attn.rope is not None or attn.qk_layer_norm
+                    or attn.kv_repeat != 1 or attn.past_context is not None or attn.attention_as_float32):
+                return False
+    return True
+
+
+PRECISIONS = ("fp32", "bf16", "int8")
+Linear = tp.Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class _Layer:
+    norm1: tuple
+    qkv: Linear
+    out: Linear
+    norm_cross: tuple
+    q_cross: Linear
+    kv_cross: Linear
+    out_cross: Linear
+    norm2: tuple
+    ff1: Linear
+    ff2: Linear
+    activation: tp.Callable
+
+
+def _norm(m, dtype):
+    return (m.weight.to(dtype), None if m.bias is None else m.bias.to(dtype), m.eps)
+
+
+def _linear(weight, bias, precision: str) -> Linear:
+    """x ↦ x Wᵀ + b in the chosen precision (int8: fbgemm's dynamic quantised kernel)."""
+    weight = weight.detach()
+    bias = None if bias is None else bias.detach()
+    if precision == "int8":
+        import warnings
+
+        with warnings.catch_warnings():  # torch.ao's notice that torchao will take this over
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        float_linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+        float_linear.weight.data.copy_(weight)
+        if bias is not None:
+            float_linear.bias.data.copy_(bias)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return quantize_dynamic(torch.nn.Sequential(float_linear),
+                                    {torch.nn.Linear: per_channel_dynamic_qconfig})[0]
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
+    return lambda x: F.linear(x, weight, bias)
+
+
+class FastDecoder:
+    """Generates codebook tokens for a batch of text descriptions. Reusable across jobs."""
+
+    def __init__(self, lm: LMModel, precision: str = "fp32"):
+        assert supports(lm), "use LMModel.generate for this model"
+        assert precision in PRECISIONS, precision
+        dtype = torch.bfloat16 if precision == "bf16" else torch.float32  # activations
+        # The attention cache is read whole at every step (as many bytes as the weights by
+        # the end of a long cue): the faster precisions keep it in bf16.
+        self.cache_dtype = torch.float32 if precision == "fp32" else torch.bfloat16
+        self.lm, self.dtype, self.precision = lm, dtype, precision
+        self.dim = lm.dim
+        self.heads = lm.transformer.layers[0].self_attn.num_heads
+        self.layers = []
+        for layer in lm.transformer.layers:
+            sa, ca = layer.self_attn, layer.cross_attention
+            d = self.dim
+            ca_bias = ca.in_proj_bias
+            p = precision
+            self.layers.append(_Layer(
+                norm1=_norm(layer.norm1, dtype), qkv=_linear(sa.in_proj_weight, sa.in_proj_bias, p),
+                out=_linear(sa.out_proj.weight, sa.out_proj.bias, p),
+                norm_cross=_norm(layer.norm_cross, dtype),
+                q_cross=_linear(ca.in_proj_weight[:d], None if ca_bias is None else ca_bias[:d], p),
+                # once per job: in full precision, it costs nothing per step
+                kv_cross=_linear(ca.in_proj_weight[d:], None if ca_bias is None else ca_bias[d:],
+                                 "bf16" if p == "bf16" else "fp32"),
+                out_cross=_linear(ca.out_proj.weight, ca.out_proj.bias, p),
+                norm2=_norm(layer.norm2, dtype), ff1=_linear(layer.linear1.weight, layer.linear1.bias, p),
+                ff2=_linear(layer.linear2.weight, layer.linear2.bias, p), activation=layer.activation))
+        self.emb = [e.weight.detach().to(dtype) for e in lm.emb]
+        self.out_norm = _norm(lm.out_norm, dtype) if lm.out_norm is not None else None
+        self.heads_out = [_linear(l.weight, l.bias, precision) for l in lm.linears]
+
+    @torch.inference_mode()
+    def generate(self, descriptions: list[str], max_gen_len: int, use_sampling: bool = True,
+                 temp: float = 1.0, top_k: int = 250, top_p: float = 0.0, cfg_coef: float = 3.0,
+                 callback: tp.Callable[[int, int], None] | None = None,
+                 on_frames: tp.Callable[[torch.Tensor, int], None] | None = None) -> torch.Tensor:
+        """Codes [B, K, max_gen_len] for `descriptions`, as `LMModel.generate` makes them.
+
+        `callback(step, total)` after every step; `on_frames(codes, n)` whenever the first n
+        frames of every codebook are final, with `codes()` giving them ([B, K, max_gen_len],
+        -1 where not yet; reverting the pattern costs, so it is done only when asked)."""
+        lm = self.lm
+        device = next(lm.parameters()).device
+        B, K = len(descriptions), lm.num_codebooks
+        cross = self._cross_source(descriptions)               # [2B, L, D]
+        kv_cross = [self._project_kv(cross, layer) for layer in self.layers]
+
+        pattern = lm.pattern_provider.get_pattern(max_gen_len)
+        unknown = -1
+        gen_codes = torch.full((B, K, max_gen_len), unknown, dtype=torch.long, device=device)
+        gen_sequence, _, mask = pattern.build_pattern_sequence(gen_codes, lm.special_token_id)
+        start = pattern.get_first_step_with_timesteps(0)
+        steps = gen_sequence.shape[-1]
+        cache_k = torch.zeros(len(self.layers), 2 * B, self.heads, steps, self.dim // self.heads,
+                              dtype=self.cache_dtype, device=device)
+        cache_v = torch.zeros_like(cache_k)
+        ready, final = _ready_steps(pattern, max_gen_len), 0
+        for offset in range(start, steps):
+            position = offset - start
+            tokens = gen_sequence[..., offset - 1:offset]             # [B, K, 1]
+            logits = self._step(tokens, position, kv_cross, cache_k, cache_v)  # [2B, K, card]
+            next_token = self._sample(logits, B, use_sampling, temp, top_k, top_p, cfg_coef)
+            valid = mask[..., offset:offset + 1].expand(B, -1, -1)
+            next_token[~valid] = lm.special_token_id
+            gen_sequence[..., offset:offset + 1] = torch.where(
+                gen_sequence[..., offset:offset + 1] == unknown, next_token, gen_sequence[..., offset:offset + 1])
+            if callback is not None:
+                callback(1 + offset - start, steps - start)
+            if on_frames is not None and final < max_gen_len and ready[final] <= offset:
+                while final < max_gen_len and ready[final] <= offset:
+                    final += 1
+                on_frames(lambda: pattern.revert_pattern_sequence(
+                    gen_sequence, special_token=unknown)[0][..., :max_gen_len], final)
+        codes, _, _ = pattern.revert_pattern_sequence(gen_sequence, special_token=unknown)
+        return codes[..., :max_gen_len]
+
+    @torch.inference_mode()
+    def teacher_forced_logits(self, descriptions: list[str], sequence: torch.Tensor) -> torch.Tensor:
+        """Logits [S, 2B, K, card] (conditional rows, then null rows) for a given pattern
+        sequence [B, K, S]: how the precisions are compared on the same inputs."""
+        B, _, S = sequence.shape
+        cross = self._cross_source(descriptions)
+        kv_cross = [self._project_kv(cross, layer) for layer in self.layers]
+        shape = (len(self.layers), 2 * B, self.heads, S, self.dim // self.heads)
+        cache_k = torch.zeros(shape, dtype=self.cache_dtype, device=sequence.device)
+        cache_v = torch.zeros_like(cache_k)
+        return torch.stack([self._step(sequence[..., s:s + 1], s, kv_cross, cache_k, cache_v)
+                            for s in range(S)])
+
+    # -- one step -------------------------------------------------------------------------
+
+    def _cross_source(self, descriptions: list[str]) -> torch.Tensor:
+        """The text conditioning of every candidate, then the null conditioning (CFG)."""
+        lm = self.lm
+        conditions = [ConditioningAttributes(text={"description": d}) for d in descriptions]
+        conditions = conditions + ClassifierFreeGuidanceDropout(p=1.0)(conditions)
+        tensors = lm.condition_provider(lm.condition_provider.tokenize(conditions))
+        dummy = torch.zeros(len(conditions), 1, self.dim, device=next(lm.parameters()).device)
+        _, cross = lm.fuser(dummy, tensors)
+        return cross.to(self.dtype)
+
+    def _project_kv(self, cross: torch.Tensor, layer: _Layer):
+        n, length, _ = cross.shape
+        kv = layer.kv_cross(cross).view(n, length, 2, self.heads, -1).to(self.cache_dtype)
+        return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)  # [2B, H, L, Dh] each
+
+    def _step(self, tokens, position, kv_cross, cache_k, cache_v) -> torch.Tensor:
+        tokens = torch.cat([tokens, tokens], dim=0)                    # conditional, then null
+        n, K, _ = tokens.shape
+        x = sum(F.embedding(tokens[:, k], self.emb[k]) for k in range(K))  # [2B, 1, D]
+        pos = create_sin_embedding(torch.full((1, 1, 1), position, device=x.device), self.dim,
+                                   max_period=self.lm.transformer.max_period, dtype=torch.float32)
+        x = x + (self.lm.transformer.positional_scale * pos).to(self.dtype)
+        d, h = self.dim, self.heads
+        for index, layer in enumerate(self.layers):
+            y = F.layer_norm(x, (d,), *layer.norm1)
+            qkv = layer.qkv(y).view(n, 1, 3, h, d // h)
+            q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))  # [2B, H, 1, Dh]
+            cache_k[index, :, :, position] = k[:, :, 0]
+            cache_v[index, :, :, position] = v[:, :, 0]
+            a = F.scaled_dot_product_attention(q.to(self.cache_dtype), cache_k[index, :, :, :position + 1],
+                                               cache_v[index, :, :, :position + 1]).to(self.dtype)
+            x = x + layer.out(a.transpose(1, 2).reshape(n, 1, d))
+            y = F.layer_norm(x, (d,), *layer.norm_cross)
+            q = layer.q_cross(y).view(n, 1, h, d // h).transpose(1, 2)
+            a = F.scaled_dot_product_attention(q.to(self.cache_dtype), *kv_cross[index]).to(self.dtype)
+            x = x + layer.out_cross(a.transpose(1, 2).reshape(n, 1, d))
+            y = F.layer_norm(x, (d,), *layer.norm2)
+            x = x + layer.ff2(layer.activation(layer.ff1(y)))
+        if self.out_norm is not None:
+            x = F.layer_norm(x, (d,), *self.out_norm)
+        return torch.stack([head(x) for head in self.heads_out], dim=1)[:, :, 0].float()
+
+    @staticmethod
+    def _sample(logits, B, use_sampling, temp, top_k, top_p, cfg_coef) -> torch.Tensor:
+        """Exactly `LMModel._sample_next_token` from here on (the same utils functions, so
+        the per-candidate generators CueDeck installs apply)."""
+        cond, uncond = logits.split(B, dim=0)                          # [B, K, card]
+        logits = uncond + (cond - uncond) * cfg_coef
+        if use_sampling and temp > 0.0:
+            probs = torch.softmax(logits / temp, dim=-1)
+            if top_p > 0.0:
+                return audiocraft_utils.sample_top_p(probs, p=top_p)
+            if top_k > 0:
+                return audiocraft_utils.sample_top_k(probs, k=top_k)
+            return audiocraft_utils.multinomial(probs, num_samples=1)
+        return torch.argmax(logits, dim=-1, keepdim=True)
+
+
+def _ready_steps(pattern, max_gen_len: int) -> list[int]:
+    """For each timestep, the sequence step after which every codebook of it is generated."""
+    ready = [0] * max_gen_len
+    for step, coords in enumerate(pattern.layout):
+        for coord in coords:
+            if coord.t < max_gen_len:
+                ready[coord.t] = max(ready[coord.t], step)
+    return ready

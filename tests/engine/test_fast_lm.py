@@ -1,0 +1,103 @@
+"""CueDeck's decoder against audiocraft's own LMModel.generate, on the tiny checkpoints:
+the same tokens greedy (fp32), the same tokens sampled with the same per-candidate seeds,
+each candidate's seed reproducing it alone or in any batch; the faster precisions stay
+close to fp32; streamed audio arrives before the end and joins up to the whole."""
+
+import numpy as np
+import pytest
+import torch
+
+from engine import registry
+from engine.fast_lm import FastDecoder, supports
+from engine.generation import Generator, _per_candidate_sampling
+from engine.request import GenerationRequest
+from engine.streaming import StreamingDecoder
+
+PROMPTS = ["warm pad", "rain on a tin roof", "door slam", "low drone"]
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return Generator()
+
+
+def reference_tokens(model, prompts, frames, seeds=None, **params):
+    model.set_generation_params(duration=frames / model.frame_rate, **params)
+    with torch.inference_mode(), _per_candidate_sampling(seeds or list(range(len(prompts)))):
+        return model.generate(prompts, return_tokens=True)[1]
+
+
+@pytest.mark.parametrize("name", ["tiny-music", "tiny-sfx", "tiny-stereo"])
+def test_greedy_fp32_tokens_equal_audiocrafts(generator, name):
+    model = generator.load(registry.get(name), "cpu")
+    assert supports(model.lm)
+    expected = reference_tokens(model, PROMPTS[:3], 60, use_sampling=False, cfg_coef=3.0)
+    with torch.inference_mode():
+        ours = FastDecoder(model.lm).generate(PROMPTS[:3], 60, use_sampling=False, cfg_coef=3.0)
+    assert torch.equal(ours, expected)
+
+
+def test_sampled_tokens_equal_audiocrafts_with_the_same_seeds(generator):
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    seeds = [11, 12, 13, 14]
+    expected = reference_tokens(model, PROMPTS, 50, seeds, use_sampling=True, top_k=250, cfg_coef=3.0)
+    with torch.inference_mode(), _per_candidate_sampling(seeds):
+        ours = FastDecoder(model.lm).generate(PROMPTS, 50, top_k=250, cfg_coef=3.0)
+    assert torch.equal(ours, expected)
+
+
+def test_a_candidates_seed_reproduces_it_alone_or_in_any_batch(generator):
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    decoder = FastDecoder(model.lm)
+    with torch.inference_mode():
+        with _per_candidate_sampling([7, 8, 9]):
+            batch = decoder.generate(["pad"] * 3, 40, top_k=50, top_p=0.0)
+        with _per_candidate_sampling([8]):
+            alone = decoder.generate(["pad"], 40, top_k=50)
+        with _per_candidate_sampling([9, 8]):
+            swapped = decoder.generate(["pad"] * 2, 40, top_k=50)
+    assert torch.equal(alone[0], batch[1]) and torch.equal(swapped[1], batch[1])
+
+
+@pytest.mark.parametrize("precision, limit", [("bf16", 0.1), ("int8", 0.1)])
+def test_faster_precisions_stay_close_to_fp32_logits(generator, precision, limit):
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    tokens = reference_tokens(model, PROMPTS[:2], 30, use_sampling=False)
+    pattern = model.lm.pattern_provider.get_pattern(30)
+    sequence, _, _ = pattern.build_pattern_sequence(tokens, model.lm.special_token_id)
+    exact = FastDecoder(model.lm).teacher_forced_logits(PROMPTS[:2], sequence)
+    approx = FastDecoder(model.lm, precision).teacher_forced_logits(PROMPTS[:2], sequence)
+    assert ((approx - exact) ** 2).mean().sqrt() < limit * exact.std()
+    assert (approx.argmax(-1) == exact.argmax(-1)).float().mean() > 0.9
+
+
+def test_streamed_audio_arrives_before_the_end_and_covers_the_whole(generator):
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    pieces, steps_done = [], []
+    decoder = FastDecoder(model.lm)
+    total_frames = 150
+    stream = StreamingDecoder(model.compression_model, total_frames,
+                              lambda audio, start: pieces.append((start, audio, len(steps_done))))
+    with torch.inference_mode(), _per_candidate_sampling([1, 2]):
+        tokens = decoder.generate(["a", "b"], total_frames, callback=lambda s, t: steps_done.append(s),
+                                  on_frames=stream.frames_ready)
+    assert len(pieces) >= 2 and pieces[0][2] < len(steps_done)  # first audio before the last step
+    starts = [start for start, _, _ in pieces]
+    assert starts[0] == 0 and starts == sorted(starts)
+    streamed = torch.cat([audio for _, audio, _ in pieces], dim=-1)
+    with torch.inference_mode():
+        whole = model.compression_model.decode(tokens, None)
+    assert streamed.shape == whole.shape  # every sample, once
+    assert np.corrcoef(streamed.flatten().numpy(), whole.flatten().numpy())[0, 1] > 0.9
+
+
+def test_jobs_use_the_fast_decoder_and_keep_their_seeds(generator):
+    request = GenerationRequest("pad", model="tiny-music", candidates=2, duration=1.0, seed=30)
+    heard = []
+    batch = generator.generate(request, on_audio=lambda audio, start, rate: heard.append((start, audio.shape, rate)))
+    assert heard and heard[0][0] == 0.0 and heard[0][2] == 32000 and heard[0][1][0] == 2
+    alone = generator.generate(GenerationRequest("pad", model="tiny-music", candidates=1, duration=1.0, seed=31))
+    assert np.array_equal(alone.tokens[0], batch.tokens[1])
+    fast = generator.generate(GenerationRequest("pad", model="tiny-music", candidates=1, duration=1.0, seed=31,
+                                                precision="int8"))
+    assert fast.audio.shape == alone.audio.shape and np.isfinite(fast.audio).all()
