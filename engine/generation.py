@@ -185,6 +185,8 @@ class Generator:
 
     def _fast(self, model, request, descriptions, progress, on_audio):
         """Tokens from CueDeck's decoder, audio decoded window by window as they come."""
+        if request.precision == "int8" and model.device.type != "cpu":
+            raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
         decoder = self._decoders.get(request.precision)
         if decoder is None:
             decoder = self._decoders[request.precision] = FastDecoder(model.lm, request.precision)
