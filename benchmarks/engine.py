@@ -135,8 +135,6 @@ def logit_error(model, prompts, tokens, precision: str, steps: int = 32) -> dict
     """The chosen precision against fp32 on the same inputs (the first `steps` steps of the
     job's own token sequence): largest logit difference relative to the logits' spread, and
     how often the most likely token is the same."""
-    import torch
-
     from engine.fast_lm import FastDecoder
 
     pattern = model.lm.pattern_provider.get_pattern(tokens.shape[-1])

@@ -4,7 +4,7 @@ plays it through the same player as audition; export runs off the UI thread with
 
 import threading
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QMessageBox, QProgressBar, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)

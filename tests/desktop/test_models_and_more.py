@@ -4,23 +4,11 @@
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop.main_window import MainWindow
-from desktop.settings import open_settings
 from engine import models, registry
 from engine.library import Library
 from hub_standin import NAME
 
 JOB_TIMEOUT = 120_000
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow(open_settings())
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
 
 
 def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):

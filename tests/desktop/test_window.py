@@ -4,7 +4,6 @@ import os
 import signal
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from desktop.main_window import MainWindow
@@ -14,16 +13,6 @@ from engine.library import Library
 from engine.request import GenerationRequest
 
 JOB_TIMEOUT = 120_000  # ms: the first job starts the worker (torch import)
-
-
-@pytest.fixture
-def window(qtbot):
-    w = MainWindow(open_settings())
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.close()
 
 
 def generate(qtbot, window, prompt="warm analog pad", n=2, duration=1.0):
