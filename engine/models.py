@@ -117,7 +117,7 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
     if current.state == "present":
         return current
     own = paths.models_dir() / name
-    have_weights = info.local_folder() is not None
+    have_weights = info.local_folder() is not None and current.state != "broken"  # else: repair
     plan = []  # (repo, file, where it goes, its hub metadata, into the hub cache?)
     if not have_weights:
         plan += [(info.hub_id, f, own / f, _metadata(info.hub_id, f), False) for f in CHECKPOINT_FILES]

@@ -95,3 +95,17 @@ def hub(tmp_path, checkpoint, monkeypatch):
         yield server
 
 
+
+
+@pytest.fixture
+def window(qtbot):
+    """The real main window, shown (closed after the test)."""
+    from desktop.main_window import MainWindow
+    from desktop.settings import open_settings
+
+    w = MainWindow(open_settings())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()

@@ -59,6 +59,11 @@ def test_an_interrupted_download_resumes_where_it_stopped(hub):
     assert second.returncode == 0, second.stderr
     assert f"GET /{REPO}/resolve/main/state_dict.bin bytes={kept}-" in hub.requests  # resumed, not restarted
     assert models.state(registry.get(NAME)).state == "present"
+    damaged = paths.models_dir() / NAME / "compression_state_dict.bin"
+    damaged.write_bytes(damaged.read_bytes()[:1000])
+    assert models.state(registry.get(NAME)).state == "broken"
+    assert cli("models", "install", NAME).returncode == 0  # install repairs it
+    assert models.state(registry.get(NAME)).state == "present"
 
 
 def test_cancel_keeps_the_partial_file_and_the_next_install_resumes(hub):
