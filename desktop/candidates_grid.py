@@ -3,7 +3,7 @@
 import itertools
 from html import escape
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from engine.library import Cue
@@ -33,25 +33,48 @@ class JobGroup(QWidget):
         self.header.setWordWrap(True)
         self.status = QLabel("queued")
         self.grid = QGridLayout()
-        self.cards = []
-        for i in range(request.candidates):
-            card = CandidateCard(actions, waveforms, i + 1)
-            card.clicked.connect(on_click)
-            self.cards.append(card)
-        self.arrange(columns)
+        self.columns = columns
+        # The cards are built one per turn of the event loop (eight built and laid out at
+        # once hold the UI thread for tens of milliseconds); `cards` builds the rest at once.
+        self.built: list[CandidateCard] = []
+        self._wanted = request.candidates
+        self._build = lambda: self._add_card(CandidateCard(actions, waveforms, len(self.built) + 1), on_click)
+        self._pending = (0.0, "queued")
+        QTimer.singleShot(0, self, self._build_next)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(self.header)
         layout.addWidget(self.status)
         layout.addLayout(self.grid)
 
+    @property
+    def cards(self) -> list[CandidateCard]:
+        """Every card of the job."""
+        while len(self.built) < self._wanted:
+            self._build()
+        return self.built
+
+    def _build_next(self) -> None:
+        if len(self.built) < self._wanted:
+            self._build()
+            QTimer.singleShot(0, self, self._build_next)
+
+    def _add_card(self, card: CandidateCard, on_click) -> None:
+        card.clicked.connect(on_click)
+        card.set_pending(*self._pending)
+        self.built.append(card)
+        i = len(self.built) - 1
+        self.grid.addWidget(card, i // self.columns, i % self.columns)
+
     def arrange(self, columns: int) -> None:
-        for i, card in enumerate(self.cards):
+        self.columns = columns
+        for i, card in enumerate(self.built):
             self.grid.addWidget(card, i // columns, i % columns)
 
     def progress(self, fraction: float, stage: str) -> None:
         self.status.setText(f"{stage} {fraction:.0%}")
-        for card in self.cards:
+        self._pending = (fraction, stage)
+        for card in self.built:
             card.set_pending(fraction, stage)
 
     def preview(self, seconds: float, rate: int, channels: int, files: list[str], total: float) -> None:
@@ -66,9 +89,9 @@ class JobGroup(QWidget):
 
     def fail(self, message: str) -> None:
         self.status.setText(f"<span style='color:#c0392b'>{escape(message)}</span>")
-        for card in self.cards:
+        for card in self.built:
             card.deleteLater()
-        self.cards = []
+        self.built, self._wanted = [], 0
 
 
 class CandidatesGrid(QScrollArea):
@@ -121,7 +144,7 @@ class CandidatesGrid(QScrollArea):
 
     def job_failed(self, job_id: str, message: str) -> None:
         if group := self._group(job_id):
-            if self._current in group.cards:
+            if self._current in group.built:
                 self._current = None
             group.fail(message)
 
@@ -189,7 +212,8 @@ class CandidatesGrid(QScrollArea):
     # -- internals ---------------------------------------------------------------------
 
     def _cards(self) -> list[CandidateCard]:
-        return [card for group in self._groups for card in group.cards]
+        """The cards built so far (one still waiting for its turn has no cue or preview)."""
+        return [card for group in self._groups for card in group.built]
 
     def _group(self, job_id: str) -> JobGroup | None:
         return next((g for g in self._groups if g.job_id == job_id), None)
@@ -209,7 +233,7 @@ class CandidatesGrid(QScrollArea):
         self.current_changed.emit(card.cue if card else None)
 
     def _remove(self, group: JobGroup) -> None:
-        if self._current in group.cards:
+        if self._current in group.built:
             self._current = None
         self._groups.remove(group)
         group.deleteLater()

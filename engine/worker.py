@@ -53,6 +53,8 @@ class Worker:
         # Leave a core to the UI and the audio callback, and let idle OpenMP threads sleep:
         # spinning threads on a busy machine slow generation down many times over.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        if hasattr(os, "nice"):  # on a busy machine the window (and a DAW) are served first
+            os.nice(5)
         from .generation import AUDIOCRAFT_VERSION, Generator  # torch loads here, in the worker only
 
         import torch
