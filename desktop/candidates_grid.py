@@ -38,7 +38,7 @@ class JobGroup(QWidget):
         # once hold the UI thread for tens of milliseconds); `cards` builds the rest at once.
         self.built: list[CandidateCard] = []
         self._wanted = request.candidates
-        self._build = lambda: self._add_card(CandidateCard(actions, waveforms, len(self.built) + 1), on_click)
+        self._card_parts = (actions, waveforms, on_click)
         self._pending = (0.0, "queued")
         QTimer.singleShot(0, self, self._build_next)
         layout = QVBoxLayout(self)
@@ -51,15 +51,17 @@ class JobGroup(QWidget):
     def cards(self) -> list[CandidateCard]:
         """Every card of the job."""
         while len(self.built) < self._wanted:
-            self._build()
+            self._add_card()
         return self.built
 
     def _build_next(self) -> None:
         if len(self.built) < self._wanted:
-            self._build()
+            self._add_card()
             QTimer.singleShot(0, self, self._build_next)
 
-    def _add_card(self, card: CandidateCard, on_click) -> None:
+    def _add_card(self) -> None:
+        actions, waveforms, on_click = self._card_parts
+        card = CandidateCard(actions, waveforms, len(self.built) + 1)
         card.clicked.connect(on_click)
         card.set_pending(*self._pending)
         self.built.append(card)

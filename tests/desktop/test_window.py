@@ -105,6 +105,18 @@ def test_killed_worker_shows_on_the_job_and_the_next_job_works(qtbot, window):
     qtbot.waitUntil(lambda: group.cards[0].cue is not None, timeout=JOB_TIMEOUT)
 
 
+def test_cards_are_built_a_turn_apart_and_early_results_fill_them_all(qtbot, window):
+    request = GenerationRequest("wind", candidates=8, duration=1.0, seed=5).validated()
+    window.grid.add_job("early", request)
+    group = window.grid._groups[0]
+    assert group.built == []  # none in the call that queued the job: the UI thread moves on
+    cues = add_cues("wind", 8, seed=5)
+    window.grid.job_done("early", cues)  # before any card had its turn
+    assert [card.cue for card in group.built] == cues
+    positions = {group.grid.getItemPosition(group.grid.indexOf(card))[:2] for card in group.built}
+    assert len(positions) == 8  # each in its own cell
+
+
 def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
     window.prompt.prompt.setPlainText("   ")
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
