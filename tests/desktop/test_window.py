@@ -115,6 +115,9 @@ def test_cards_are_built_a_turn_apart_and_early_results_fill_them_all(qtbot, win
     assert [card.cue for card in group.built] == cues
     positions = {group.grid.getItemPosition(group.grid.indexOf(card))[:2] for card in group.built}
     assert len(positions) == 8  # each in its own cell
+    window.grid.add_job("later", request)
+    later = window.grid._groups[0]
+    qtbot.waitUntil(lambda: len(later.built) == 8)  # the event loop builds them by itself
 
 
 def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
