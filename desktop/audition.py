@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import soundfile as sf
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from engine import cue_audio
 from engine.library import Cue
 from engine.loudness import audition_gain
 from engine.player import Player, prepare
@@ -40,7 +40,7 @@ def load_preview(preview: Preview):
 
 def load_for_audition(cue: Cue, match_loudness: bool):
     """A cue's playback buffer, at its audition gain (runs on a file thread)."""
-    audio, rate = sf.read(cue.path, dtype="float32", always_2d=True)
+    audio, rate = cue_audio.read(cue)
     gain = audition_gain(cue.loudness_lufs, cue.peak) if match_loudness else 1.0
     return prepare(audio, rate, gain), rate
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .staging import part_path
+
 WAVE_FORMAT_IEEE_FLOAT = 3
 
 
@@ -34,7 +36,7 @@ def riff_chunk(tag: bytes, payload: bytes) -> bytes:
 def write_atomic(path: Path, content: bytes) -> None:
     """Write `content` to `path` via a temporary file and a rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = part_path(path)
     try:
         with open(tmp, "wb") as f:
             f.write(content)

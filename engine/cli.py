@@ -3,21 +3,53 @@
 
 import argparse
 import json
+import logging
+import signal
 import sys
-
+import traceback
 from pathlib import Path
 
-from . import __version__, registry, ucs
+from . import __version__, paths, registry, ucs
 from .client import EngineClient
 from .errors import BadInput, CueDeckError
 from .library import Cue, Library
-from .request import MAX_CANDIDATES, GenerationRequest
+from .request import MAX_CANDIDATES, GenerationRequest, check_text
 from .timeline import Clip, Timeline
+
+MAX_ID = 2**63 - 1  # SQLite's integers
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not a usage wall
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+def _id(value: str) -> int:
+    """A cue id as argparse reads it: a whole number SQLite can hold."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:30]!r} is not a cue id (a whole number)") from None
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{value[:30]} is not a cue id (from 1 to {MAX_ID})")
+    return number
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value[:30]!r} is not a whole number") from None
+    if not 0 <= number <= 1_000_000_000:
+        raise argparse.ArgumentTypeError(f"{value[:30]} is out of range (0 to 1000000000)")
+    return number
+
+
+def _text(value: str) -> str:
+    try:
+        return check_text("an argument", value)
+    except BadInput as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _out(obj) -> None:
@@ -149,6 +181,8 @@ def cmd_ucs(args) -> int:
 def cmd_library(args) -> int:
     if args.action == "export":
         return cmd_export(args)
+    if args.action == "check":
+        return cmd_check(args)
     with Library() as lib:
         if args.action in ("list", "search"):
             cues = lib.search(text=getattr(args, "text", "") or "", tag=args.tag,
@@ -180,6 +214,35 @@ def cmd_library(args) -> int:
         else:
             print(_cue_line(cue))
     return 0
+
+
+def cmd_check(args) -> int:
+    show = sys.stderr.isatty()
+    with Library() as lib:
+        report = lib.check(args.repair, lambda done, total: show and print(
+            f"\rchecking {done} of {total} cues", end="", file=sys.stderr, flush=True))
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        _out({"missing": report.missing, "damaged": [{"id": i, "problem": p} for i, p in report.damaged],
+              "orphans": [str(p) for p in report.orphans], "removed": [str(p) for p in report.removed],
+              "repaired": args.repair})
+    else:
+        gone = " (its row was removed)" if args.repair else ""
+        for cue_id in report.missing:
+            print(f"missing  cue {cue_id}: its file is gone{gone}")
+        for cue_id, problem in report.damaged:
+            print(f"damaged  cue {cue_id}: its file has {problem}; restore it or "
+                  f"`cuedeck library delete {cue_id}`")
+        for path in report.orphans:
+            print(f"orphan   {path}: no cue claims it{' (removed)' if args.repair else ''}")
+        for path in report.removed:
+            print(f"removed  {path}: left by an interrupted write")
+        summary = "library ok" if report.ok else (
+            f"{len(report.missing)} missing, {len(report.damaged)} damaged, {len(report.orphans)} orphan files")
+        print(summary + ("" if report.ok or args.repair else "; `cuedeck library check --repair` removes "
+                         "orphans and the rows of missing files"), file=sys.stderr)
+    return 0 if report.ok or (args.repair and not report.damaged) else 1
 
 
 def cmd_timeline(args) -> int:
@@ -267,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = GenerationRequest("")
     g = sub.add_parser("generate", help="generate candidate cues from a prompt")
-    g.add_argument("prompt")
+    g.add_argument("prompt", type=_text)
     g.add_argument("-n", type=int, default=d.candidates, help=f"candidates, 1–{MAX_CANDIDATES} (default {d.candidates})")
     g.add_argument("-d", "--duration", type=float, default=d.duration, help=f"seconds (default {d.duration:g})")
     g.add_argument("--model", default=d.model, help=f"model name, see `cuedeck models` (default {d.model})")
@@ -276,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-p", type=float, default=d.top_p, help="0–1; 0 uses top-k (default 0)")
     g.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy (default 1)")
     g.add_argument("--cfg", type=float, default=d.cfg_coef, help=f"guidance (default {d.cfg_coef:g})")
-    g.add_argument("--continue", dest="continue_from", type=int, metavar="CUE_ID",
+    g.add_argument("--continue", dest="continue_from", type=_id, metavar="CUE_ID",
                    help="more like this: continue that cue (its end starts every candidate)")
     g.add_argument("--prompt-seconds", type=float,
                    help="with --continue, how much of the cue's end to start from (default: up to 5 s)")
@@ -302,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("name")
 
     u = sub.add_parser("ucs", help="list UCS categories (CatIDs), optionally matching a word")
-    u.add_argument("query", nargs="?")
+    u.add_argument("query", nargs="?", type=_text)
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=cmd_ucs)
 
@@ -311,32 +374,36 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in [("list", "newest cues first"), ("search", "find cues")]:
         a = acts.add_parser(name, help=help_text)
         if name == "search":
-            a.add_argument("text", nargs="?", default="", help="words to find in prompt, tags or notes")
-        a.add_argument("--tag")
+            a.add_argument("text", nargs="?", default="", type=_text, help="words to find in prompt, tags or notes")
+        a.add_argument("--tag", type=_text)
         a.add_argument("--min-rating", type=int)
         a.add_argument("--model")
         a.add_argument("--catid", help="one UCS CatID, e.g. AMBForst")
         a.add_argument("--category", help="a whole UCS category, e.g. AMBIENCE")
-        a.add_argument("--limit", type=int, default=None if name == "search" else 50)
+        a.add_argument("--limit", type=_count, default=None if name == "search" else 50)
         a.add_argument("--json", action="store_true", help="one JSON object per cue")
     for name, extra in [("show", None), ("rate", "rating"), ("tag", "tags"), ("untag", "tags"),
                         ("note", "text"), ("catid", "catid")]:
         a = acts.add_parser(name)
-        a.add_argument("id", type=int)
+        a.add_argument("id", type=_id)
         if extra == "rating":
             a.add_argument("rating", type=int, help="0–5")
         elif extra == "tags":
-            a.add_argument("tags", nargs="+")
+            a.add_argument("tags", nargs="+", type=_text)
         elif extra == "text":
-            a.add_argument("text", help="the notes ('' clears them)")
+            a.add_argument("text", type=_text, help="the notes ('' clears them)")
         elif extra == "catid":
-            a.add_argument("catid", nargs="?", help="UCS CatID, see `cuedeck ucs`")
+            a.add_argument("catid", nargs="?", type=_text, help="UCS CatID, see `cuedeck ucs`")
             a.add_argument("--clear", action="store_true")
         a.add_argument("--json", action="store_true")
     a = acts.add_parser("delete", help="delete cues: their files and rows")
-    a.add_argument("ids", type=int, nargs="+")
+    a.add_argument("ids", type=_id, nargs="+")
+    a = acts.add_parser("check", help="verify every cue's file; list missing, damaged and orphan files")
+    a.add_argument("--repair", action="store_true",
+                   help="remove orphan files and the rows of missing files (damaged files are only listed)")
+    a.add_argument("--json", action="store_true")
     a = acts.add_parser("export", help="export one cue as a tagged WAV/FLAC (UCS-named with a CatID)")
-    a.add_argument("id", type=int)
+    a.add_argument("id", type=_id)
     _export_options(a, "the cue's own")
     lib.set_defaults(func=cmd_library)
 
@@ -346,11 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in [("new", "create an empty timeline"), ("show", "tracks and clips"),
                             ("delete", "delete a timeline (its cues stay)")]:
         a = acts.add_parser(name, help=help_text)
-        a.add_argument("name")
+        a.add_argument("name", type=_text)
         a.add_argument("--json", action="store_true")
     a = acts.add_parser("add", help="place a cue on a track")
-    a.add_argument("name")
-    a.add_argument("cue_id", type=int)
+    a.add_argument("name", type=_text)
+    a.add_argument("cue_id", type=_id)
     a.add_argument("--track", type=int, default=1, help="track number from 1; missing tracks are added")
     a.add_argument("--at", type=float, default=0.0, help="seconds from timeline zero")
     a.add_argument("--in", dest="in_", type=float, default=0.0, help="in-point in the cue, seconds")
@@ -362,14 +429,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_timeline)
 
     e = sub.add_parser("export", help="export a timeline: stems, mix, .otio and provenance")
-    e.add_argument("name")
+    e.add_argument("name", type=_text)
     e.add_argument("--json", action="store_true", help="the result as one JSON object")
     _export_options(e, "48000")
     e.set_defaults(func=cmd_export)
     return parser
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds: the engine worker is stopped, nothing half-written stays
+
+
 def main(argv: list[str] | None = None) -> int:
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminated)
     args = build_parser().parse_args(argv)
     if getattr(args, "action", None) == "catid" and not args.clear and not args.catid:
         print("cuedeck: give a CatID or --clear", file=sys.stderr)
@@ -386,6 +460,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `cuedeck library list | head`
         return 0
+    except Exception as e:  # a bug: one line for the user, the traceback in the log
+        log = _log_unexpected()
+        print(f"cuedeck: unexpected error: {type(e).__name__}: {str(e)[:200]} "
+              f"(details in {log}; please report it)", file=sys.stderr)
+        return 1
+
+
+def _log_unexpected() -> Path | str:
+    try:
+        folder = paths.log_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "cli.log"
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s cuedeck[%(process)d] %(message)s"))
+        logger = logging.getLogger("cuedeck.cli")
+        logger.addHandler(handler)
+        logger.error("%s\n%s", " ".join(sys.argv), traceback.format_exc())
+        handler.close()
+        return path
+    except OSError:
+        return "nowhere: the log folder cannot be written"
 
 
 if __name__ == "__main__":

@@ -6,10 +6,12 @@ kind "crashed", and the next submit starts a fresh worker.
 """
 
 import json
+import logging
 import os
 import select
 import subprocess
 import sys
+import time
 import uuid
 
 from . import paths, registry
@@ -17,12 +19,16 @@ from . import protocol as p
 from .errors import BadInput, Cancelled, GenerationFailed
 from .request import GenerationRequest
 
+CANCEL_DEADLINE = 10.0  # seconds a worker gets to confirm a cancel before it is stopped
+log = logging.getLogger(__name__)
+
 
 class EngineClient:
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
         self._buffer = b""
         self._jobs: list[str] = []  # submitted, not yet finished, in order
+        self._fatal: str | None = None  # why the worker said it is exiting
 
     @property
     def worker_pid(self) -> int | None:
@@ -60,7 +66,17 @@ class EngineClient:
             self._buffer += chunk
             timeout = 0
         *lines, self._buffer = self._buffer.split(b"\n")
-        events = [p.decode(json.loads(line)) for line in lines if line.strip()]
+        events = []
+        for line in filter(bytes.strip, lines):
+            try:
+                event = p.decode(json.loads(line))
+            except (ValueError, p.ProtocolError) as e:  # not from a worker of this version
+                log.error("ignoring a malformed event from the engine: %s", e)
+                continue
+            if isinstance(event, p.Fatal):
+                self._fatal = event.message
+            else:
+                events.append(event)
         for event in events:
             if isinstance(event, (p.Result, p.Error, p.Cancelled)) and event.job_id in self._jobs:
                 self._jobs.remove(event.job_id)
@@ -69,17 +85,25 @@ class EngineClient:
         return events
 
     def run(self, request: GenerationRequest, on_progress=lambda progress: None) -> p.Result:
-        """Submit and wait (for the CLI). Raises Cancelled on KeyboardInterrupt after
-        the worker confirms that nothing was written."""
+        """Submit and wait (for the CLI). On KeyboardInterrupt the job is cancelled; a second
+        one, or a worker that does not confirm within CANCEL_DEADLINE, stops the worker.
+        Either way Cancelled is raised and nothing of the job is kept."""
         job_id = self.submit(request)
         interrupted = False
+        deadline = None
         while True:
             try:
                 events = self.poll(0.2)
             except KeyboardInterrupt:
+                if interrupted:
+                    self.kill()
+                    raise Cancelled("cancelled; the engine was stopped and nothing was written") from None
                 self.cancel(job_id)
-                interrupted = True
+                interrupted, deadline = True, time.monotonic() + CANCEL_DEADLINE
                 continue
+            if deadline is not None and time.monotonic() > deadline:
+                self.kill()
+                raise Cancelled("cancelled; the engine did not answer, so it was stopped; nothing was written")
             for event in events:
                 if getattr(event, "job_id", None) != job_id:
                     continue
@@ -93,6 +117,20 @@ class EngineClient:
                     if interrupted:
                         raise Cancelled("cancelled; nothing was written")
                     raise (BadInput if event.kind == "bad_input" else GenerationFailed)(event.message)
+
+    def kill(self) -> None:
+        """Stop the worker at once (even a stopped one); its jobs end, nothing is kept."""
+        if self._proc is None:
+            return
+        proc, self._proc = self._proc, None
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._jobs.clear()
 
     def close(self, timeout: float = 5.0) -> None:
         """Cancel what is queued, ask the worker to finish, then make sure it is gone."""
@@ -128,12 +166,14 @@ class EngineClient:
         self._proc = None
         log_dir = paths.log_dir()
         log_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_dir / "worker.log", "ab") as log:
+        with open(log_dir / "worker.log", "ab") as worker_log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "engine.worker"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=log, bufsize=0,
+                stdout=subprocess.PIPE, stderr=worker_log, bufsize=0,
+                env={**os.environ, "CUEDECK_CLIENT_PID": str(os.getpid())},
                 start_new_session=True)  # Ctrl+C in a terminal reaches us, not the worker
         self._buffer = b""
+        self._fatal = None
 
     def _send(self, message) -> None:
         try:
@@ -146,9 +186,12 @@ class EngineClient:
         code = proc.wait()
         proc.stdout.close()
         proc.stdin.close()
-        why = "it was killed" if code < 0 else f"exit status {code}"
-        if code == -9:
-            why += ", perhaps for lack of memory"
+        if self._fatal:
+            why = f"it failed: {self._fatal}"
+        elif code < 0:
+            why = "it was killed" + (", perhaps for lack of memory" if code == -9 else "")
+        else:
+            why = f"exit status {code}; see {paths.log_dir() / 'worker.log'}"
         events = [p.Error(job, f"the engine stopped unexpectedly ({why}); nothing of this job "
                                "was kept and the next job starts a fresh engine", "crashed")
                   for job in self._jobs]

@@ -36,3 +36,12 @@ class Cancelled(CueDeckError):
     """The job was cancelled; nothing of it was kept."""
 
     exit_code = 130
+
+
+class DiskFull(CueDeckError):
+    """There is not enough room on a disk (or the file-size limit was reached); nothing
+    half-written was kept."""
+
+
+class DamagedCue(BadInput):
+    """A cue's file is missing, or differs from what the library recorded."""

@@ -3,7 +3,9 @@ sheet; a single cue becomes one tagged file. Everything is written under a tempo
 and renamed into place at the end, so a failure leaves no partial export behind."""
 
 import csv
+import errno
 import io
+import itertools
 import json
 import math
 import os
@@ -14,11 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, loudness, ucs
+from . import __version__, bwf, faults, loudness, resources, staging, ucs
 from .audio_io import write_atomic
-from .errors import BadInput, Cancelled
+from .errors import BadInput, Cancelled, CueDeckError
 from .library import Cue, Library
-from .mixdown import Mixdown, render
+from .mixdown import Mixdown, check, render
 from .timeline import Clip, Timeline
 
 RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)  # offered in the export dialog
@@ -69,13 +71,16 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     """The export itself, from a timeline and its cues already read from the library."""
     check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)
+    staging.sweep(out_dir)  # export folders that killed exports left half-written
+    check(timeline, cues)
+    _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
-    mixdown = render(timeline, cues, rate)
-    final = _free_name(out_dir, _filename(timeline.name))
-    tmp = out_dir / f".{final.name}.{os.getpid()}.part"
+    name = _filename(timeline.name)
+    tmp = staging.part_path(out_dir / name)
     when = datetime.now(timezone.utc).astimezone()
     try:
+        mixdown = render(timeline, cues, rate)
         tmp.mkdir()
         stems = [f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}.{fmt}" for n, t in enumerate(mixdown.tracks)]
         mix_name = f"{timeline.name} - Mix.{fmt}"
@@ -85,6 +90,7 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 raise Cancelled("export cancelled; nothing was written")
             meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, lufs)
             bwf.write(tmp / _filename(filename), audio, rate, bits, fmt, meta)
+            faults.point("export.file-written")
 
         # Two threads: numpy, soxr and file writes release the GIL, so the loudness of the
         # mix (BS.1770, as costly as the render) is measured while the stems are written.
@@ -102,9 +108,17 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 raise
         files = [_filename(f) for f in stems]
         progress(0.9, "writing the timeline and provenance")
-        write_atomic(tmp / f"{_filename(timeline.name)}.otio", _otio(timeline, mixdown, files, cues).encode())
+        write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)
-        os.replace(tmp, final)  # the folder appears whole or not at all
+        faults.point("export.before-rename")
+        final = _place(tmp, out_dir, name)  # the folder appears whole or not at all
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise resources.write_failed(e, out_dir, f"exporting {timeline.name!r}") from None
+    except MemoryError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CueDeckError(f"exporting {timeline.name!r} ran out of memory; export at a lower rate "
+                           "or mute some tracks (nothing was written)") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -120,6 +134,8 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
     check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)
     single = Timeline("cue").add_clip(0, _whole(cue))
+    check(single, {cue.id: cue})
+    _require_room(single, {cue.id: cue}, out_dir, rate, bits, files=1)
     audio = render(single, {cue.id: cue}, rate).mix
     lufs = loudness.measure(audio, rate)[0]
     meta = bwf.Metadata(
@@ -127,9 +143,15 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
         project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
         user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating))
-    path = _free_name(out_dir, ucs_name(cue), f".{fmt}")
-    bwf.write(path, audio, rate, bits, fmt, meta)
-    return path
+    name = ucs_name(cue)
+    tmp = staging.part_path(out_dir / f"{name}.{fmt}")
+    try:
+        bwf.write(tmp, audio, rate, bits, fmt, meta)
+        return _place(tmp, out_dir, name, f".{fmt}")
+    except OSError as e:
+        raise resources.write_failed(e, out_dir, f"exporting cue {cue.id}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def ucs_name(cue: Cue) -> str:
@@ -263,20 +285,47 @@ def _filename(name: str) -> str:
     return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "-", name).strip(" .") or "export"
 
 
-def _free_name(folder: Path, name: str, suffix: str = "") -> Path:
-    """folder/name+suffix, or the first free `name (2)`, `name (3)` … (never overwrite)."""
-    candidate, n = folder / f"{name}{suffix}", 2
-    while candidate.exists():
-        candidate = folder / f"{name} ({n}){suffix}"
-        n += 1
-    return candidate
+def _place(tmp: Path, folder: Path, name: str, suffix: str = "") -> Path:
+    """Rename `tmp` to folder/name+suffix or the first free `name (2)`, `name (3)` …, never
+    over anything: a name another export takes meanwhile makes the rename fail, and the
+    next name is tried. (A folder's rename fails onto a non-empty folder, which is what a
+    finished export is; a file is linked, which fails onto any existing name.)"""
+    for n in itertools.count(1):
+        final = folder / (f"{name}{suffix}" if n == 1 else f"{name} ({n}){suffix}")
+        if final.exists():
+            continue
+        try:
+            if tmp.is_dir():
+                os.rename(tmp, final)
+            else:
+                os.link(tmp, final)
+                tmp.unlink()
+            return final
+        except OSError as e:
+            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+
+
+def _require_room(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: int, bits: str,
+                  files: int) -> None:
+    """Refuse an export whose files would not fit on the disk, or whose render would not
+    fit in memory, with the figures (FLAC is counted as uncompressed: an upper bound)."""
+    channels = max(cues[c].channels for c in timeline.cue_ids())
+    samples = math.ceil(timeline.duration * rate) * channels
+    width = {"16": 2, "24": 3, "32f": 4}[bits]
+    resources.require_space(out_dir, files * (samples * width + 100_000), f"exporting {timeline.name!r}")
+    sources = sum(math.ceil(cues[c].duration * rate) * channels * 4 for c in timeline.cue_ids())
+    # stems and mix in float32, the cues resampled, and two files being encoded at a time
+    needed = (len(timeline.audible()) + 1) * samples * 4 + sources + 2 * samples * (width + 4)
+    resources.require_memory(needed, f"exporting {timeline.name!r} at {rate} Hz",
+                             "export at a lower rate, shorten the timeline, or mute some tracks")
 
 
 def _writable(out_dir: Path) -> Path:
     out_dir = Path(out_dir).expanduser()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / f".cuedeck-write-test.{os.getpid()}"
+        probe = staging.part_path(out_dir / "cuedeck-write-test")
         probe.touch()
         probe.unlink()
     except OSError as e:

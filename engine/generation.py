@@ -27,7 +27,7 @@ from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
 from audiocraft.modules.transformer import set_efficient_attention_backend  # noqa: E402
 from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
 
-from . import fast_lm, paths, registry, tiny_models  # noqa: E402
+from . import fast_lm, paths, registry, resources, tiny_models  # noqa: E402
 from .fast_lm import FastDecoder  # noqa: E402
 from .errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
 from .registry import ModelInfo  # noqa: E402
@@ -73,15 +73,20 @@ def memory_needed(info: ModelInfo, folder, device: str) -> int:
     return weights + text_encoder + (50_000_000 if info.tiny else 1_000_000_000)
 
 
+def job_memory(model, request: GenerationRequest) -> int:
+    """Bytes a job needs beside the loaded model: the attention cache of every row (two per
+    candidate with classifier-free guidance) and the decoded audio with EnCodec's widest
+    activations (its first filters, at the full rate, a few alive at once)."""
+    rows = request.candidates * (2 if request.cfg_coef != 1.0 else 1)
+    frames = int(min(request.duration, model.max_duration) * model.frame_rate) + 1
+    cache = 2 * len(model.lm.transformer.layers) * rows * frames * model.lm.dim * 4
+    samples = int(request.duration * model.sample_rate) * request.candidates
+    filters = getattr(model.compression_model.decoder, "n_filters", 64)
+    return cache + samples * (model.audio_channels + 3 * filters) * 4
+
+
 def memory_available(device: str) -> int:
-    if device == "cuda":
-        return torch.cuda.mem_get_info()[0]
-    try:
-        with open("/proc/meminfo") as f:
-            fields = dict(line.split(":", 1) for line in f)
-        return int(fields["MemAvailable"].split()[0]) * 1024
-    except (OSError, KeyError, ValueError):  # not Linux: no cheap reading, don't block
-        return 1 << 62
+    return torch.cuda.mem_get_info()[0] if device == "cuda" else resources.available_memory()
 
 
 class Generator:
@@ -157,6 +162,11 @@ class Generator:
             on_progress(step, total)
 
         model.set_custom_progress_callback(progress)
+        needed, free = job_memory(model, request), memory_available(model.device.type)
+        if needed > free:
+            raise BadInput(f"{request.candidates} candidates of {request.duration:g} s need about "
+                           f"{needed / 1e9:.1f} GB of memory beside the model and {free / 1e9:.1f} GB "
+                           "is free; ask for fewer candidates or a shorter duration")
         seeds = request.candidate_seeds()
         started = time.perf_counter()
         torch.manual_seed(request.seed)  # anything else audiocraft draws

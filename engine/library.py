@@ -2,24 +2,30 @@
 
 Rules: schema version in `PRAGMA user_version` with forward migrations, WAL journal,
 explicit transactions. A file is in place before its row exists and its row is gone before
-the file is removed, so a kill at any moment leaves no row without its file.
+the file is removed, so a kill at any moment leaves no row without its file. Before a writer
+places or removes files it lists them in a journal (`audio/.journal-*.PID.json`); opening
+the library finishes the work of writers that are gone: the files their journal lists that
+no row claims are removed, so a kill leaves no file without its row either.
 """
 
 import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
+import uuid
 import unicodedata
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, loudness, paths, registry, ucs
-from .audio_io import write_wav_atomic
-from .errors import BadInput, LibraryError, NotFound
+from . import __version__, faults, loudness, paths, registry, resources, staging, ucs
+from .cue_audio import file_problem
+from .audio_io import write_atomic, write_wav_atomic
+from .errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryError, NotFound
 from .request import GenerationRequest
 from .timeline import Timeline, check_name
 
@@ -143,15 +149,23 @@ class Library:
                                "set CUEDECK_HOME to a writable folder") from None
         db = self.root / DB_NAME
         try:
-            self._db = sqlite3.connect(db, timeout=10, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
+            self._db = sqlite3.connect(db, timeout=10, isolation_level=None, factory=_Connection)
+        except sqlite3.Error as e:
+            raise _sql_error(e, self.root) from None
+        self._db.root = self.root
+        self._db.row_factory = sqlite3.Row
+        try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise LibraryError(f"library database {db} is unusable ({e}); move it aside to "
-                               "start a new library, or restore it from a backup") from None
-        self.audio_dir.mkdir(exist_ok=True)
+        except BaseException:
+            self._db.close()
+            raise
+        try:
+            self.audio_dir.mkdir(exist_ok=True)
+            self.recover()
+        except OSError:
+            pass  # a read-only or full disk: reading still works; writing says why
 
     def close(self) -> None:
         self._db.close()
@@ -185,12 +199,69 @@ class Library:
                         db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
 
-    def remove_stale_partial_files(self) -> None:
-        """Delete `.part` files left by a writer that was killed (their pid is gone)."""
-        for part in self.audio_dir.glob(".*.part"):
-            pid = part.name.split(".")[-2]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                part.unlink(missing_ok=True)
+    def recover(self) -> list[Path]:
+        """Finish the work of writers that were killed: remove their `.part` files and the
+        files their journal lists that no row claims. Returns what was removed."""
+        removed = staging.sweep(self.audio_dir)
+        for journal in self.audio_dir.glob(".journal-*.json"):
+            if _live(journal):
+                continue
+            names = _journal_names(journal)
+            claimed = self._claimed(names)
+            for name in names:
+                path = self.root / name
+                if name not in claimed and path.is_file():
+                    path.unlink()
+                    removed.append(path)
+            journal.unlink(missing_ok=True)
+        return removed
+
+    @contextlib.contextmanager
+    def _journal(self, files: list[Path]):
+        """List `files` (about to be placed or removed) for `recover` while the block runs."""
+        journal = self.audio_dir / f".journal-{uuid.uuid4().hex[:8]}.{os.getpid()}.json"
+        write_atomic(journal, json.dumps([str(f.relative_to(self.root)) for f in files]).encode())
+        try:
+            yield
+        finally:
+            journal.unlink(missing_ok=True)
+
+    def _claimed(self, names: list[str]) -> set[str]:
+        claimed = set()
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            rows = self._db.execute(f"SELECT path FROM cues WHERE path IN ({', '.join('?' * len(chunk))})", chunk)
+            claimed.update(r[0] for r in rows)
+        return claimed
+
+    def check(self, repair: bool = False, on_progress=lambda done, total: None) -> "CheckReport":
+        """Every cue's file against its recorded size and sha256, and every file against
+        the rows. With `repair`: remove orphan files and the rows of missing files (damaged
+        files are the user's to judge: they are listed, not touched)."""
+        report = CheckReport()
+        if repair:
+            report.removed += self.recover()
+        rows = self._db.execute("SELECT id, path, sha256 FROM cues ORDER BY id").fetchall()
+        for done, row in enumerate(rows, start=1):
+            problem = file_problem(self.root / row["path"], row["sha256"])
+            if problem == "missing":
+                report.missing.append(row["id"])
+            elif problem:
+                report.damaged.append((row["id"], problem))
+            on_progress(done, len(rows))
+        known = {r["path"] for r in rows}
+        busy = {n for j in self.audio_dir.glob(".journal-*.json") if _live(j) for n in _journal_names(j)}
+        for path in sorted(self.audio_dir.iterdir()):
+            name = str(path.relative_to(self.root))
+            if path.is_file() and not path.name.startswith(".") and name not in known and name not in busy:
+                report.orphans.append(path)
+        if repair:
+            for path in report.orphans:
+                path.unlink(missing_ok=True)
+            if report.missing:
+                with self.transaction() as db:
+                    db.executemany("DELETE FROM cues WHERE id = ?", [(i,) for i in report.missing])
+        return report
 
     # -- adding -------------------------------------------------------------------------
 
@@ -200,38 +271,44 @@ class Library:
         """Write each candidate's file, then all rows in one transaction. `conditioning` is
         (sha256, source) of the audio a continuation or melody started from."""
         info = registry.get(request.model)
+        if not np.isfinite(audio).all():
+            raise GenerationFailed(f"{info.name} produced invalid samples (NaN or infinity); nothing "
+                                   "was kept: try again, or another seed or precision")
         created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-        written: list[tuple[Path, str]] = []
-        try:
-            for index, (candidate, seed) in enumerate(zip(audio, seeds)):
-                path = self.audio_dir / f"{_slug(request.prompt)}_{seed}_{job_id[:8]}-{index + 1}.wav"
-                written.append((path, write_wav_atomic(path, candidate, sample_rate)))
-            levels = [loudness.measure(candidate.T, sample_rate) for candidate in audio]
-            ids = []
-            with self.transaction() as db:
-                for index, (path, digest) in enumerate(written):
-                    row = {
-                        "path": str(path.relative_to(self.root)), "prompt": request.prompt,
-                        "model": info.name, "licence": info.licence,
-                        "audiocraft_version": audiocraft_version, "cuedeck_version": __version__,
-                        "duration": audio.shape[-1] / sample_rate, "sample_rate": sample_rate,
-                        "channels": audio.shape[1], "top_k": request.top_k,
-                        "top_p": request.top_p, "temperature": request.temperature,
-                        "cfg_coef": request.cfg_coef, "seed": seeds[index],
-                        "request_seed": request.seed, "batch_size": len(written),
-                        "batch_index": index, "job_id": job_id, "sha256": digest,
-                        "loudness_lufs": levels[index][0], "peak": levels[index][1],
-                        "conditioning_sha256": conditioning[0] if conditioning else None,
-                        "conditioning_source": conditioning[1] if conditioning else None,
-                        "parent_id": request.parent_id, "created_at": created,
-                    }
-                    names = ", ".join(row)
-                    marks = ", ".join(f":{k}" for k in row)
-                    ids.append(db.execute(f"INSERT INTO cues ({names}) VALUES ({marks})", row).lastrowid)
-        except BaseException:
-            for path, _ in written:
-                path.unlink(missing_ok=True)
-            raise
+        files = [self.audio_dir / f"{_slug(request.prompt)}_{seed}_{job_id[:8]}-{index + 1}.wav"
+                 for index, seed in enumerate(seeds)]
+        resources.require_space(self.audio_dir, audio.nbytes + 1_000_000, "the library")
+        levels = [loudness.measure(candidate.T, sample_rate) for candidate in audio]
+        ids = []
+        with self._journal(files):
+            try:
+                digests = [write_wav_atomic(path, candidate, sample_rate) for path, candidate in zip(files, audio)]
+                faults.point("library.files-in-place")
+                with self.transaction() as db:
+                    for index, (path, digest) in enumerate(zip(files, digests)):
+                        row = {
+                            "path": str(path.relative_to(self.root)), "prompt": request.prompt,
+                            "model": info.name, "licence": info.licence,
+                            "audiocraft_version": audiocraft_version, "cuedeck_version": __version__,
+                            "duration": audio.shape[-1] / sample_rate, "sample_rate": sample_rate,
+                            "channels": audio.shape[1], "top_k": request.top_k,
+                            "top_p": request.top_p, "temperature": request.temperature,
+                            "cfg_coef": request.cfg_coef, "seed": seeds[index],
+                            "request_seed": request.seed, "batch_size": len(files),
+                            "batch_index": index, "job_id": job_id, "sha256": digest,
+                            "loudness_lufs": levels[index][0], "peak": levels[index][1],
+                            "conditioning_sha256": conditioning[0] if conditioning else None,
+                            "conditioning_source": conditioning[1] if conditioning else None,
+                            "parent_id": request.parent_id, "created_at": created,
+                        }
+                        names = ", ".join(row)
+                        marks = ", ".join(f":{k}" for k in row)
+                        ids.append(db.execute(f"INSERT INTO cues ({names}) VALUES ({marks})", row).lastrowid)
+                faults.point("library.committed")
+            except BaseException:
+                for path in files:
+                    path.unlink(missing_ok=True)
+                raise
         return [self.get(i) for i in ids]
 
     # -- reading ------------------------------------------------------------------------
@@ -334,12 +411,14 @@ class Library:
         return self.get(cue_id)
 
     def delete(self, cue_id: int) -> None:
-        """Remove the row, then the file: a kill in between leaves a stray file, never a
-        row without its file."""
+        """Remove the row, then the file (journalled: a kill in between is finished by the
+        next `recover`)."""
         cue = self.get(cue_id)
-        with self.transaction() as db:
-            db.execute("DELETE FROM cues WHERE id = ?", (cue_id,))
-        cue.path.unlink(missing_ok=True)
+        with self._journal([cue.path]):
+            with self.transaction() as db:
+                db.execute("DELETE FROM cues WHERE id = ?", (cue_id,))
+            faults.point("library.delete-row-gone")
+            cue.path.unlink(missing_ok=True)
 
     def _update(self, cue_id: int, **values) -> Cue:
         sets = ", ".join(f"{k} = ?" for k in values)
@@ -393,6 +472,8 @@ def normalise_tag(tag: str) -> str:
     clean = " ".join(str(tag).split()).lower()
     if not clean:
         raise BadInput("a tag cannot be empty")
+    if "," in clean:  # exports list tags comma-separated (iXML KEYWORDS)
+        raise BadInput(f"tag {clean[:20]!r} contains a comma; give each tag separately")
     if len(clean) > MAX_TAG_CHARS:
         raise BadInput(f"tag {clean[:20]!r}… is longer than {MAX_TAG_CHARS} characters")
     return clean
@@ -404,14 +485,87 @@ def _rating(value) -> int:
     return value
 
 
-def _process_alive(pid: int) -> bool:
+@dataclass
+class CheckReport:
+    missing: list[int] = field(default_factory=list)                # cue ids whose file is gone
+    damaged: list[tuple[int, str]] = field(default_factory=list)    # (cue id, what is wrong)
+    orphans: list[Path] = field(default_factory=list)               # files no row claims
+    removed: list[Path] = field(default_factory=list)               # leftovers of killed writers
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.damaged or self.orphans)
+
+
+def _live(journal: Path) -> bool:
+    pid = staging.writer_pid(journal)
+    return pid is not None and staging.process_alive(pid)
+
+
+def _journal_names(journal: Path) -> list[str]:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return json.loads(journal.read_text())
+    except (OSError, ValueError):  # written atomically: unreadable means not ours
+        return []
+
+
+class _Connection(sqlite3.Connection):
+    """Turns SQLite's errors into one line that tells disk-full, busy, read-only and
+    damaged apart (by SQLite's error code, not its text)."""
+
+    root: Path
+
+    def execute(self, *args):
+        try:
+            return super().execute(*args)
+        except sqlite3.Error as e:
+            raise _sql_error(e, self.root) from None
+
+    def executemany(self, *args):
+        try:
+            return super().executemany(*args)
+        except sqlite3.Error as e:
+            raise _sql_error(e, self.root) from None
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
+
+
+def _sql_error(e: sqlite3.Error, root: Path) -> CueDeckError:
+    code = (getattr(e, "sqlite_errorcode", None) or 0) & 0xFF
+    db = Path(root) / DB_NAME
+    if code == _SQLITE_FULL or (code == _SQLITE_IOERR and _disk_nearly_full(root)):
+        return DiskFull(f"the disk holding the library ({root}) is full; free some space and try "
+                        "again (the library is intact and nothing was changed)")
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
+        return CueDeckError(f"the library at {root} is busy: another CueDeck has held it for over "
+                            "10 s; try again (nothing was changed)")
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+        return LibraryError(f"the library at {root} cannot be written ({e}); make the folder "
+                            "writable, or set CUEDECK_HOME to a writable folder")
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) and _integrity_failed(db):
+        return LibraryError(f"library database {db} is damaged ({e}); restore it from a backup, "
+                            "or move it aside to start a new library")
+    return CueDeckError(f"the library at {root} could not be used ({e}); nothing was changed")
+
+
+def _disk_nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < 1_000_000
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+
+
+def _integrity_failed(db: Path) -> bool:
+    """True only when SQLite's own check finds the database damaged."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as conn:
+            return conn.execute("PRAGMA quick_check").fetchone()[0] != "ok"
+    except sqlite3.DatabaseError as e:
+        return (getattr(e, "sqlite_errorcode", 0) or 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    except sqlite3.Error:
+        return False
 
 
 def _escape_like(text: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cue_audio
 from .errors import BadInput
 from .library import Cue
 from .timeline import Clip, Timeline
@@ -76,9 +77,7 @@ def fade_curve(n: int) -> np.ndarray:
 
 
 def _load(cue: Cue, rate: int, channels: int) -> np.ndarray:
-    import soundfile
-
-    audio, source_rate = soundfile.read(cue.path, dtype="float32", always_2d=True)
+    audio, source_rate = cue_audio.read(cue)
     if source_rate != rate:
         import soxr
 

@@ -6,7 +6,7 @@ dicts can cross a socket to a GPU box. Every message carries the protocol versio
 
 from dataclasses import asdict, dataclass, field, fields
 
-VERSION = 1
+VERSION = 2  # 2: Fatal
 
 
 # -- requests (client → worker) ------------------------------------------------------------
@@ -77,8 +77,14 @@ class Cancelled:
     job_id: str
 
 
+@dataclass(frozen=True)
+class Fatal:
+    """The worker itself failed (e.g. out of memory while starting) and is exiting."""
+    message: str
+
+
 MESSAGES = {cls.__name__.lower(): cls for cls in
-            (Generate, Cancel, Shutdown, Ready, Progress, Preview, Result, Error, Cancelled)}
+            (Generate, Cancel, Shutdown, Ready, Progress, Preview, Result, Error, Cancelled, Fatal)}
 
 
 class ProtocolError(Exception):

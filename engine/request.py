@@ -44,6 +44,7 @@ class GenerationRequest:
             raise BadInput(f"the prompt is {len(prompt)} characters long; keep it to {MAX_PROMPT_CHARS}")
         if "\x00" in prompt:
             raise BadInput("the prompt contains a NUL character; remove it")
+        check_text("the prompt", prompt)
         info = registry.get(self.model)
         _int_in("candidates", self.candidates, 1, MAX_CANDIDATES)
         longest = info.max_duration if info.family == "magnet" else info.max_duration * WINDOWS
@@ -76,10 +77,12 @@ class GenerationRequest:
                        " (less than the duration, within one window)")
         else:
             prompt_seconds = self.prompt_seconds
+        # Candidate i uses seed + i, and every seed must be one a request can ask for again.
+        highest = MAX_SEED - (self.candidates - 1)
         seed = self.seed
         if seed is None:
-            seed = secrets.randbelow(MAX_SEED + 1)
-        _int_in("seed", seed, 0, MAX_SEED)
+            seed = secrets.randbelow(highest + 1)
+        _int_in("seed", seed, 0, highest, f" with {self.candidates} candidates (candidate i uses seed + i)")
         return replace(self, prompt=prompt, seed=seed, duration=float(self.duration),
                        top_p=float(self.top_p), temperature=float(self.temperature),
                        cfg_coef=float(self.cfg_coef), prompt_seconds=prompt_seconds)
@@ -98,6 +101,16 @@ class GenerationRequest:
             return cls(**data)
         except TypeError as e:
             raise BadInput(f"malformed generation request: {e}") from None
+
+
+def check_text(what: str, text: str) -> str:
+    """Refuse text that is not valid Unicode (e.g. a non-UTF-8 command-line argument,
+    which Python keeps as lone surrogates): it could not be stored or exported."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{what} is not valid UTF-8 text; retype it or fix the terminal's encoding") from None
+    return text
 
 
 def _int_in(name, value, low, high, unit=""):

@@ -13,6 +13,7 @@ from .errors import BadInput
 FORMAT_VERSION = 1
 MAX_TRACKS = 32
 MAX_NAME_CHARS = 80
+MAX_NAME_BYTES = 120  # a stem's file name holds a timeline and a track name: 255 bytes at most
 MAX_SECONDS = 3 * 3600.0
 GAIN_RANGE_DB = (-60.0, 24.0)
 SNAP_UNITS = ("off", "seconds", "bars")
@@ -246,6 +247,9 @@ def check_name(name: str, what: str) -> str:
         raise BadInput(f"a {what} name cannot be empty")
     if len(clean) > MAX_NAME_CHARS:
         raise BadInput(f"a {what} name has at most {MAX_NAME_CHARS} characters")
+    if len(clean.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise BadInput(f"a {what} name is at most {MAX_NAME_BYTES} bytes in UTF-8 (exported file names "
+                       "are built from it); shorten it")
     if re.search(r"[\\/\x00-\x1f]", clean):
         raise BadInput(f"a {what} name cannot contain / or \\")
     return clean

@@ -10,13 +10,14 @@ import logging
 import os
 import queue
 import shutil
+import signal
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
 
-from . import conditioning, paths
+from . import conditioning, cue_audio, paths, staging
 from . import protocol as p
 from .errors import BadInput, Cancelled, CueDeckError
 from .library import Library
@@ -31,6 +32,7 @@ class Worker:
         self._out = out
         self._inbox: queue.Queue = queue.Queue()
         self._cancelled: set[str] = set()
+        self._client_gone = False
 
     def send(self, message) -> None:
         self._out.write(json.dumps(p.encode(message)).encode() + b"\n")
@@ -47,7 +49,8 @@ class Worker:
                 self._cancelled.add(message.job_id)
             else:
                 self._inbox.put(message)
-        self._inbox.put(p.Shutdown())  # the client went away
+        self._client_gone = True  # nobody waits for the job that runs: stop it at the next step
+        self._inbox.put(p.Shutdown())
 
     def serve(self) -> None:
         # Leave a core to the UI and the audio callback, and let idle OpenMP threads sleep:
@@ -63,10 +66,10 @@ class Worker:
 
         self._generator = Generator()
         try:
-            with Library() as library:
-                library.remove_stale_partial_files()
+            Library().close()  # opening it sweeps what killed writers left behind
         except CueDeckError:
             pass  # an unusable library is reported on the first job that needs it
+        staging.sweep(_previews_root())
         self._audiocraft_version = AUDIOCRAFT_VERSION
         self.send(p.Ready(pid=os.getpid(), versions={
             "audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}))
@@ -90,7 +93,7 @@ class Worker:
                 self.send(p.Progress(job_id, step, total))
 
         def should_cancel() -> bool:
-            return job_id in self._cancelled
+            return job_id in self._cancelled or self._client_gone
 
         previews = _Previews(job_id, self.send)
         try:
@@ -113,20 +116,28 @@ class Worker:
             return p.Cancelled(job_id)
         except CueDeckError as e:
             return p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed")
+        except MemoryError:
+            return p.Error(job_id, "the engine ran out of memory; ask for fewer candidates, a shorter "
+                                   "duration or a smaller model")
         except Exception as e:  # a bug or a library failure: keep serving, log the details
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
+        finally:
+            previews.remove()
 
 
 class _Previews:
     """Streamed audio of a running job, appended to one file per candidate for the UI to
-    audition; the files of a job are removed when the next one starts."""
+    audition, in a folder of this worker's own (`.JOB.PID.part`, so a killed worker's is swept)
+    that goes with the job."""
 
     def __init__(self, job_id: str, send):
         self.job_id, self.send = job_id, send
-        self.folder = paths.cache_dir() / "previews"
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder = staging.part_path(_previews_root() / job_id)
         self.seconds = 0.0
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def add(self, audio, start: float, rate: int) -> None:
         """audio [candidates, channels, samples] starting at `start` seconds."""
@@ -139,12 +150,17 @@ class _Previews:
         self.send(p.Preview(self.job_id, self.seconds, rate, audio.shape[1], [str(f) for f in files]))
 
 
+def _previews_root() -> Path:
+    return paths.cache_dir() / "previews"
+
+
 def _continuation_prompt(library: Library, request: GenerationRequest):
     """The end of the parent cue a continuation starts from, and its (sha256, source)."""
     try:
         parent = library.get(request.parent_id)
     except CueDeckError:
         raise BadInput(f"cue {request.parent_id} is no longer in the library; pick another cue to continue") from None
+    cue_audio.verified_bytes(parent)
     samples, rate, digest = conditioning.load(parent.path, request.prompt_seconds,
                                               what=f"cue {parent.id}'s audio")
     return (samples, rate), (digest, f"cue {parent.id}, last {samples.shape[1] / rate:.2f} s")
@@ -157,6 +173,7 @@ def _melody(library: Library, melody: str):
             cue = library.get(int(melody[4:]))
         except (ValueError, CueDeckError):
             raise BadInput(f"{melody} is not a cue in the library; give cue:ID or an audio file") from None
+        cue_audio.verified_bytes(cue)
         path, source = cue.path, f"melody: cue {cue.id}"
     else:
         path = Path(melody).expanduser()
@@ -165,7 +182,22 @@ def _melody(library: Library, melody: str):
     return (samples, rate), (digest, source)
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the process that started it dies, even
+    while it is stopped (SIGSTOP), so no orphan keeps a model in memory. (The signal
+    follows the thread that started the worker: clients start it from their main thread.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get("CUEDECK_CLIENT_PID", str(os.getppid())):
+        os._exit(1)  # the client died before the line above took effect
+
+
 def main() -> None:
+    _die_with_parent()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
@@ -177,6 +209,13 @@ def main() -> None:
         worker.serve()
     except BrokenPipeError:
         pass  # the client is gone; nobody is left to tell
+    except BaseException as e:  # e.g. MemoryError importing torch: tell the client why
+        log.error("the worker failed:\n%s", traceback.format_exc())
+        try:
+            worker.send(p.Fatal(f"{type(e).__name__}: {str(e)[:200]}".rstrip(": ")))
+        except (OSError, MemoryError):
+            pass
+        sys.exit(1)
 
 
 if __name__ == "__main__":

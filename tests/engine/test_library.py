@@ -120,7 +120,7 @@ def test_corrupted_database_is_reported_and_left_alone(cuedeck_home):
     folder.mkdir(parents=True)
     (folder / "library.sqlite3").write_bytes(b"this is not a database" * 100)
     before = sorted(p.name for p in folder.iterdir())
-    with pytest.raises(LibraryError, match="is unusable .* move it aside"):
+    with pytest.raises(LibraryError, match="is damaged .* move it aside"):
         Library()
     assert sorted(p.name for p in folder.iterdir()) == before
     assert (folder / "library.sqlite3").read_bytes() == b"this is not a database" * 100
@@ -144,7 +144,7 @@ def test_stale_partial_files_of_dead_writers_are_removed(lib):
     live = lib.audio_dir / f".y.wav.{__import__('os').getpid()}.part"
     stale.write_bytes(b"half")
     live.write_bytes(b"half")
-    lib.remove_stale_partial_files()
+    assert lib.recover() == [stale]
     assert not stale.exists() and live.exists()
 
 

@@ -1,0 +1,48 @@
+"""Disk space and memory, checked before big writes and renders so that a job that cannot
+fit is refused with a figure instead of failing halfway."""
+
+import errno
+import shutil
+from pathlib import Path
+
+from .errors import CueDeckError, DiskFull
+
+NO_ROOM = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # full disk, file-size limit, quota
+
+
+def require_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse before writing `needed` bytes into `folder` when its disk has less free."""
+    free = shutil.disk_usage(folder).free
+    if needed > free:
+        raise DiskFull(f"not enough disk space for {what} in {folder}: needs {size(needed)}, "
+                       f"{size(free)} free; free some space or choose another disk")
+
+
+def require_memory(needed: int, what: str, advice: str) -> None:
+    free = available_memory()
+    if needed > free:
+        raise CueDeckError(f"{what} needs about {size(needed)} of memory and {size(free)} is "
+                           f"available; {advice}")
+
+
+def available_memory() -> int:
+    """Bytes the system can give without swapping (Linux); elsewhere no cheap reading."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return 1 << 62
+
+
+def write_failed(e: OSError, where: Path, what: str) -> CueDeckError:
+    """One line for an OS error met while writing `what` into `where`."""
+    if e.errno in NO_ROOM:
+        why = "the file-size limit (ulimit -f) was reached" if e.errno == errno.EFBIG else "the disk is full"
+        return DiskFull(f"{what} to {where} failed: {why}; nothing was written. Free some space "
+                        "or choose another folder")
+    return CueDeckError(f"{what} to {where} failed: {e.strerror or e}; nothing was written")
+
+
+def size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{max(n, 0) / 1e6:.1f} MB"
