@@ -75,6 +75,7 @@ class CandidateCard(QFrame):
         self.number = number
         self.cue: Cue | None = None
         self.preview = None  # audition.Preview while the candidate is still generating
+        self.damage: str | None = None  # why its file cannot be used, once audition found out
         self._drag_from: QPoint | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
@@ -156,7 +157,7 @@ class CandidateCard(QFrame):
         self.cue = cue
         self.play.setToolTip("Play / stop (Space)")
         self.title.setText(f"#{self.number} · seed {cue.seed}")
-        self.length.setText(f"{cue.duration:.1f} s")
+        self._show_length()
         self.keep.setChecked(cue.keep)
         self.stars.set_rating(cue.rating)
         if not self.catid.isModified():  # never overwrite what the user is typing
@@ -173,6 +174,19 @@ class CandidateCard(QFrame):
             w.setEnabled(True)
         self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).family != "magnet")
         self.wave.set_overview(self.waveforms.get(cue))
+
+    def set_damaged(self, message: str) -> None:
+        """Its file is missing or no longer the one generated: say so on the card."""
+        self.damage = message
+        self._show_length()
+
+    def _show_length(self) -> None:
+        if self.damage:
+            self.length.setText("⚠ damaged")
+            self.length.setStyleSheet("color: #e74c3c; font-weight: bold")
+        else:
+            self.length.setText(f"{self.cue.duration:.1f} s")
+        self.length.setToolTip(self.damage or "")
 
     def overview_ready(self, sha: str) -> None:
         if self.cue and self.cue.sha256 == sha:

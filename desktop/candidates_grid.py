@@ -163,6 +163,11 @@ class CandidatesGrid(QScrollArea):
                 if card is self._current:
                     self.current_changed.emit(cue)
 
+    def mark_damaged(self, cue_id: int, message: str) -> None:
+        for card in self._cards():
+            if card.cue and card.cue.id == cue_id:
+                card.set_damaged(message)
+
     def set_playing(self, key: int, playing: bool) -> None:
         for card in self._cards():
             if card.audio_key == key:

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths, registry
+from . import paths, registry, staging
 from .errors import BadInput, Cancelled, CueDeckError, NotFound
 from .registry import (CHECKPOINT_FILES, DOWNLOADING, SEPARATOR, SEPARATOR_BAG, TEXT_ENCODER,
                        TEXT_ENCODER_FILES, ModelInfo, hub_cache_dir, separator_present,
@@ -274,20 +274,20 @@ def import_folder(name: str, source: Path) -> ModelState:
     for f in CHECKPOINT_FILES:
         _check_checkpoint(source / f)
     own = paths.models_dir() / name
-    staging = own.with_name(f".{name}.import-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging.sweep(own.parent)  # imports and removals a kill interrupted
+    part = staging.part_path(own)
     try:
-        staging.mkdir(parents=True)
+        part.mkdir(parents=True)
         files = {}
         for f in CHECKPOINT_FILES:
-            shutil.copyfile(source / f, staging / f)
-            files[f] = {"size": (staging / f).stat().st_size, "sha256": _sha256(staging / f)}
-        (staging / MANIFEST).write_text(json.dumps({"hub_id": info.hub_id, "source": str(source), "files": files}, indent=2))
+            shutil.copyfile(source / f, part / f)
+            files[f] = {"size": (part / f).stat().st_size, "sha256": _sha256(part / f)}
+        (part / MANIFEST).write_text(json.dumps({"hub_id": info.hub_id, "source": str(source), "files": files}, indent=2))
         if own.exists():
             _remove_tree(own)
-        os.replace(staging, own)
+        os.replace(part, own)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(part, ignore_errors=True)
         raise
     return state(info)
 
@@ -336,7 +336,7 @@ def remove(name: str) -> list[Path]:
 
 def _remove_tree(folder: Path) -> None:
     """Rename first, then delete: a model is never seen half-removed."""
-    trash = folder.with_name(f".{folder.name}.trash-{os.getpid()}")
+    trash = staging.part_path(folder.with_name(f"{folder.name}-removed"))
     os.replace(folder, trash)
     shutil.rmtree(trash, ignore_errors=True)
 

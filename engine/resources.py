@@ -37,10 +37,12 @@ def available_memory() -> int:
 
 def write_failed(e: OSError, where: Path, what: str) -> CueDeckError:
     """One line for an OS error met while writing `what` into `where`."""
+    if e.errno == errno.EFBIG:
+        return DiskFull(f"{what} to {where} failed: a file reached the file-size limit (ulimit -f); "
+                        "nothing was written. Raise the limit or export at a lower rate")
     if e.errno in NO_ROOM:
-        why = "the file-size limit (ulimit -f) was reached" if e.errno == errno.EFBIG else "the disk is full"
-        return DiskFull(f"{what} to {where} failed: {why}; nothing was written. Free some space "
-                        "or choose another folder")
+        return DiskFull(f"{what} to {where} failed: the disk is full; nothing was written. Free some "
+                        "space or choose another folder")
     return CueDeckError(f"{what} to {where} failed: {e.strerror or e}; nothing was written")
 
 

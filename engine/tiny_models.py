@@ -7,13 +7,14 @@ without a download. Untrained: they produce noise. Built deterministically from 
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import audiocraft
 import torch
 from audiocraft.models import builders
 from omegaconf import OmegaConf
+
+from . import faults, resources, staging
 
 # Per model: sample rate, SEANet ratios (their product is the hop: 50 frames a second, as
 # in the released models), the longest window (released MusicGen 30 s, AudioGen and MAGNeT
@@ -110,17 +111,21 @@ def build(name: str, folder: Path) -> Path:
         lm_cfg, comp_cfg = lm_config(name), compression_config(name)
         lm = builders.get_lm_model(OmegaConf.create(lm_cfg))
         compression = builders.get_compression_model(OmegaConf.create(comp_cfg))
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    staging.sweep(folder.parent)  # builds that a kill interrupted
+    resources.require_space(folder.parent, 20_000_000, f"building the test model {name}")
+    part = staging.part_path(folder)
+    part.mkdir()
     try:
-        torch.save(_package(lm, lm_cfg), staging / "state_dict.bin")
-        torch.save(_package(compression, comp_cfg), staging / "compression_state_dict.bin")
+        torch.save(_package(lm, lm_cfg), part / "state_dict.bin")
+        torch.save(_package(compression, comp_cfg), part / "compression_state_dict.bin")
+        faults.point("tiny-model.built")
         try:
-            os.replace(staging, folder)
+            os.replace(part, folder)
         except OSError:
             if not folder.is_dir():  # another process won the race: theirs is as good
                 raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(part, ignore_errors=True)
     return folder
 
 

@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import conditioning, cue_audio, paths, staging
+from . import conditioning, cue_audio, paths, resources, staging
 from . import protocol as p
 from .errors import BadInput, Cancelled, CueDeckError
 from .library import Library
@@ -116,6 +116,9 @@ class Worker:
             return p.Cancelled(job_id)
         except CueDeckError as e:
             return p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed")
+        except OSError as e:
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            return p.Error(job_id, str(resources.write_failed(e, paths.data_dir(), "generating")))
         except MemoryError:
             return p.Error(job_id, "the engine ran out of memory; ask for fewer candidates, a shorter "
                                    "duration or a smaller model")
@@ -211,11 +214,15 @@ def main() -> None:
         pass  # the client is gone; nobody is left to tell
     except BaseException as e:  # e.g. MemoryError importing torch: tell the client why
         log.error("the worker failed:\n%s", traceback.format_exc())
+        why = f"{type(e).__name__}: {str(e)[:200]}".rstrip(": ")
+        if isinstance(e, MemoryError) or "failed to map segment" in str(e):  # a memory limit
+            why = f"out of memory ({why}); close other programs or raise the memory limit"
         try:
-            worker.send(p.Fatal(f"{type(e).__name__}: {str(e)[:200]}".rstrip(": ")))
+            worker.send(p.Fatal(why))
         except (OSError, MemoryError):
             pass
-        sys.exit(1)
+        logging.shutdown()
+        os._exit(1)  # at once: the request thread still blocks on stdin
 
 
 if __name__ == "__main__":
