@@ -156,8 +156,10 @@ class EngineClient:
     def __enter__(self) -> "EngineClient":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        # Leaving on an error or a signal: stop the worker at once rather than wait for it
+        # (a kill at any moment loses nothing but the job).
+        self.kill() if exc_type else self.close()
 
     def start(self) -> None:
         """Start the worker now if it is not running (it takes seconds to load torch)."""

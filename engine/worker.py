@@ -69,7 +69,8 @@ class Worker:
             Library().close()  # opening it sweeps what killed writers left behind
         except CueDeckError:
             pass  # an unusable library is reported on the first job that needs it
-        staging.sweep(_previews_root())
+        for folder in (_previews_root(), paths.models_dir()):  # what killed workers left
+            staging.sweep(folder)
         self._audiocraft_version = AUDIOCRAFT_VERSION
         self.send(p.Ready(pid=os.getpid(), versions={
             "audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}))

@@ -63,10 +63,42 @@ def no_leftovers():
     pytest.fail(f"test left processes {sorted(extra_children)} or threads {extra_threads} behind")
 
 
-def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    """`cuedeck ARGS` as a user runs it: a fresh process with this test's environment."""
+def run_cli(*args: str, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+    """`cuedeck ARGS` as a user runs it: a fresh process with this test's environment
+    (plus `env`)."""
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+                          text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **env})
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on its own 3 MB tmpfs, for disk-full cases (root only: skipped elsewhere,
+    with the reason, and the RLIMIT_FSIZE tests cover the same paths)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a small disk needs root to mount a tmpfs")
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill_disk(folder: Path, leave: int = 0) -> None:
+    """Fill the disk holding `folder` until only about `leave` bytes are free."""
+    import shutil
+
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    os.truncate(filler, max(0, filler.stat().st_size - leave))
+    assert shutil.disk_usage(folder).free <= leave + 200_000
 
 
 # -- a stand-in model hub on localhost, serving tiny-music's files as musicgen-small --------
