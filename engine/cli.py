@@ -441,9 +441,10 @@ def _terminated(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _terminated)
+    if argv is None:  # run as a program (not called from a test): own the signals
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), _terminated)
     args = build_parser().parse_args(argv)
     if getattr(args, "action", None) == "catid" and not args.clear and not args.catid:
         print("cuedeck: give a CatID or --clear", file=sys.stderr)
@@ -461,13 +462,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `cuedeck library list | head`
         return 0
     except Exception as e:  # a bug: one line for the user, the traceback in the log
-        log = _log_unexpected()
+        log = _log_unexpected(sys.argv[1:] if argv is None else argv)
         print(f"cuedeck: unexpected error: {type(e).__name__}: {str(e)[:200]} "
               f"(details in {log}; please report it)", file=sys.stderr)
         return 1
 
 
-def _log_unexpected() -> Path | str:
+def _log_unexpected(argv: list[str]) -> Path | str:
     try:
         folder = paths.log_dir()
         folder.mkdir(parents=True, exist_ok=True)
@@ -475,8 +476,10 @@ def _log_unexpected() -> Path | str:
         handler = logging.FileHandler(path)
         handler.setFormatter(logging.Formatter("%(asctime)s cuedeck[%(process)d] %(message)s"))
         logger = logging.getLogger("cuedeck.cli")
+        logger.propagate = False  # to the file only: the terminal gets one line
         logger.addHandler(handler)
-        logger.error("%s\n%s", " ".join(sys.argv), traceback.format_exc())
+        logger.error("cuedeck %s\n%s", " ".join(argv), traceback.format_exc())
+        logger.removeHandler(handler)
         handler.close()
         return path
     except OSError:
