@@ -167,3 +167,34 @@ def test_a_bad_export_folder_is_reported_and_nothing_is_left(qtbot, window, cue_
     assert panel.export_button.isEnabled() and not panel.progress.isVisible()
     assert sorted(p.name for p in out.iterdir()) == ["file"]
     assert Path(blocker).read_text() == ""
+
+
+def test_a_damaged_cue_on_the_timeline_is_named_when_played_or_exported(qtbot, window, cue_ids, tmp_path):
+    doc, panel = window.timeline_doc, window.timeline
+    doc.add_cues(cue_ids[:1], 0, 0.0)
+    qtbot.waitUntil(lambda: bool(doc.timeline.tracks[0].clips))
+    with Library() as lib:
+        path = lib.get(cue_ids[0]).path
+    path.write_bytes(path.read_bytes()[:100])  # truncated by a crash or a sync tool
+    panel.play_button.click()
+    qtbot.waitUntil(lambda: "is damaged" in window.statusBar().currentMessage())
+    assert f"cue {cue_ids[0]}" in window.statusBar().currentMessage()
+    assert panel.play_button.text() == "▶ Play" and not window.audition.playing and window.isVisible()
+    out = tmp_path / "out"
+    panel._start_export(doc.timeline, {"out_dir": out, "rate": 48000, "bits": "24", "fmt": "wav"})
+    qtbot.waitUntil(lambda: "export failed" in window.statusBar().currentMessage())
+    assert "is damaged" in window.statusBar().currentMessage()
+    assert panel.export_button.isEnabled() and list(out.iterdir()) == []
+
+
+def test_export_to_a_full_disk_from_the_window_says_so_and_leaves_nothing(qtbot, window, cue_ids, small_disk):
+    from conftest import fill_disk
+
+    doc, panel = window.timeline_doc, window.timeline
+    doc.add_cues(cue_ids, 0, 0.0)
+    qtbot.waitUntil(lambda: len(doc.timeline.tracks[0].clips) == 2)
+    fill_disk(small_disk, leave=100_000)
+    panel._start_export(doc.timeline, {"out_dir": small_disk / "exports", "rate": 48000, "bits": "24", "fmt": "wav"})
+    qtbot.waitUntil(lambda: "export failed" in window.statusBar().currentMessage())
+    assert "not enough disk space" in window.statusBar().currentMessage()
+    assert panel.export_button.isEnabled() and list((small_disk / "exports").iterdir()) == []

@@ -105,6 +105,22 @@ def test_killed_worker_shows_on_the_job_and_the_next_job_works(qtbot, window):
     qtbot.waitUntil(lambda: group.cards[0].cue is not None, timeout=JOB_TIMEOUT)
 
 
+def test_a_damaged_cue_played_from_its_card_is_marked_and_the_window_lives(qtbot, window):
+    cues = add_cues("hail", 2, seed=4)
+    window.grid.add_job("hail", GenerationRequest("hail", candidates=2, duration=1.0, seed=4).validated())
+    window.grid.job_done("hail", cues)
+    damaged, fine = window.grid._groups[0].cards
+    cues[0].path.write_bytes(cues[0].path.read_bytes()[:-4] + b"\x00\x00\x80\x7f")  # a bad sample
+    damaged.toggle_play()
+    qtbot.waitUntil(lambda: damaged.damage is not None)
+    assert damaged.length.text() == "⚠ damaged" and f"cue {cues[0].id}" in damaged.length.toolTip()
+    assert "is damaged" in window.statusBar().currentMessage() and not window.audition.playing
+    assert fine.damage is None and fine.length.text() == "1.0 s" and window.isVisible()
+    window.store.rate(cues[0], 3)  # an edit redraws the card: the mark stays
+    qtbot.waitUntil(lambda: damaged.stars._rating == 3)
+    assert damaged.length.text() == "⚠ damaged"
+
+
 def test_cards_are_built_a_turn_apart_and_early_results_fill_them_all(qtbot, window):
     request = GenerationRequest("wind", candidates=8, duration=1.0, seed=5).validated()
     window.grid.add_job("early", request)

@@ -96,6 +96,20 @@ def test_device_choice_and_a_memory_estimate_before_loading(monkeypatch):
     assert generator._model is None  # nothing was loaded
 
 
+def test_the_memory_a_job_needs_counts_its_candidates_and_duration(monkeypatch):
+    generator = Generator()
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    needed = {(n, d): generation.job_memory(model, GenerationRequest("x", candidates=n, duration=d))
+              for n in (1, 8) for d in (1.0, 30.0, 120.0)}
+    assert needed[(1, 1.0)] < needed[(8, 1.0)] < needed[(8, 30.0)] < needed[(8, 120.0)]
+    assert needed[(8, 30.0)] > 7 * needed[(1, 30.0)]  # the attention cache and audio scale with the batch
+    free = (needed[(1, 1.0)] + needed[(8, 30.0)]) // 2
+    monkeypatch.setattr(generation, "memory_available", lambda device: free)
+    with pytest.raises(BadInput, match="8 candidates of 30 s need about .* fewer candidates or a shorter"):
+        generator.generate(GenerationRequest("x", candidates=8, duration=30.0, seed=1))
+    assert generator.generate(GenerationRequest("x", candidates=1, duration=1.0, seed=1)).audio.shape[0] == 1
+
+
 def test_the_model_stays_warm_and_is_freed_when_the_model_changes():
     generator = Generator()
     music = generator.load(registry.get("tiny-music"), "cpu")
