@@ -76,13 +76,15 @@ def memory_needed(info: ModelInfo, folder, device: str) -> int:
 def job_memory(model, request: GenerationRequest) -> int:
     """Bytes a job needs beside the loaded model: the attention cache of every row (two per
     candidate with classifier-free guidance) and the decoded audio with EnCodec's widest
-    activations (its first filters, at the full rate, a few alive at once)."""
+    activations (its first filters, at the full rate, a few alive at once; a stereo codec
+    wraps a mono one, which decodes each channel)."""
     rows = request.candidates * (2 if request.cfg_coef != 1.0 else 1)
     frames = int(min(request.duration, model.max_duration) * model.frame_rate) + 1
     cache = 2 * len(model.lm.transformer.layers) * rows * frames * model.lm.dim * 4
-    samples = int(request.duration * model.sample_rate) * request.candidates
-    filters = getattr(model.compression_model.decoder, "n_filters", 64)
-    return cache + samples * (model.audio_channels + 3 * filters) * 4
+    samples = int(request.duration * model.sample_rate) * request.candidates * model.audio_channels
+    codec = model.compression_model
+    decoder = getattr(codec, "decoder", None) or getattr(getattr(codec, "model", None), "decoder", None)
+    return cache + samples * (1 + 3 * getattr(decoder, "n_filters", 64)) * 4
 
 
 def memory_available(device: str) -> int:

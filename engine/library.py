@@ -14,8 +14,8 @@ import os
 import re
 import shutil
 import sqlite3
-import uuid
 import unicodedata
+import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, faults, loudness, paths, registry, resources, staging, ucs
-from .cue_audio import file_problem
 from .audio_io import write_atomic, write_wav_atomic
+from .cue_audio import file_problem
 from .errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryError, NotFound
 from .request import GenerationRequest
 from .timeline import Timeline, check_name
@@ -181,10 +181,11 @@ class Library:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # also after a COMMIT that failed (e.g. disk full)
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         # Under the write lock: the UI and the worker may open a new library at the same time.
@@ -304,11 +305,11 @@ class Library:
                         names = ", ".join(row)
                         marks = ", ".join(f":{k}" for k in row)
                         ids.append(db.execute(f"INSERT INTO cues ({names}) VALUES ({marks})", row).lastrowid)
-                faults.point("library.committed")
-            except BaseException:
+            except BaseException:  # no row was committed: none of the files may stay
                 for path in files:
                     path.unlink(missing_ok=True)
                 raise
+            faults.point("library.committed")
         return [self.get(i) for i in ids]
 
     # -- reading ------------------------------------------------------------------------

@@ -39,14 +39,14 @@ def test_continuations_record_their_parent_and_can_run_past_the_window():
 
 
 def test_continuing_a_cue_whose_file_is_gone_or_silent_is_refused(tmp_path):
-    (parent,) = generate("low hum", "-n", "1", "-d", "2", "--model", "tiny-sfx", "--seed", "3")
-    path = parent["path"]
-    soundfile.write(path, np.zeros(32000, np.float32), 16000, subtype="FLOAT")
-    silent = run_cli("generate", "low hum", "-n", "1", "-d", "3", "--model", "tiny-sfx", "--continue", str(parent["id"]))
+    with Library() as lib:
+        request = GenerationRequest("low hum", model="tiny-sfx", candidates=1, duration=2, seed=3).validated()
+        parent = lib.add_batch(request, np.zeros((1, 1, 32000), np.float32), 16000, [3], "job", "1.3.0")[0]
+    silent = run_cli("generate", "low hum", "-n", "1", "-d", "3", "--model", "tiny-sfx", "--continue", str(parent.id))
     assert silent.returncode == 2 and "is silent" in silent.stderr and "Traceback" not in silent.stderr, silent.stderr
-    __import__("os").remove(path)
-    gone = run_cli("generate", "low hum", "-n", "1", "-d", "3", "--model", "tiny-sfx", "--continue", str(parent["id"]))
-    assert gone.returncode == 2 and "does not exist" in gone.stderr, gone.stderr
+    parent.path.unlink()
+    gone = run_cli("generate", "low hum", "-n", "1", "-d", "3", "--model", "tiny-sfx", "--continue", str(parent.id))
+    assert gone.returncode == 2 and "has lost its file" in gone.stderr, gone.stderr
     missing = run_cli("generate", "low hum", "-n", "1", "-d", "3", "--model", "tiny-sfx", "--continue", "999")
     assert missing.returncode == 2 and "cue 999 is no longer in the library" in missing.stderr, missing.stderr
     with Library() as lib:
