@@ -5,12 +5,11 @@ import io
 from collections import OrderedDict
 
 import numpy as np
-import soundfile as sf
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from engine import paths
+from engine import cue_audio, paths
 from engine.audio_io import write_atomic
 from engine.library import Cue
 
@@ -18,9 +17,9 @@ BUCKETS = 400
 MEMORY_ENTRIES = 20_000  # 3 KB each
 
 
-def overview(path, buckets: int = BUCKETS) -> np.ndarray:
-    """[buckets, 2]: the lowest and highest sample of each slice of the cue, over all channels."""
-    audio, _ = sf.read(path, dtype="float32", always_2d=True)
+def overview(audio: np.ndarray, buckets: int = BUCKETS) -> np.ndarray:
+    """[buckets, 2]: the lowest and highest sample of each slice of `audio` [frames,
+    channels], over all channels."""
     if len(audio) == 0:
         return np.zeros((buckets, 2), np.float32)
     starts = np.linspace(0, len(audio), buckets, endpoint=False).astype(int)
@@ -36,7 +35,7 @@ def cached_overview(cue: Cue) -> np.ndarray:
         return np.load(file)
     except (OSError, ValueError):
         pass
-    data = overview(cue.path)
+    data = overview(cue_audio.read(cue)[0])  # checked: a damaged file never fills the cache
     file.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, data)

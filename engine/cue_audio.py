@@ -4,6 +4,7 @@ continued or exported as silence or noise."""
 
 import hashlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -25,19 +26,30 @@ def file_problem(path: Path, sha256: str, content: bytes | None = None) -> str |
     return None
 
 
+# Files already checked in this process: path → (size, mtime_ns, sha256). A file whose size
+# and modification time are unchanged is not hashed again (timeline playback re-reads cues).
+_checked: dict[str, tuple[int, int, str]] = {}
+
+
 def verified_bytes(cue) -> bytes:
     """The bytes of `cue`'s file, or DamagedCue naming the cue and what to do."""
     try:
-        content = Path(cue.path).read_bytes()
+        with open(cue.path, "rb") as f:
+            stat = os.fstat(f.fileno())
+            content = f.read()
     except FileNotFoundError:
         raise DamagedCue(f"cue {cue.id} ({cue.prompt[:40]!r}) has lost its file {cue.path}; "
                          "restore the file or delete the cue") from None
     except OSError as e:
         raise DamagedCue(f"cue {cue.id}'s file {cue.path} cannot be read ({e.strerror})") from None
+    fingerprint = (stat.st_size, stat.st_mtime_ns, cue.sha256)
+    if _checked.get(str(cue.path)) == fingerprint and len(content) == stat.st_size:
+        return content
     problem = file_problem(cue.path, cue.sha256, content)
     if problem:
         raise DamagedCue(f"cue {cue.id} ({cue.prompt[:40]!r}) is damaged: its file {Path(cue.path).name} "
                          f"has {problem}; restore it from a backup or delete the cue")
+    _checked[str(cue.path)] = fingerprint
     return content
 
 
