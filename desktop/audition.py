@@ -9,7 +9,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import cue_audio
-from engine.errors import DamagedCue
 from engine.library import Cue
 from engine.loudness import audition_gain
 from engine.player import Player, prepare
@@ -50,7 +49,6 @@ class Audition(QObject):
     position_changed = Signal(int, float)  # cue id, seconds
     playing_changed = Signal(int, bool)  # cue id, playing
     error = Signal(str)  # one line; also emitted from the player's control thread (queued)
-    damaged = Signal(int, str)  # cue id, what is wrong with its file
 
     def __init__(self, background, parent=None):
         super().__init__(parent)
@@ -99,14 +97,8 @@ class Audition(QObject):
             self._start(self._cache[key], start)
             return
         match = self.match_loudness
-
-        def load():
-            try:
-                return load_for_audition(cue, match)
-            except DamagedCue as e:  # handed back as a value, so the cue can be marked
-                return e
-
-        self._background.files(load, lambda loaded: self._loaded(asked, key, loaded, start),
+        self._background.files(lambda: load_for_audition(cue, match),
+                               lambda loaded: self._loaded(asked, key, loaded, start),
                                lambda message: self._failed(cue.id, message))
 
     def play_mix(self, buffer, rate: int, loop: bool) -> None:
@@ -155,10 +147,6 @@ class Audition(QObject):
         self._player.close()
 
     def _loaded(self, asked: int, key, loaded, start: float) -> None:
-        if isinstance(loaded, DamagedCue):
-            self.damaged.emit(key[0], str(loaded))
-            self._failed(key[0], str(loaded))
-            return
         self._cache[key] = loaded
         while len(self._cache) > CACHE_CUES:
             self._cache.popitem(last=False)

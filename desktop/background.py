@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import CueDeckError
+from engine.errors import CueDeckError, DamagedCue
 from engine.library import Library
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 class Background(QObject):
     _finished = Signal(object, object)  # callback, value: delivered on the UI thread
+    cue_damaged = Signal(int, str)  # any job that met a damaged cue file says so: cue id, message
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -64,6 +65,8 @@ class Background(QObject):
         try:
             value = job()
         except CueDeckError as e:
+            if isinstance(e, DamagedCue):
+                self.cue_damaged.emit(e.cue_id, str(e))
             if failed:
                 self._finished.emit(failed, str(e))
             return

@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self.store.removed.connect(lambda _: self.library.refresh())
         self.store.error.connect(self.show_error)
         self.audition.error.connect(self.show_error)
-        self.audition.damaged.connect(self.grid.mark_damaged)
+        self.background.cue_damaged.connect(self.grid.mark_damaged)
+        self.background.cue_damaged.connect(self.timeline.canvas.mark_damaged)
         self.audition.playing_changed.connect(self.grid.set_playing)
         self.audition.position_changed.connect(self.grid.set_position)
         for view in (self.grid, self.library):

@@ -51,6 +51,7 @@ class TimelineCanvas(QWidget):
         self._preview: Timeline | None = None
         self._drop_at: tuple[int, float] | None = None
         self._images: dict = {}
+        self.damaged: dict[int, str] = {}  # cue id → why its file cannot be used
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -387,14 +388,23 @@ class TimelineCanvas(QWidget):
         path.lineTo(rect.right() - clip.fade_out * self.zoom, rect.top())
         path.lineTo(rect.right(), rect.bottom() if clip.fade_out else rect.top())
         p.drawPath(path)
-        p.setPen(QPen(pal.text().color() if selected else pal.mid().color(), 2 if selected else 1))
+        damaged = clip.cue_id in self.damaged
+        p.setPen(QPen(QColor("#e74c3c") if damaged else pal.text().color() if selected else pal.mid().color(),
+                      2 if selected or damaged else 1))
         p.drawRect(rect)
         name = cue.prompt if cue else f"cue {clip.cue_id}"
         if clip.gain_db:
             name = f"{clip.gain_db:+.1f} dB  {name}"
+        if damaged:
+            name = f"⚠ damaged: {name}"
         p.setPen(pal.text().color())
         p.drawText(rect.adjusted(FADE_GRIP + 2, 2, -FADE_GRIP, 0),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+
+    def mark_damaged(self, cue_id: int, message: str) -> None:
+        """Its clips show that the cue's file is missing or changed."""
+        self.damaged[cue_id] = message
+        self.update()
 
     def _clip_image(self, cue, clip, rect: QRectF, dim: bool):
         if cue is None or rect.width() < 2:

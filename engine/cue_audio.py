@@ -39,16 +39,16 @@ def verified_bytes(cue) -> bytes:
             content = f.read()
     except FileNotFoundError:
         raise DamagedCue(f"cue {cue.id} ({cue.prompt[:40]!r}) has lost its file {cue.path}; "
-                         "restore the file or delete the cue") from None
+                         "restore the file or delete the cue", cue.id) from None
     except OSError as e:
-        raise DamagedCue(f"cue {cue.id}'s file {cue.path} cannot be read ({e.strerror})") from None
+        raise DamagedCue(f"cue {cue.id}'s file {cue.path} cannot be read ({e.strerror})", cue.id) from None
     fingerprint = (stat.st_size, stat.st_mtime_ns, cue.sha256)
     if _checked.get(str(cue.path)) == fingerprint and len(content) == stat.st_size:
         return content
     problem = file_problem(cue.path, cue.sha256, content)
     if problem:
         raise DamagedCue(f"cue {cue.id} ({cue.prompt[:40]!r}) is damaged: its file {Path(cue.path).name} "
-                         f"has {problem}; restore it from a backup or delete the cue")
+                         f"has {problem}; restore it from a backup or delete the cue", cue.id)
     _checked[str(cue.path)] = fingerprint
     return content
 

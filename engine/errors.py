@@ -45,3 +45,7 @@ class DiskFull(CueDeckError):
 
 class DamagedCue(BadInput):
     """A cue's file is missing, or differs from what the library recorded."""
+
+    def __init__(self, message: str, cue_id: int):
+        super().__init__(message)
+        self.cue_id = cue_id

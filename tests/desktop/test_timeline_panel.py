@@ -180,6 +180,7 @@ def test_a_damaged_cue_on_the_timeline_is_named_when_played_or_exported(qtbot, w
     qtbot.waitUntil(lambda: "is damaged" in window.statusBar().currentMessage())
     assert f"cue {cue_ids[0]}" in window.statusBar().currentMessage()
     assert panel.play_button.text() == "▶ Play" and not window.audition.playing and window.isVisible()
+    assert cue_ids[0] in panel.canvas.damaged and cue_ids[1] not in panel.canvas.damaged  # the clip shows it
     out = tmp_path / "out"
     panel._start_export(doc.timeline, {"out_dir": out, "rate": 48000, "bits": "24", "fmt": "wav"})
     qtbot.waitUntil(lambda: "export failed" in window.statusBar().currentMessage())
