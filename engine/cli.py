@@ -24,25 +24,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
-def _id(value: str) -> int:
-    """A cue id as argparse reads it: a whole number SQLite can hold."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value[:30]!r} is not a cue id (a whole number)") from None
-    if not 1 <= number <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"{value[:30]} is not a cue id (from 1 to {MAX_ID})")
-    return number
+def _whole(low: int, high: int, what: str):
+    """An argparse type: a whole number from `low` to `high` (ids must fit SQLite's int64)."""
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value[:30]!r} is not {what} (a whole number)") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{value[:30]} is not {what} (from {low} to {high})")
+        return number
+    return parse
 
 
-def _count(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value[:30]!r} is not a whole number") from None
-    if not 0 <= number <= 1_000_000_000:
-        raise argparse.ArgumentTypeError(f"{value[:30]} is out of range (0 to 1000000000)")
-    return number
+_id = _whole(1, MAX_ID, "a cue id")
+_count = _whole(0, 1_000_000_000, "a count")
 
 
 def _text(value: str) -> str:
