@@ -313,12 +313,12 @@ def _require_room(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate:
     channels = max(cues[c].channels for c in timeline.cue_ids())
     samples = math.ceil(timeline.duration * rate) * channels
     width = {"16": 2, "24": 3, "32f": 4}[bits]
-    resources.require_space(out_dir, files * (samples * width + 100_000), f"exporting {timeline.name!r}")
     sources = sum(math.ceil(cues[c].duration * rate) * channels * 4 for c in timeline.cue_ids())
     # stems and mix in float32, the cues resampled, and two files being encoded at a time
     needed = (len(timeline.audible()) + 1) * samples * 4 + sources + 2 * samples * (width + 4)
     resources.require_memory(needed, f"exporting {timeline.name!r} at {rate} Hz",
                              "export at a lower rate, shorten the timeline, or mute some tracks")
+    resources.require_space(out_dir, files * (samples * width + 100_000), f"exporting {timeline.name!r}")
 
 
 def _writable(out_dir: Path) -> Path:
