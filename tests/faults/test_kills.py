@@ -158,8 +158,9 @@ def test_generation_killed_at_random_moments_leaves_a_sound_library(cuedeck_home
                 seen += engine.poll(0.2)
                 assert time.monotonic() < deadline
             time.sleep(rng.uniform(0, 0.1) if aim_at_saving else rng.uniform(0, 1.0))
-            if not finished():
-                os.kill(engine.worker_pid or 0, signal.SIGKILL)
+            worker = engine.worker_pid
+            if not finished() and worker:
+                os.kill(worker, signal.SIGKILL)
             while not finished():
                 seen += engine.poll(0.2)
             landed = "finished" if any(isinstance(e, p.Result) for e in seen) else raw_state(cuedeck_home)
@@ -191,9 +192,12 @@ def test_a_stopped_worker_never_hangs_the_cli(cuedeck_home, how):
         proc.send_signal(getattr(signal, how))
     _, err = proc.communicate(timeout=20)  # would hang before
     assert gone(worker)
-    if how == "two Ctrl+C":
-        assert proc.returncode == 130 and err.strip().splitlines() == [
-            "cuedeck: cancelled; the engine was stopped and nothing was written"]
+    if how == "two Ctrl+C":  # (two signals close together may arrive as one: then the deadline stops it)
+        lines = err.strip().splitlines()
+        assert proc.returncode == 130 and len(lines) == 1, err
+        assert lines[0] in ("cuedeck: cancelled; the engine was stopped and nothing was written",
+                            "cuedeck: cancelled; the engine did not answer, so it was stopped; nothing was written",
+                            "cuedeck: interrupted"), err
     else:
         assert proc.returncode == 128 + getattr(signal, how) and "Traceback" not in err
     assert_sound(cuedeck_home)
