@@ -236,7 +236,7 @@ class Library:
         return claimed
 
     def check(self, repair: bool = False, on_progress=lambda done, total: None) -> "CheckReport":
-        """Every cue's file against its recorded size and sha256, and every file against
+        """Every cue's file against its recorded sha256, and every file against
         the rows. With `repair`: remove orphan files and the rows of missing files (damaged
         files are the user's to judge: they are listed, not touched)."""
         report = CheckReport()
