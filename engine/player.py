@@ -76,6 +76,12 @@ class Player:
         return self._buffer is not None or waiting
 
     @property
+    def stream_format(self) -> tuple[int, int] | None:
+        """(sample rate, channels) of the stream while it runs, else None."""
+        stream = self._stream
+        return self._format if stream is not None and stream.active else None
+
+    @property
     def position(self) -> float:
         return self._pos / self.sample_rate if self.sample_rate else 0.0
 
@@ -175,7 +181,18 @@ class Player:
     def render(self, out: np.ndarray) -> bool:
         """Fill `out` [frames, channels]; False once there is nothing left to play."""
         command = self._command
-        if command is not self._seen:
+        if command is not self._seen and command[0] is not None \
+                and (command[2], command[0].shape[1]) != self._format:
+            # Another rate or channel count: fade out and end; the control thread reopens
+            # the stream for it (the command stays unseen until a matching stream takes it).
+            command = (None, 0, command[2])
+            if self._buffer is None:
+                out[:] = 0
+                return False
+            self._next = command
+            if self._fade >= 0:
+                self._fade = -max(1, min(self._fade, len(self._ramp_in)))
+        elif command is not self._seen:
             self._seen = command
             if self._buffer is None:
                 self._buffer, self._pos = command[:2]

@@ -20,7 +20,8 @@ def started(player, audio, start=0):
     player.sample_rate = RATE
     ramp = np.linspace(0, 1, FADE, dtype=np.float32)
     player._ramp_in, player._ramp_out = ramp[:, None], ramp[::-1, None].copy()
-    player._command = (prepare(audio, RATE), start)
+    player._format = (RATE, 1)
+    player._command = (prepare(audio, RATE), start, RATE)
     return player
 
 
@@ -48,7 +49,7 @@ def test_start_mid_cue_fades_in_then_copies_exactly():
 def test_stop_fades_out_then_ends():
     player = started(Player(), steady(), start=100)
     render(player, 100)
-    player._command = (None, 0)
+    player._command = (None, 0, RATE)
     out, alive = render(player, 100)
     assert not alive
     assert np.all(np.diff(out[:FADE]) < 0) and np.all(out[FADE - 1:] == 0)
@@ -58,7 +59,7 @@ def test_stop_fades_out_then_ends():
 def test_switching_cues_fades_out_the_old_and_fades_in_the_new():
     player = started(Player(), steady(value=0.5), start=100)
     render(player, 100)
-    player._command = (prepare(steady(value=-0.25), RATE), 200)
+    player._command = (prepare(steady(value=-0.25), RATE), 200, RATE)
     out, alive = render(player, 200)
     assert alive
     assert np.all(out[:FADE] >= 0) and np.all(np.diff(out[:FADE]) < 0)  # old one down
@@ -141,3 +142,44 @@ def test_a_closed_player_ignores_further_commands():
     player.stop()
     player.poll()
     assert not player.playing
+
+
+def test_switching_channels_and_rates_while_playing_never_feeds_the_wrong_format():
+    """Mono, stereo and three rates, 200 switches while audio runs: the callback only ever
+    sees a buffer that matches the open stream, and the last cue really plays."""
+    errors, failures = [], []
+    player = Player(on_error=errors.append)
+    render_checked = player.render
+
+    def render(out):
+        try:
+            return render_checked(out)
+        except Exception as e:  # what PortAudio's thread would swallow
+            failures.append(repr(e))
+            raise
+    player.render = render
+    player.loop = True
+    rng = np.random.default_rng(2)
+    formats = [(rate, channels) for rate in (8000, 16000, 32000) for channels in (1, 2)]
+    buffers = {(r, c): prepare(rng.uniform(-0.2, 0.2, (r // 4, c)).astype(np.float32), r)
+               for r, c in formats}
+    try:
+        for i in range(200):
+            rate, channels = formats[(i * 5) % len(formats)]
+            player.play(buffers[rate, channels], rate)
+            time.sleep(0.002 * (i % 4))  # some land mid-fade, some before the stream opened
+            player.poll()
+        deadline = time.monotonic() + 10
+        while player.stream_format != (rate, channels) and time.monotonic() < deadline:
+            player.poll()
+            time.sleep(0.01)
+        assert player.playing and player.stream_format == (rate, channels), "stuck: silent while playing"
+
+        position = player.position
+        deadline = time.monotonic() + 10
+        while player.position == position and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert player.position != position  # audio is flowing
+    finally:
+        player.close()
+    assert failures == [] and errors == []
