@@ -50,6 +50,54 @@ class Batch:
     elapsed: float
 
 
+GENERATING = 0.9  # of a job's progress bar; decoding the tokens to audio takes it to here
+
+
+def window_steps(duration: float, max_duration: float, stride: float | None, frame_rate: float,
+                 prompt_frames: int = 0) -> list[tuple[int, int]]:
+    """(token offset, steps) of each window audiocraft generates for a cue of `duration`:
+    one window, or windows `stride` seconds apart that each continue the last (mirrors
+    `BaseGenModel._generate_tokens`)."""
+    total = int(duration * frame_rate)
+    if duration <= max_duration or not stride:
+        return [(0, max(total - prompt_frames, 1))]
+    windows, offset, prompt = [], 0, prompt_frames
+    while offset + prompt < total:
+        length = int(min(duration - offset / frame_rate, max_duration) * frame_rate)
+        windows.append((offset, max(length - prompt, 1)))
+        prompt, offset = length - int(stride * frame_rate), offset + int(stride * frame_rate)
+    return windows
+
+
+class JobProgress:
+    """audiocraft's per-step callbacks, `(offset + step, steps of this window)`, as the
+    fraction of the whole job: windows in turn, then decoding. Never goes back, never
+    passes 1, and names the stage ("window 2 of 3", "decoding")."""
+
+    def __init__(self, windows: list[tuple[int, int]], report: tp.Callable[[float, str], None]):
+        self._windows, self._report = windows, report
+        self._total = sum(steps for _, steps in windows)
+        self._window, self._last, self.fraction = 0, 0, 0.0
+
+    def step(self, generated: int, steps: int) -> None:
+        if generated < self._last and self._window < len(self._windows) - 1:
+            self._window += 1  # audiocraft started the next window
+        self._last = generated
+        offset, weight = self._windows[self._window]
+        before = sum(s for _, s in self._windows[:self._window])
+        local = min(max((generated - offset) / steps, 0.0), 1.0) if steps else 1.0
+        count = len(self._windows)
+        if local == 1.0 and self._window == count - 1:
+            self._set(GENERATING, "decoding")  # the last token: the codec decodes next
+        else:
+            self._set(GENERATING * (before + local * weight) / self._total,
+                      f"window {self._window + 1} of {count}" if count > 1 else "generating")
+
+    def _set(self, fraction: float, stage: str) -> None:
+        self.fraction = min(max(self.fraction, fraction), 1.0)
+        self._report(self.fraction, stage)
+
+
 def pick_device(asked: str = "auto") -> str:
     """CUDA when there is one, else Apple MPS, else CPU (or what was asked, if it exists)."""
     available = {"cpu": True, "cuda": torch.cuda.is_available(),
@@ -130,7 +178,7 @@ class Generator:
         return model
 
     def generate(self, request: GenerationRequest,
-                 on_progress: tp.Callable[[int, int], None] = lambda step, total: None,
+                 on_progress: tp.Callable[[float, str], None] = lambda fraction, stage: None,
                  should_cancel: tp.Callable[[], bool] = lambda: False,
                  prompt_audio: tuple[np.ndarray, int] | None = None,
                  melody: tuple[np.ndarray, int] | None = None,
@@ -139,8 +187,8 @@ class Generator:
 
         `prompt_audio` (audio [channels, samples], sample rate) makes every candidate a
         continuation of it; `melody` (the same form) conditions melody models on its chroma; a duration past the model's window is generated window by window
-        (audiocraft's extension). `on_progress(step, total)` is called after every decoding
-        step; when `should_cancel()` turns true the job stops at the next step and raises
+        (audiocraft's extension). `on_progress(fraction, stage)` follows the whole job (see
+        JobProgress) after every decoding step; when `should_cancel()` turns true the job stops at the next step and raises
         Cancelled. Text-only jobs within one window run on CueDeck's decoder (engine.fast_lm)
         and, with `on_audio(audio [candidates, channels, samples], start_seconds, rate)`, stream the
         audio of every candidate in pieces while they generate.
@@ -158,10 +206,15 @@ class Generator:
                 use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
                 temperature=request.temperature, cfg_coef=request.cfg_coef, duration=request.duration)
 
+        prompt_frames = 0 if prompt_audio is None else \
+            int(np.ceil(prompt_audio[0].shape[-1] / prompt_audio[1] * model.frame_rate))
+        job = JobProgress(window_steps(request.duration, model.max_duration, model.extend_stride,
+                                       model.frame_rate, prompt_frames), on_progress)
+
         def progress(step: int, total: int) -> None:
             if should_cancel():
                 raise Cancelled("cancelled; nothing was written")
-            on_progress(step, total)
+            job.step(step, total)
 
         model.set_custom_progress_callback(progress)
         needed, free = job_memory(model, request), memory_available(model.device.type)

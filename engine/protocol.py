@@ -6,7 +6,7 @@ dicts can cross a socket to a GPU box. Every message carries the protocol versio
 
 from dataclasses import asdict, dataclass, field, fields
 
-VERSION = 2  # 2: Fatal
+VERSION = 3  # 2: Fatal; 3: Progress carries the fraction of the whole job
 
 
 # -- requests (client → worker) ------------------------------------------------------------
@@ -37,14 +37,11 @@ class Ready:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far the whole job is (0–1, never going back) and its stage in words:
+    "generating", "window 2 of 3", "decoding", "saving"."""
     job_id: str
-    step: int
-    total: int
-    stage: str = "generating"  # generating | decoding | saving
-
-    @property
-    def fraction(self) -> float:
-        return self.step / self.total if self.total else 0.0
+    fraction: float
+    stage: str = "generating"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from .errors import BadInput, Cancelled, CueDeckError
 from .library import Library
 from .request import GenerationRequest
 
-PROGRESS_INTERVAL = 0.05  # seconds between progress events; the last step is always sent
+PROGRESS_INTERVAL = 0.05  # seconds between progress events; a new stage is always sent
+SAVING = 0.95  # the job's progress when its files and rows are written
 log = logging.getLogger("cuedeck.worker")
 
 
@@ -84,14 +85,14 @@ class Worker:
 
     def run(self, job: p.Generate):
         job_id = job.job_id
-        last = 0.0
+        last, stage_sent = 0.0, None
 
-        def on_progress(step: int, total: int) -> None:
-            nonlocal last
+        def on_progress(fraction: float, stage: str) -> None:
+            nonlocal last, stage_sent
             now = time.monotonic()
-            if step == total or now - last >= PROGRESS_INTERVAL:
-                last = now
-                self.send(p.Progress(job_id, step, total))
+            if stage != stage_sent or now - last >= PROGRESS_INTERVAL:
+                last, stage_sent = now, stage
+                self.send(p.Progress(job_id, fraction, stage))
 
         def should_cancel() -> bool:
             return job_id in self._cancelled or self._client_gone
@@ -109,7 +110,7 @@ class Worker:
                     melody, conditioning = _melody(library, request.melody)
                 batch = self._generator.generate(request, on_progress, should_cancel, prompt, melody,
                                                  on_audio=previews.add)
-                self.send(p.Progress(job_id, 1, 1, stage="saving"))
+                self.send(p.Progress(job_id, SAVING, "saving"))
                 cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
                                          job_id, self._audiocraft_version, conditioning)
             return p.Result(job_id, [c.to_dict() for c in cues], batch.elapsed)

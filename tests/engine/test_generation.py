@@ -9,7 +9,7 @@ from audiocraft.models import AudioGen, MusicGen
 
 from engine import tiny_models
 from engine.errors import BadInput, Cancelled, GenerationFailed
-from engine.generation import Generator
+from engine.generation import GENERATING, Generator, window_steps
 from engine.request import GenerationRequest
 
 
@@ -65,20 +65,39 @@ def test_a_candidate_seed_gives_the_same_tokens_alone_or_in_a_batch(generator):
     np.testing.assert_allclose(alone.audio[0], batch.audio[2], atol=1e-5)
 
 
-def test_progress_reports_every_step_up_to_the_total(generator):
-    steps = []
+def test_progress_is_the_fraction_of_the_whole_job_and_names_the_stage(generator):
+    seen = []
     generator.generate(GenerationRequest("x", candidates=1, duration=1.0, seed=1),
-                       on_progress=lambda step, total: steps.append((step, total)))
-    total = steps[-1][1]
-    assert [s for s, _ in steps] == list(range(1, total + 1))
-    assert total >= 50  # 50 frames a second plus the codebook delays
+                       on_progress=lambda fraction, stage: seen.append((fraction, stage)))
+    fractions = [f for f, _ in seen]
+    assert len(seen) >= 50  # a report per step: 50 frames a second plus the codebook delays
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] == GENERATING
+    assert {stage for _, stage in seen} == {"generating", "decoding"} and seen[-1][1] == "decoding"
+
+
+def test_progress_past_the_window_counts_every_window_and_never_passes_100_percent(generator):
+    """tiny-sfx generates 10 s windows 2 s apart: a 14 s cue is three windows, and
+    audiocraft's own counts run to several times the window's."""
+    seen = []
+    generator.generate(GenerationRequest("rain", model="tiny-sfx", candidates=1, duration=14.0, seed=1),
+                       on_progress=lambda fraction, stage: seen.append((fraction, stage)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] <= 1.0
+    windows = [stage for _, stage in seen if stage.startswith("window")]
+    assert window_steps(14.0, 10.0, 2.0, 50) == [(0, 500), (100, 100), (200, 100)]
+    assert windows[0] == "window 1 of 3" and windows[-1] == "window 3 of 3"
+    assert sorted(set(windows)) == [f"window {n} of 3" for n in (1, 2, 3)]
+    assert seen[-1] == (GENERATING, "decoding")
+    # windows after the first generate only their 2 s stride: 500, 100 and 100 steps
+    second = next(f for f, stage in seen if stage == "window 2 of 3")
+    assert second == pytest.approx(GENERATING * 500 / 700, abs=0.01)
 
 
 def test_cancel_stops_at_the_next_step(generator):
     steps = []
     with pytest.raises(Cancelled):
         generator.generate(GenerationRequest("x", candidates=2, duration=4.0, seed=1),
-                           on_progress=lambda step, total: steps.append(step),
+                           on_progress=lambda fraction, stage: steps.append(len(steps) + 1),
                            should_cancel=lambda: len(steps) >= 3)
     assert steps == [1, 2, 3]
 

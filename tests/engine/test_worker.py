@@ -37,9 +37,10 @@ def wait_for(engine, job_id, kinds, timeout=120):
 def test_job_reports_progress_then_cues_written_to_the_library(engine):
     job = engine.submit(GenerationRequest("warm pad", candidates=3, duration=2.0, seed=4))
     events = wait_for(engine, job, p.Result)
-    progress = [e for e in events if isinstance(e, p.Progress) and e.stage == "generating"]
-    assert progress and progress[-1].fraction == 1.0
-    assert all(0 < e.fraction <= 1 for e in progress)
+    progress = [e for e in events if isinstance(e, p.Progress)]
+    fractions = [e.fraction for e in progress]
+    assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] < 1
+    assert [e.stage for e in progress][-2:] == ["decoding", "saving"]
     result = events[-1]
     assert [c["seed"] for c in result.cues] == [4, 5, 6]
     with Library() as lib:
@@ -94,10 +95,9 @@ def test_worker_validates_requests_itself(engine):
 
 
 def test_protocol_round_trip_and_version_check():
-    for message in [p.Generate("j", {"prompt": "x"}), p.Cancel("j"), p.Progress("j", 3, 10),
+    for message in [p.Generate("j", {"prompt": "x"}), p.Cancel("j"), p.Progress("j", 0.3, "window 1 of 2"),
                     p.Result("j", [{"id": 1}], 1.5), p.Error("j", "boom", "failed")]:
         assert p.decode(p.encode(message)) == message
-    assert p.Progress("j", 3, 12).fraction == 0.25
     with pytest.raises(p.ProtocolError):
         p.decode({**p.encode(p.Cancel("j")), "v": 99})
     with pytest.raises(p.ProtocolError):
