@@ -48,6 +48,7 @@ def load_for_audition(cue: Cue, match_loudness: bool):
 class Audition(QObject):
     position_changed = Signal(int, float)  # cue id, seconds
     playing_changed = Signal(int, bool)  # cue id, playing
+    loop_changed = Signal(bool)  # the one loop state: the L key, the menu and the cards show it
     error = Signal(str)  # one line; also emitted from the player's control thread (queued)
 
     def __init__(self, background, parent=None):
@@ -59,6 +60,7 @@ class Audition(QObject):
         self._asked = 0  # the latest play/stop; a cue that finishes loading later is dropped
         self._was_playing = False
         self._loop_cues = False
+        self._offset = 0.0  # where the buffer playing starts in its cue (a region's start)
         self.match_loudness = True
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
@@ -74,9 +76,11 @@ class Audition(QObject):
 
     @loop.setter
     def loop(self, value: bool) -> None:
-        self._loop_cues = value
+        changed, self._loop_cues = value != self._loop_cues, value
         if self._cue_id != MIX:
             self._player.loop = value
+        if changed:
+            self.loop_changed.emit(value)
 
     @property
     def playing(self) -> bool:
@@ -87,18 +91,19 @@ class Audition(QObject):
         self._player.close()
         self._player = Player(device, on_error=self.error.emit)
 
-    def play(self, cue: Cue, start: float = 0.0) -> None:
-        """Start `cue` at `start` seconds (a cue already playing fades out)."""
+    def play(self, cue: Cue, start: float = 0.0, end: float | None = None) -> None:
+        """Start `cue` at `start` seconds, or play only its region `start`–`end` (a cue
+        already playing fades out)."""
         asked = self._switch_to(cue.id)
         self._player.loop = self._loop_cues
         key = (cue.id, self.match_loudness)
         if key in self._cache:
             self._cache.move_to_end(key)
-            self._start(self._cache[key], start)
+            self._start(self._cache[key], start, end)
             return
         match = self.match_loudness
         self._background.files(lambda: load_for_audition(cue, match),
-                               lambda loaded: self._loaded(asked, key, loaded, start),
+                               lambda loaded: self._loaded(asked, key, loaded, start, end),
                                lambda message: self._failed(cue.id, message))
 
     def play_mix(self, buffer, rate: int, loop: bool) -> None:
@@ -133,7 +138,7 @@ class Audition(QObject):
             self.play(cue)
 
     def seek(self, cue: Cue, seconds: float) -> None:
-        if self.playing and self._cue_id == cue.id:
+        if self.playing and self._cue_id == cue.id and self._offset == 0:
             self._player.seek(seconds)
         else:
             self.play(cue, seconds)
@@ -146,18 +151,22 @@ class Audition(QObject):
         self._timer.stop()
         self._player.close()
 
-    def _loaded(self, asked: int, key, loaded, start: float) -> None:
+    def _loaded(self, asked: int, key, loaded, start: float, end: float | None) -> None:
         self._cache[key] = loaded
         while len(self._cache) > CACHE_CUES:
             self._cache.popitem(last=False)
         if asked == self._asked:  # nothing else was asked for meanwhile
-            self._start(loaded, start)
+            self._start(loaded, start, end)
 
     def _failed(self, cue_id: int, message: str) -> None:
         self.error.emit(f"cannot play cue {cue_id}: {message}")
 
-    def _start(self, loaded, start: float) -> None:
+    def _start(self, loaded, start: float, end: float | None = None) -> None:
         buffer, rate = loaded
+        self._offset = 0.0
+        if end is not None:  # a region: its own buffer, faded at its edges (a few ms of copy)
+            buffer = prepare(buffer[int(start * rate):max(int(end * rate), int(start * rate) + 2)], rate)
+            self._offset, start = start, 0.0
         self._player.play(buffer, rate, start)
         self._timer.start()
         self._poll()
@@ -166,7 +175,7 @@ class Audition(QObject):
         self._player.poll()
         playing = self._player.playing
         if self._cue_id is not None:
-            self.position_changed.emit(self._cue_id, self._player.position)
+            self.position_changed.emit(self._cue_id, self._offset + self._player.position)
             if playing != self._was_playing:
                 self._was_playing = playing
                 self.playing_changed.emit(self._cue_id, playing)

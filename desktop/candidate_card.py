@@ -9,23 +9,25 @@ from engine import ucs
 from engine import registry
 from engine.library import Cue
 
+from . import theme
+from .flow_layout import FlowLayout
 from .waveform import WaveformView
 
-_ucs_model: QStandardItemModel | None = None
+CUE_MIME = "application/x-cuedeck-cue-ids"  # "12,13" or, for a region, "12@1.5-3.25"
+CATID_POPUP_WIDTH = 420  # wide enough for "CatID  CATEGORY / SUBCATEGORY"
 
 
 def ucs_completer(parent) -> QCompleter:
     """Completion over every UCS CatID; the popup also shows category and subcategory."""
-    global _ucs_model
-    if _ucs_model is None:
-        _ucs_model = QStandardItemModel()
-        for c in ucs.categories().values():
-            item = QStandardItem(f"{c.catid}  {c.category} / {c.subcategory}")
-            item.setData(c.catid, Qt.ItemDataRole.UserRole)
-            _ucs_model.appendRow(item)
-    completer = QCompleter(_ucs_model, parent)
+    model = QStandardItemModel(parent)
+    for c in ucs.categories().values():
+        item = QStandardItem(f"{c.catid}  {c.category} / {c.subcategory}")
+        item.setData(c.catid, Qt.ItemDataRole.UserRole)
+        model.appendRow(item)
+    completer = QCompleter(model, parent)
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
+    completer.popup().setMinimumWidth(CATID_POPUP_WIDTH)
     return completer
 
 
@@ -79,11 +81,13 @@ class CandidateCard(QFrame):
         self._drag_from: QPoint | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(280)
+        self.setMinimumWidth(220)
 
         self.title = QLabel(f"#{number}")
         self.length = QLabel("")
         self.keep = QToolButton(text="Keep", checkable=True, autoRaise=True, toolTip="Keep (K)")
+        self.loop = QToolButton(text="⟲", checkable=True, autoRaise=True,
+                                toolTip="Loop while auditioning (L); one setting for every cue")
         self.play = QToolButton(text="▶", toolTip="Play / stop (Space)")
         self.more = QToolButton(text="More", autoRaise=True,
                                 toolTip="More like this: continuations that start from this cue's end (M)")
@@ -91,15 +95,20 @@ class CandidateCard(QFrame):
         self.stars = Stars()
         self.catid = QLineEdit(placeholderText="UCS CatID (C)")
         self.catid.setCompleter(ucs_completer(self.catid))
-        self.tags_row = QHBoxLayout()
+        self.tag_chips = QWidget()
+        self.tags_row = FlowLayout(self.tag_chips, spacing=2)  # chips wrap, never overlap
+        self.tag_chips.hide()
         self.tag_edit = QLineEdit(placeholderText="add tags (T), comma-separated")
-        for w in (self.keep, self.play, self.more):
+        for w in (self.keep, self.loop, self.play, self.more):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.title.setMinimumWidth(0)
+        self.length.setMinimumWidth(0)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.length)
         top.addWidget(self.more)
+        top.addWidget(self.loop)
         top.addWidget(self.keep)
         middle = QHBoxLayout()
         middle.addWidget(self.play)
@@ -107,20 +116,21 @@ class CandidateCard(QFrame):
         rating = QHBoxLayout()
         rating.addWidget(self.stars)
         rating.addWidget(self.catid, 1)
-        self.tags_row.setContentsMargins(0, 0, 0, 0)
-        tags = QHBoxLayout()
-        tags.addLayout(self.tags_row)
-        tags.addWidget(self.tag_edit, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(3)
-        for row in (top, middle, rating, tags):
+        for row in (top, middle, rating):
             layout.addLayout(row)
+        layout.addWidget(self.tag_chips)
+        layout.addWidget(self.tag_edit)
 
         self.play.clicked.connect(self.toggle_play)
         self.wave.seek_requested.connect(lambda f: self.cue and self.actions.seek(self.cue, f))
-        self.stars.rated.connect(lambda n: self.cue and self.actions.rate(self.cue, n))
-        self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep(self.cue))
+        self.wave.region_selected.connect(lambda a, b: self.cue and self.actions.play(
+            self.cue, a * self.cue.duration, b * self.cue.duration))
+        self.stars.rated.connect(lambda n: self.cue and self.actions.rate([self.cue], n))
+        self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep([self.cue]))
+        self.loop.clicked.connect(lambda on: setattr(self.actions.audition, "loop", on))
         self.more.clicked.connect(lambda: self.cue and self.actions.more_like_this(self.cue))
         self.catid.editingFinished.connect(self._catid_done)
         self.catid.completer().activated[str].connect(lambda _: self._catid_done())
@@ -134,15 +144,25 @@ class CandidateCard(QFrame):
         """The id its audio plays under: the cue's, or its preview's while generating."""
         return self.cue.id if self.cue else (self.preview.key if self.preview else None)
 
+    @property
+    def region(self) -> tuple[float, float] | None:
+        """The region selected on the waveform, in seconds of the cue."""
+        if self.cue is None or self.wave.region is None:
+            return None
+        a, b = self.wave.region
+        return a * self.cue.duration, b * self.cue.duration
+
     def toggle_play(self) -> None:
-        if self.cue:
+        if self.cue and self.region and not self.actions.audition.playing:
+            self.actions.play(self.cue, *self.region)
+        elif self.cue:
             self.actions.toggle_play(self.cue)
         elif self.preview:
             self.actions.toggle_preview(self.preview)
 
     def set_pending(self, fraction: float, stage: str = "generating") -> None:
         ready = f" · {self.preview.seconds:.1f} s to hear" if self.preview else ""
-        self.length.setText(f"{stage} {fraction:.0%}{ready}")
+        self.length.setText(f"{stage} · {fraction:.0%}{ready}")
         for w in (self.keep, self.more, self.stars, self.catid, self.tag_edit):
             w.setEnabled(False)
         self.play.setEnabled(self.preview is not None)
@@ -169,11 +189,16 @@ class CandidateCard(QFrame):
             chip.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             chip.clicked.connect(lambda _=False, t=tag: self.actions.remove_tag(self.cue, t))
             self.tags_row.addWidget(chip)
+        self.tag_chips.setVisible(bool(cue.tags))
         self.setToolTip(provenance_text(cue))
         for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
         self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).family != "magnet")
-        self.wave.set_overview(self.waveforms.get(cue))
+        self.show_overview()
+
+    def show_overview(self) -> None:
+        if self.cue:
+            self.wave.set_overview(self.waveforms.get(self.cue), self.waveforms.common_scale)
 
     def set_damaged(self, message: str) -> None:
         """Its file is missing or no longer the one generated: say so on the card."""
@@ -183,14 +208,14 @@ class CandidateCard(QFrame):
     def _show_length(self) -> None:
         if self.damage:
             self.length.setText("⚠ damaged")
-            self.length.setStyleSheet("color: #e74c3c; font-weight: bold")
+            self.length.setStyleSheet(f"color: {theme.ERROR}; font-weight: bold")
         else:
             self.length.setText(f"{self.cue.duration:.1f} s")
         self.length.setToolTip(self.damage or "")
 
     def overview_ready(self, sha: str) -> None:
         if self.cue and self.cue.sha256 == sha:
-            self.wave.set_overview(self.waveforms.get(self.cue))
+            self.show_overview()
 
     def set_current(self, current: bool) -> None:
         self.setFrameShape(QFrame.Shape.Box if current else QFrame.Shape.StyledPanel)
@@ -213,17 +238,29 @@ class CandidateCard(QFrame):
         self.catid.setFocus()
         self.catid.selectAll()
 
+    def set_loop(self, on: bool) -> None:
+        self.loop.setChecked(on)
+
+    def cancel_edit(self) -> None:
+        """Esc in a field: drop what was typed, show what is saved."""
+        self.tag_edit.clear()
+        self.catid.setText(self.cue.catid or "" if self.cue else "")
+        self.catid.setModified(False)
+
     # -- editing -----------------------------------------------------------------------
 
     def _catid_done(self) -> None:
+        if not self.catid.isModified():  # focus left without an edit (or Esc undid it)
+            return
         text = self.catid.text().strip()
         self.catid.setText(text.split(" ")[0] if text else "")  # completion shows "CatID  CAT / SUB"
+        self.catid.setModified(False)
         if self.cue:
-            self.actions.set_catid(self.cue, self.catid.text())
+            self.actions.set_catid([self.cue], self.catid.text())
 
     def _tags_done(self) -> None:
         if self.cue:
-            self.actions.add_tags(self.cue, self.tag_edit.text())
+            self.actions.add_tags([self.cue], self.tag_edit.text())
         self.tag_edit.clear()
         self.clicked.emit(self)  # back to the grid's keys
 
@@ -241,14 +278,30 @@ class CandidateCard(QFrame):
                 >= QApplication.startDragDistance()):
             self._drag_from = None
             drag = QDrag(self)
-            drag.setMimeData(cue_mime_data([self.cue]))
+            drag.setMimeData(cue_mime_data([self.cue], self.region))
             drag.exec(Qt.DropAction.CopyAction)
         super().mouseMoveEvent(event)
 
 
-def cue_mime_data(cues: list[Cue]) -> QMimeData:
-    """Files for a DAW or file manager, plus the cue ids for CueDeck's own views."""
+def cue_mime_data(cues: list[Cue], region: tuple[float, float] | None = None) -> QMimeData:
+    """Files for a DAW or file manager, plus the cue ids (and a region of one cue, in
+    seconds) for CueDeck's own views."""
     data = QMimeData()
     data.setUrls([QUrl.fromLocalFile(str(c.path)) for c in cues])
-    data.setData("application/x-cuedeck-cue-ids", ",".join(str(c.id) for c in cues).encode())
+    ids = ",".join(str(c.id) for c in cues)
+    if region is not None and len(cues) == 1:
+        ids += f"@{region[0]:.4f}-{region[1]:.4f}"
+    data.setData(CUE_MIME, ids.encode())
     return data
+
+
+def parse_cue_mime(data: bytes) -> list[tuple[int, tuple[float, float] | None]]:
+    """(cue id, region or None) for each cue that `cue_mime_data` packed."""
+    found = []
+    for part in data.decode().split(","):
+        if not part:
+            continue
+        cue_id, _, region = part.partition("@")
+        start, _, end = region.partition("-")
+        found.append((int(cue_id), (float(start), float(end)) if region else None))
+    return found

@@ -4,16 +4,29 @@ import itertools
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QToolButton,
+                               QVBoxLayout, QWidget)
 
+from engine import registry
 from engine.library import Cue
 from engine.request import GenerationRequest
 
 from .audition import Preview
 from .candidate_card import CandidateCard
 from .cue_keys import cue_action
+from . import theme
 
-CARD_WIDTH = 270  # the grid fits as many columns of this width as the view allows
+FIRST_RUN = """<h3>CueDeck: candidate cues from a prompt, auditioned from the keyboard</h3>
+<p>Type what you need above (“tense low strings, distant thunder”) and press <b>Ctrl+Enter</b>:
+several candidates arrive at once, each with its own seed. Then <b>Space</b> plays, arrows move,
+<b>0–5</b> rate, <b>T</b> tags, <b>K</b> keeps, <b>L</b> loops; drag the ones you like onto the
+timeline and export stems.</p>
+<p><b>For real sound, install a model once</b> (it then runs offline):
+musicgen-small ({music}) for music, audiogen-medium ({sfx}) for effects. Their weights are
+{licence}: non-commercial use. On a machine without internet, import a folder copied from
+another one. The built-in tiny models make noise: they are for trying the workflow.</p>"""
+
+CARD_WIDTH = 240  # the grid fits as many columns of this width as the view allows
 KEEP_JOBS = 12  # older groups leave the grid (their cues stay in the library)
 
 
@@ -22,15 +35,20 @@ _PREVIEW_KEYS = itertools.count(2)  # preview ids -2, -3, … (-1 is the timelin
 
 class JobGroup(QWidget):
     def __init__(self, job_id: str, request: GenerationRequest, actions, waveforms, on_click,
-                 columns: int):
+                 columns: int, loop: bool):
         super().__init__()
         self.job_id = job_id
         self.duration = request.duration
+        self._loop = loop
         seed = f"seed {request.seed}" if request.seed is not None else "random seed"
         self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
                              f"{request.candidates} × {request.duration:g} s · {seed}"
                              + (f" · more like cue {request.parent_id}" if request.parent_id else ""))
         self.header.setWordWrap(True)
+        self.discard = QToolButton(text="Discard unkept", autoRaise=True, visible=False,
+                                   toolTip="Delete this job's candidates that are not kept (Ctrl+Z brings them back)")
+        self.discard.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.discard.clicked.connect(self._discard_unkept)
         self.status = QLabel("queued")
         self.grid = QGridLayout()
         self.columns = columns
@@ -43,7 +61,10 @@ class JobGroup(QWidget):
         QTimer.singleShot(0, self, self._build_next)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
-        layout.addWidget(self.header)
+        top = QHBoxLayout()
+        top.addWidget(self.header, 1)
+        top.addWidget(self.discard, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addLayout(self.grid)
 
@@ -64,17 +85,37 @@ class JobGroup(QWidget):
         card = CandidateCard(actions, waveforms, len(self.built) + 1)
         card.clicked.connect(on_click)
         card.set_pending(*self._pending)
+        card.set_loop(self._loop)
         self.built.append(card)
         i = len(self.built) - 1
         self.grid.addWidget(card, i // self.columns, i % self.columns)
 
     def arrange(self, columns: int) -> None:
         self.columns = columns
-        for i, card in enumerate(self.built):
+        shown = [card for card in self.built if not card.isHidden()]
+        for i, card in enumerate(shown):
             self.grid.addWidget(card, i // columns, i % columns)
 
+    def set_loop(self, on: bool) -> None:
+        self._loop = on
+        for card in self.built:
+            card.set_loop(on)
+
+    def set_hidden_cues(self, ids: set[int]) -> None:
+        """Hide the cards of deleted cues (and show them again after an undo)."""
+        for card in self.built:
+            if card.cue:
+                card.setHidden(card.cue.id in ids)
+        self.arrange(self.columns)
+
+    def _discard_unkept(self) -> None:
+        actions = self._card_parts[0]
+        unkept = [card.cue for card in self.built if card.cue and not card.cue.keep and not card.isHidden()]
+        if unkept:
+            actions.delete(unkept)
+
     def progress(self, fraction: float, stage: str) -> None:
-        self.status.setText(f"{stage} {fraction:.0%}")
+        self.status.setText(f"{stage} · {fraction:.0%}")
         self._pending = (fraction, stage)
         for card in self.built:
             card.set_pending(fraction, stage)
@@ -86,11 +127,17 @@ class JobGroup(QWidget):
 
     def fill(self, cues: list[Cue]) -> None:
         self.status.hide()
+        self.discard.show()
         for card, cue in zip(self.cards, cues):
             card.set_cue(cue)
 
-    def fail(self, message: str) -> None:
-        self.status.setText(f"<span style='color:#c0392b'>{escape(message)}</span>")
+    def fail(self, message: str, on_install=None) -> None:
+        self.status.setText(f"<span style='color:{theme.ERROR}'>{escape(message)}</span>")
+        self.status.setWordWrap(True)
+        if on_install is not None:  # the in-app fix, one click away
+            install = QPushButton(on_install[0])
+            install.clicked.connect(on_install[1])
+            self.layout().addWidget(install, 0, Qt.AlignmentFlag.AlignLeft)
         for card in self.built:
             card.deleteLater()
         self.built, self._wanted = [], 0
@@ -98,6 +145,7 @@ class JobGroup(QWidget):
 
 class CandidatesGrid(QScrollArea):
     current_changed = Signal(object)  # Cue or None
+    install_requested = Signal(str)  # a model name, or "" to import a folder
 
     def __init__(self, actions, waveforms, parent=None):
         super().__init__(parent)
@@ -108,23 +156,46 @@ class CandidatesGrid(QScrollArea):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._groups: list[JobGroup] = []
         self._current: CandidateCard | None = None
+        self._loop = False
+        self._hidden: set[int] = set()  # deleted cues
         self.columns = 2
         body = QWidget()
         self._layout = QVBoxLayout(body)
-        self._empty = QLabel("No candidates yet. Type a prompt and press Ctrl+Enter.\n\n"
-                             "Then: Space plays, arrows move, 0–5 rate, T tags, K keeps, L loops.")
-        self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._empty = self._first_run()
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(body)
         waveforms.ready.connect(self._overview_ready)
+        waveforms.scale_changed.connect(lambda: [card.show_overview() for card in self._cards()])
+
+    def _first_run(self) -> QWidget:
+        """What CueDeck is for and how to get real sound, until the first job."""
+        def size(name: str) -> str:
+            return f"{registry.get(name).download_bytes / 1e9:.1f} GB"
+        box = QWidget()
+        text = QLabel(FIRST_RUN.format(music=size("musicgen-small"), sfx=size("audiogen-medium"),
+                                       licence=registry.WEIGHTS_LICENCE), wordWrap=True)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        buttons = QHBoxLayout()
+        for label, name in (("Install musicgen-small (music)…", "musicgen-small"),
+                            ("Install audiogen-medium (effects)…", "audiogen-medium"),
+                            ("Import a model folder…", "")):
+            button = QPushButton(label)
+            button.clicked.connect(lambda _=False, n=name: self.install_requested.emit(n))
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(box)
+        layout.addWidget(text)
+        layout.addLayout(buttons)
+        self.first_run_buttons = [b for b in box.findChildren(QPushButton)]
+        return box
 
     # -- jobs --------------------------------------------------------------------------
 
     def add_job(self, job_id: str, request: GenerationRequest) -> None:
         self._empty.hide()
         group = JobGroup(job_id, request, self.actions, self.waveforms, self._card_clicked,
-                         self.columns)
+                         self.columns, self._loop)
         self._layout.insertWidget(0, group)
         self._groups.insert(0, group)
         for old in self._groups[KEEP_JOBS:]:
@@ -144,11 +215,11 @@ class CandidatesGrid(QScrollArea):
             if self._current is None or self._current.cue is None:
                 self._set_current(group.cards[0])
 
-    def job_failed(self, job_id: str, message: str) -> None:
+    def job_failed(self, job_id: str, message: str, model: str | None = None) -> None:
         if group := self._group(job_id):
             if self._current in group.built:
                 self._current = None
-            group.fail(message)
+            group.fail(message, model and (f"Install {model}…", lambda: self.install_requested.emit(model)))
 
     def job_cancelled(self, job_id: str) -> None:
         if group := self._group(job_id):
@@ -168,6 +239,26 @@ class CandidatesGrid(QScrollArea):
             if card.cue and card.cue.id == cue_id:
                 card.set_damaged(message)
 
+    def set_loop(self, on: bool) -> None:
+        self._loop = on
+        for group in self._groups:
+            group.set_loop(on)
+
+    def cues_removed(self, ids: list[int]) -> None:
+        self._hidden.update(ids)
+        self._show_hidden()
+        if self._current is not None and self._current.isHidden():
+            visible = [c for c in self._cards() if c.cue and not c.isHidden()]
+            self._set_current(visible[0] if visible else None)
+
+    def cues_restored(self, ids: list[int]) -> None:
+        self._hidden.difference_update(ids)
+        self._show_hidden()
+
+    def _show_hidden(self) -> None:
+        for group in self._groups:
+            group.set_hidden_cues(self._hidden)
+
     def set_playing(self, key: int, playing: bool) -> None:
         for card in self._cards():
             if card.audio_key == key:
@@ -185,7 +276,7 @@ class CandidatesGrid(QScrollArea):
     # -- keyboard ----------------------------------------------------------------------
 
     def keyPressEvent(self, event) -> None:
-        cards = [c for c in self._cards() if c.cue]
+        cards = [c for c in self._cards() if c.cue and not c.isHidden()]
         moves = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Up: -self.columns,
                  Qt.Key.Key_Down: self.columns}
         if event.key() in moves and cards:
@@ -201,7 +292,9 @@ class CandidatesGrid(QScrollArea):
             return card.toggle_play()  # still generating: play what is there
         if action is None or card is None or card.cue is None:
             return super().keyPressEvent(event)
-        if self.actions.perform(action, card.cue):
+        if action == ("toggle", None) and card.region:
+            return card.toggle_play()  # the region selected on its waveform
+        if self.actions.perform(action, [card.cue]):
             return
         if action[0] == "tag":
             card.focus_tags()
@@ -215,6 +308,8 @@ class CandidatesGrid(QScrollArea):
             self.columns = columns
             for group in self._groups:
                 group.arrange(columns)
+        if self._current is not None:  # the focused card stays in view as the cards reflow
+            QTimer.singleShot(0, self, lambda: self._current and self.ensureWidgetVisible(self._current))
 
     # -- internals ---------------------------------------------------------------------
 

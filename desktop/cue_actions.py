@@ -1,4 +1,5 @@
-"""What the user can do to a cue, in one place, for every view that shows cues."""
+"""What the user can do to cues, in one place, for every view that shows cues. Edits take a
+list: the library's multi-selection rates, tags, keeps or deletes many cues as one step."""
 
 from engine.library import Cue
 
@@ -9,19 +10,21 @@ class CueActions:
         self.audition = audition
         self.more_like_this = more_like_this  # generate continuations of a cue
 
-    def perform(self, action: tuple, cue: Cue) -> bool:
+    def perform(self, action: tuple, cues: list[Cue]) -> bool:
         """Carry out a key's action (see cue_keys); False for those a view handles itself."""
         name, value = action
         if name == "toggle":
-            self.toggle_play(cue)
+            self.toggle_play(cues[0])
         elif name == "rate":
-            self.rate(cue, value)
+            self.rate(cues, value)
         elif name == "keep":
-            self.toggle_keep(cue)
+            self.toggle_keep(cues)
         elif name == "loop":
             self.audition.loop = not self.audition.loop
         elif name == "more":
-            self.more_like_this(cue)
+            self.more_like_this(cues[0])
+        elif name == "delete":
+            self.delete(cues)
         else:
             return False
         return True
@@ -32,27 +35,31 @@ class CueActions:
     def toggle_preview(self, preview) -> None:
         self.audition.toggle_preview(preview)
 
-    def play(self, cue: Cue) -> None:
-        self.audition.play(cue)
+    def play(self, cue: Cue, start: float = 0.0, end: float | None = None) -> None:
+        self.audition.play(cue, start, end)
 
     def seek(self, cue: Cue, fraction: float) -> None:
         self.audition.seek(cue, fraction * cue.duration)
 
-    def rate(self, cue: Cue, rating: int) -> None:
-        self.store.rate(cue, rating)
+    def rate(self, cues: list[Cue], rating: int) -> None:
+        self.store.rate(cues, rating)
 
-    def toggle_keep(self, cue: Cue) -> None:
-        self.store.set_keep(cue, not cue.keep)
+    def toggle_keep(self, cues: list[Cue]) -> None:
+        self.store.set_keep(cues, not all(c.keep for c in cues))
 
-    def add_tags(self, cue: Cue, text: str) -> None:
+    def add_tags(self, cues: list[Cue], text: str) -> None:
         tags = [t for t in text.split(",") if t.strip()]
         if tags:
-            self.store.add_tags(cue, tags)
+            self.store.add_tags(cues, tags)
 
     def remove_tag(self, cue: Cue, tag: str) -> None:
-        self.store.remove_tags(cue, [tag])
+        self.store.remove_tags([cue], [tag])
 
-    def set_catid(self, cue: Cue, text: str) -> None:
+    def set_catid(self, cues: list[Cue], text: str) -> None:
         text = text.strip()
-        if text.lower() != (cue.catid or "").lower():
-            self.store.set_catid(cue, text or None)
+        changed = [c for c in cues if text.lower() != (c.catid or "").lower()]
+        if changed:
+            self.store.set_catid(changed, text or None)
+
+    def delete(self, cues: list[Cue]) -> None:
+        self.store.delete(cues)

@@ -1,12 +1,23 @@
-"""The audition keys, shared by the candidate grid and the library list."""
+"""The audition keys, shared by the candidate grid and the library list, and the Help text."""
 
 from PySide6.QtCore import Qt
 
 SHORTCUTS = [
-    ("Space", "play / stop"), ("← → ↑ ↓", "move between candidates"), ("L", "loop"),
-    ("0–5", "rate"), ("T", "tag"), ("K", "keep"), ("C", "UCS CatID"),
-    ("M", "more like this: continue the cue"),
-    ("Click waveform", "play from there"), ("Ctrl+Enter", "generate"),
+    ("Candidates and library", [
+        ("Space", "play / stop"), ("← → ↑ ↓", "move between candidates"), ("L", "loop on / off"),
+        ("0–5", "rate (0 clears)"), ("T", "tag"), ("K", "keep"), ("C", "UCS CatID"),
+        ("M", "more like this: continue the cue"), ("Delete", "delete (Ctrl+Z brings it back)"),
+        ("Esc", "leave a text field, back to the candidates"),
+        ("Click waveform", "play from there"), ("Drag on waveform", "select a region: play or drag just it"),
+        ("Ctrl+Enter", "generate"), ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the last edit"),
+        ("Ctrl+F", "search the library"), ("Right-click a library row", "play, add, reveal, export, delete")]),
+    ("Timeline", [
+        ("Space", "play / stop the mix from the playhead"), ("Home", "playhead to the start"),
+        ("+ / −, Ctrl+wheel", "zoom"), ("← →", "nudge the selected clip by the grid"),
+        ("G", "gain of the selected clip"), ("Delete", "remove the selected clip"),
+        ("Drag a clip", "move (Shift: no snap)"), ("Drag a clip's edge", "trim"),
+        ("Drag a clip's top corner", "fade in / out"), ("Drag in the ruler", "set the loop region"),
+        ("Right-click a clip", "gain, fades, remove")]),
 ]
 
 
@@ -21,4 +32,4 @@ def cue_action(event) -> tuple[str, int | None] | None:
         return ("rate", key - Qt.Key.Key_0)
     return {Qt.Key.Key_L: ("loop", None), Qt.Key.Key_T: ("tag", None),
             Qt.Key.Key_K: ("keep", None), Qt.Key.Key_C: ("catid", None),
-            Qt.Key.Key_M: ("more", None)}.get(key)
+            Qt.Key.Key_M: ("more", None), Qt.Key.Key_Delete: ("delete", None)}.get(key)

@@ -12,7 +12,7 @@ POLL_MS = 30
 class EngineBridge(QObject):
     progress = Signal(str, float, str)  # job id, fraction, stage
     finished = Signal(str, list)  # job id, cue dicts
-    failed = Signal(str, str)  # job id, one-line message
+    failed = Signal(str, str, str)  # job id, one-line message, a model to install first or ""
     cancelled = Signal(str)
     preview = Signal(str, float, int, int, list)  # job id, seconds ready, rate, channels, files
 
@@ -57,7 +57,7 @@ class EngineBridge(QObject):
             elif isinstance(event, p.Result):
                 self.finished.emit(event.job_id, event.cues)
             elif isinstance(event, p.Error):
-                self.failed.emit(event.job_id, event.message)
+                self.failed.emit(event.job_id, event.message, event.model or "")
             elif isinstance(event, p.Cancelled):
                 self.cancelled.emit(event.job_id)
         if not self._client.busy:

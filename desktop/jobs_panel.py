@@ -1,14 +1,19 @@
-"""The job queue: progress and cancel per job; errors stay on the job, not in a dialog."""
+"""The job queue: progress and cancel per job; errors stay on the job, not in a dialog.
+Each row is two lines (what, then bar and Cancel) so it fits a narrow dock without a
+horizontal scroll bar."""
 
 from html import escape
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QProgressBar, QPushButton, QScrollArea,
-                               QVBoxLayout, QWidget)
+                               QSizePolicy, QVBoxLayout, QWidget)
 
 from engine.request import GenerationRequest
 
+from . import theme
+
 KEEP_FINISHED = 20
+MIN_WIDTH = 220
 
 
 class JobRow(QWidget):
@@ -16,34 +21,45 @@ class JobRow(QWidget):
         super().__init__()
         self.job_id = job_id
         self.finished = False
-        prompt = request.prompt if len(request.prompt) <= 60 else request.prompt[:59] + "…"
         more = f" · more like cue {request.parent_id}" if request.parent_id else ""
-        self.title = QLabel(f"{prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}")
+        text = f"{request.prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}"
+        self.title = QLabel(textFormat=Qt.TextFormat.PlainText, toolTip=text)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._text = text
         self.bar = QProgressBar(maximum=1000, textVisible=True, format="queued")
-        self.cancel = QPushButton("Cancel")
+        self.bar.setMinimumWidth(80)
+        self.cancel = QPushButton("Cancel", toolTip="Stop this job; nothing of it is kept")
         self.cancel.clicked.connect(lambda: on_cancel(job_id))
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.hide()
         row = QHBoxLayout()
-        row.addWidget(self.title, 2)
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
+        layout.setSpacing(2)
+        layout.addWidget(self.title)
         layout.addLayout(row)
         layout.addWidget(self.status)
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.title.setText(self.title.fontMetrics().elidedText(
+            self._text, Qt.TextElideMode.ElideRight, max(self.title.width(), 20)))
+
     def progress(self, fraction: float, stage: str) -> None:
         self.bar.setValue(int(fraction * 1000))
-        self.bar.setFormat(f"{stage} %p%")
+        self.bar.setFormat(f"{stage} · %p%")
 
-    def end(self, text: str, error: bool = False) -> None:
+    def end(self, text: str, error: bool = False, muted: bool = False) -> None:
+        """Finished: done (a full bar), failed (the message in red) or cancelled (grey)."""
         self.finished = True
         self.cancel.hide()
-        if error:
+        if error or muted:
             self.bar.hide()
-            self.status.setText(f"<span style='color:#c0392b'>{escape(text)}</span>")
+            color = theme.ERROR if error else self.palette().placeholderText().color().name()
+            self.status.setText(f"<span style='color:{color}'>{escape(text)}</span>")
             self.status.show()
         else:
             self.bar.setValue(1000)
@@ -56,13 +72,19 @@ class JobsPanel(QScrollArea):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumSize(MIN_WIDTH, 90)
         body = QWidget()
         self._layout = QVBoxLayout(body)
+        self._empty = QLabel("No jobs yet: generated candidates show their progress here.", wordWrap=True)
+        self._empty.setEnabled(False)
+        self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(body)
         self._rows: dict[str, JobRow] = {}
 
     def add(self, job_id: str, request: GenerationRequest) -> None:
+        self._empty.hide()
         row = JobRow(job_id, request, self.cancel_requested.emit)
         self._rows[job_id] = row
         self._layout.insertWidget(0, row)
@@ -84,7 +106,7 @@ class JobsPanel(QScrollArea):
 
     def cancelled(self, job_id: str) -> None:
         if row := self._rows.get(job_id):
-            row.end("cancelled")
+            row.end(f"cancelled at {row.bar.value() / 10:.0f} %; nothing was kept", muted=True)
 
     def row(self, job_id: str) -> JobRow | None:
         return self._rows.get(job_id)

@@ -4,13 +4,14 @@ tens of thousands of rows (model/view, overviews painted from a cache as rows co
 from collections import OrderedDict
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QStyledItemDelegate, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QMenu, QStyledItemDelegate, QTableView, QVBoxLayout,
+                               QWidget)
 
 from engine import registry, ucs
 from engine.library import Cue
 
-from .candidate_card import cue_mime_data, provenance_text
+from .candidate_card import CUE_MIME, cue_mime_data, provenance_text
 from .cue_keys import cue_action
 from .waveform import overview_image
 
@@ -106,7 +107,7 @@ class CueTableModel(QAbstractTableModel):
         return super().flags(index) | Qt.ItemFlag.ItemIsDragEnabled
 
     def mimeTypes(self):
-        return ["text/uri-list", "application/x-cuedeck-cue-ids"]
+        return ["text/uri-list", CUE_MIME]
 
     def mimeData(self, indexes):
         cues = [self.cue_at(r) for r in sorted({i.row() for i in indexes})]
@@ -126,11 +127,12 @@ class WaveformDelegate(QStyledItemDelegate):
         cue = index.data(Qt.ItemDataRole.UserRole)
         if cue is None:  # the row is still loading
             return
-        key = (cue.sha256, option.rect.width(), option.rect.height() - 4)
+        full = self._waveforms.common_scale
+        key = (cue.sha256, option.rect.width(), option.rect.height() - 4, full)
         image = self._images.get(key)
         if image is None:
             data = self._waveforms.get(cue)
-            image = overview_image(data, key[1], key[2], option.palette.highlight().color())
+            image = overview_image(data, key[1], key[2], option.palette.highlight().color(), full)
             if data is not None:
                 self._images[key] = image
                 while len(self._images) > 2000:
@@ -143,6 +145,9 @@ class WaveformDelegate(QStyledItemDelegate):
 
 class LibraryPanel(QWidget):
     current_changed = Signal(object)  # Cue or None
+    add_to_timeline = Signal(list)  # [Cue]
+    export_requested = Signal(object)  # Cue
+    reveal_requested = Signal(object)  # Cue
 
     def __init__(self, store, actions, waveforms, parent=None):
         super().__init__(parent)
@@ -150,7 +155,9 @@ class LibraryPanel(QWidget):
         self.actions = actions
         self.auto_audition = False
         self._asked = 0  # the latest search asked for; older answers are dropped
-        self.search = QLineEdit(placeholderText="Search prompt, tags, notes  (Ctrl+F)", clearButtonEnabled=True)
+        self.search = QLineEdit(placeholderText="Search prompt, tags, notes, CatID, category, model  (Ctrl+F)",
+                                clearButtonEnabled=True)
+        self.kept = QCheckBox("Kept only", toolTip="Show only the cues marked keep (K)")
         self.tag = QComboBox(editable=True)
         self.tag.lineEdit().setPlaceholderText("any tag")
         self.rating = QComboBox()
@@ -184,15 +191,20 @@ class LibraryPanel(QWidget):
             if width:
                 self.view.setColumnWidth(column, width)
         self.view.installEventFilter(self)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._context_menu)
 
         filters = QHBoxLayout()
         for w in (self.tag, self.rating, self.model_filter, self.category):
             w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            w.setMinimumContentsLength(6)
+            w.setMinimumContentsLength(4)
             filters.addWidget(w)
+        search = QHBoxLayout()
+        search.addWidget(self.search, 1)
+        search.addWidget(self.kept)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.search)
+        layout.addLayout(search)
         layout.addLayout(filters)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.count)
@@ -203,13 +215,28 @@ class LibraryPanel(QWidget):
         self.tag.currentTextChanged.connect(self._debounce.start)
         for combo in (self.rating, self.model_filter, self.category):
             combo.currentIndexChanged.connect(self._debounce.start)
+        self.kept.toggled.connect(self._debounce.start)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         waveforms.ready.connect(self.model.refresh_rows_of)
 
     def query(self) -> dict:
         return {"text": self.search.text(), "tag": self.tag.currentText().strip() or None,
                 "min_rating": self.rating.currentData(), "model": self.model_filter.currentData(),
-                "category": self.category.currentData()}
+                "category": self.category.currentData(), "kept": self.kept.isChecked()}
+
+    def selected_cues(self) -> list[Cue]:
+        """The selected rows' cues (the current one when none is selected)."""
+        rows = sorted({i.row() for i in self.view.selectionModel().selectedRows()})
+        if not rows and self.view.currentIndex().isValid():
+            rows = [self.view.currentIndex().row()]
+        return [c for c in (self.model.cue_at(r) for r in rows) if c is not None]
+
+    def focus_list(self) -> None:
+        self.view.setFocus()
+
+    def focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
 
     def refresh(self) -> None:
         """Search again with the current filters (off the UI thread)."""
@@ -247,8 +274,30 @@ class LibraryPanel(QWidget):
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.view and event.type() == event.Type.KeyPress:
-            cue = self.model.cue_at(self.view.currentIndex().row())
+            cues = self.selected_cues()
             action = cue_action(event)
-            if cue and action:
-                return self.actions.perform(action, cue)
+            if cues and action:
+                return self.actions.perform(action, cues)
         return super().eventFilter(watched, event)
+
+    def _context_menu(self, pos) -> None:
+        cues = self.selected_cues()
+        if not cues:
+            return
+        one = cues[0] if len(cues) == 1 else None
+        what = f"cue {one.id}" if one else f"{len(cues)} cues"
+        menu = QMenu(self)
+        if one:
+            menu.addAction("Play\tSpace", lambda: self.actions.play(one))
+        menu.addAction(f"Add {what} to the timeline", lambda: self.add_to_timeline.emit(cues))
+        if one:
+            menu.addAction("Show the file in its folder", lambda: self.reveal_requested.emit(one))
+            menu.addAction("Export…\tCtrl+E", lambda: self.export_requested.emit(one))
+        rate = menu.addMenu("Rate")
+        for n in range(6):
+            rate.addAction("★" * n or "No rating", lambda n=n: self.actions.rate(cues, n))
+        menu.addAction("Keep / unkeep\tK", lambda: self.actions.toggle_keep(cues))
+        menu.addSeparator()
+        menu.addAction(f"Delete {what}\tDelete", lambda: self.actions.delete(cues))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+        self.context_menu = menu  # for tests and to keep it alive while shown

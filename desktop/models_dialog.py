@@ -65,6 +65,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addLayout(buttons)
         self._states: list = []
+        self._wanted: str | None = None
         self.refresh()
 
     # -- the list ------------------------------------------------------------------------
@@ -73,7 +74,8 @@ class ModelsDialog(QDialog):
         self.background.files(models.states, self._show, self._say)
 
     def _show(self, states) -> None:
-        selected = self.selected_name()
+        selected = self._wanted or self.selected_name()
+        self._wanted = None
         self._states = states
         self.table.setRowCount(len(states))
         for row, s in enumerate(states):
@@ -97,6 +99,8 @@ class ModelsDialog(QDialog):
         return self.table.item(rows[0].row(), 0).text() if rows else None
 
     def select(self, name: str) -> None:
+        """Select `name` (now, and again when the list being read arrives)."""
+        self._wanted = name
         for row in range(self.table.rowCount()):
             if self.table.item(row, 0).text() == name:
                 self.table.selectRow(row)

@@ -3,7 +3,7 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSpinBox,
+                               QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
@@ -15,6 +15,8 @@ from .settings import read
 
 class PromptPanel(QWidget):
     generate_requested = Signal()
+    install_requested = Signal(str)  # a model that is not on this machine yet
+    model_changed = Signal()
     melody_from_cue_requested = Signal()  # the window answers with set_melody("cue:ID", label)
 
     def __init__(self, parent=None):
@@ -27,7 +29,14 @@ class PromptPanel(QWidget):
         self._present = {name: info.tiny for name, info in registry.MODELS.items()}
         for info in registry.MODELS.values():
             self.model.addItem(info.name, info.name)
+        self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.model.setMinimumContentsLength(18)
         self.model_info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.model_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.install = QPushButton("Install…", visible=False,
+                                   toolTip="Download this model once (progress, cancel and resume in File → Models)")
+        self._install_target = ""
+        self.install.clicked.connect(lambda: self.install_requested.emit(self._install_target))
         self.candidates = QSpinBox(minimum=1, maximum=MAX_CANDIDATES, value=4)
         self.duration = QDoubleSpinBox(minimum=MIN_DURATION, maximum=30.0, value=8.0,
                                        singleStep=0.5, decimals=1, suffix=" s")
@@ -62,6 +71,8 @@ class PromptPanel(QWidget):
         self.top_p.setToolTip("Nucleus sampling; 0 uses top-k instead")
         self.temperature.setToolTip("Higher is wilder; 0 is greedy (always the most likely code)")
         self.cfg.setToolTip("Classifier-free guidance: how closely to follow the prompt")
+        for box in (self.seed, self.top_k, self.top_p, self.temperature, self.cfg):
+            box.setMinimumWidth(100)  # room for the digits at any window size
 
         self.advanced = QToolButton(text="Advanced", checkable=True, autoRaise=True)
         self.advanced.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -83,8 +94,12 @@ class PromptPanel(QWidget):
         fields.setVisible(False)
 
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.addRow("Model", self.model)
-        form.addRow("", self.model_info)
+        info_row = QHBoxLayout()
+        info_row.addWidget(self.model_info, 1)
+        info_row.addWidget(self.install, 0, Qt.AlignmentFlag.AlignTop)
+        form.addRow("", info_row)
         form.addRow("Melody", self.melody_row)
         self._melody_label = form.labelForField(self.melody_row)
         row = QHBoxLayout()
@@ -103,6 +118,7 @@ class PromptPanel(QWidget):
         layout.addWidget(fields)
 
         self.model.currentIndexChanged.connect(self._model_changed)
+        self.model.currentIndexChanged.connect(self.model_changed)
         self.fixed_seed.toggled.connect(self.seed.setEnabled)
         self.generate.clicked.connect(self.generate_requested)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
@@ -128,10 +144,21 @@ class PromptPanel(QWidget):
         melodic = "melody" in info.conditioning
         self.melody_row.setVisible(melodic)
         self._melody_label.setVisible(melodic)
-        where = "on this machine" if self._present.get(info.name) else "not downloaded yet"
+        present = bool(self._present.get(info.name))
+        where = "on this machine" if present else "not downloaded yet"
+        # the tiny melody model borrows musicgen-melody's stem separator
+        self._install_target = "musicgen-melody" if info.tiny else info.name
+        self.install.setVisible(not present)
+        self.install.setText(f"Install {self._install_target}…")
         self.model_info.setText(
             f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
             f"{info.max_duration:g} s windows, {where}. Weights licence: {info.licence}.")
+
+    def is_present(self, name: str) -> bool:
+        return bool(self._present.get(name))
+
+    def focus_prompt(self) -> None:
+        self.prompt.setFocus()
 
     def request(self) -> GenerationRequest:
         return GenerationRequest(

@@ -1,13 +1,16 @@
-"""Settings: audio output device, auto-audition, loudness-matched audition, and where the
-engine runs (CUDA, Apple MPS or the CPU)."""
+"""Settings: audio output device, auto-audition, loudness-matched audition, where the engine
+runs (CUDA, Apple MPS or the CPU), and the theme."""
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
 
 from engine.player import output_devices
 
+from . import theme
+
 class SettingsDialog(QDialog):
     def __init__(self, background, device, auto_audition: bool, match_loudness: bool,
-                 engine_device: str = "auto", precision: str = "fp32", parent=None):
+                 engine_device: str = "auto", precision: str = "fp32", theme_choice: str = "system",
+                 parent=None):
         super().__init__(parent)
         self.setWindowTitle("CueDeck settings")
         self.device = QComboBox()
@@ -31,6 +34,10 @@ class SettingsDialog(QDialog):
                              ("bf16 (CPUs with AVX512-BF16, GPUs)", "bf16")]:
             self.precision.addItem(label, value)
         self.precision.setCurrentIndex(max(self.precision.findData(precision), 0))
+        self.theme = QComboBox(toolTip="Dark, light, or the desktop's own choice (dark when it has none)")
+        for label, value in theme.CHOICES:
+            self.theme.addItem(label, value)
+        self.theme.setCurrentIndex(max(self.theme.findData(theme_choice), 0))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -42,6 +49,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.match_loudness)
         form.addRow("Generate on", self.engine_device)
         form.addRow("Precision", self.precision)
+        form.addRow("Theme", self.theme)
         form.addRow(buttons)
         background.files(output_devices, self._devices_found, self._no_devices)
 

@@ -13,6 +13,7 @@ class TimelineDocument(QObject):
     changed = Signal(object)      # Timeline: after every edit, undo, redo or open
     names_changed = Signal(list)  # the library's timeline names
     cues_changed = Signal()       # more cues are known (labels, waveforms, durations)
+    edited = Signal(object)       # History: an edit was made on it (one step for the window's undo)
     error = Signal(str)           # one line
 
     def __init__(self, background, parent=None):
@@ -84,10 +85,14 @@ class TimelineDocument(QObject):
         if new != self.history.current:
             self.history.push(new)
             self._save()
+            self.edited.emit(self.history)
         return True
 
-    def add_cues(self, ids: list[int], track: int, at: float) -> None:
-        """Place cues one after another on `track` from `at` (they come from the library)."""
+    def add_cues(self, ids: list[int], track: int, at: float, regions: dict | None = None) -> None:
+        """Place cues one after another on `track` from `at` (they come from the library);
+        `regions` maps a cue id to the (start, end) seconds of it to place."""
+        regions = regions or {}
+
         def place(cues: list[Cue]) -> None:
             self.cues.update((c.id, c) for c in cues)
             self.cues_changed.emit()
@@ -97,21 +102,30 @@ class TimelineDocument(QObject):
                 while len(t.tracks) <= track:
                     t = t.add_track()
                 for cue in cues:
-                    t = t.add_clip(track, Clip(cue.id, start, 0.0, cue.duration, cue.duration))
-                    start += cue.duration
+                    first, last = regions.get(cue.id) or (0.0, cue.duration)
+                    first, last = max(first, 0.0), min(last, cue.duration)
+                    t = t.add_clip(track, Clip(cue.id, start, first, last, cue.duration))
+                    start += last - first
                 return t
             self.apply(edit)
         self._background.library(lambda lib: lib.get_many(ids), place, self.error.emit)
 
-    def undo(self) -> None:
-        if self.history and self.history.can_undo():
+    def undo(self, history: History | None = None) -> None:
+        """Undo on the open timeline (`history`: only if it is still the one open)."""
+        if self._current(history) and self.history.can_undo():
             self.history.undo()
             self._save()
 
-    def redo(self) -> None:
-        if self.history and self.history.can_redo():
+    def redo(self, history: History | None = None) -> None:
+        if self._current(history) and self.history.can_redo():
             self.history.redo()
             self._save()
+
+    def _current(self, history: History | None) -> bool:
+        if history is not None and history is not self.history:
+            self.error.emit("that edit was made on a timeline that is no longer open; open it to undo there")
+            return False
+        return self.history is not None
 
     def _save(self) -> None:
         timeline, old = self.history.current, self._saved_name

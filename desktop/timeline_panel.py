@@ -17,6 +17,7 @@ from engine.timeline import Timeline
 
 from .audition import MIX
 from .export_dialog import ExportDialog
+from .flow_layout import FlowLayout
 from .timeline_view import ROW, RULER, TimelineCanvas
 
 
@@ -86,6 +87,7 @@ class TrackHeader(QWidget):
 
 class TimelinePanel(QWidget):
     status = Signal(str)           # one line for the status bar
+    exported = Signal(str, object)  # summary, folder
     _export_progress = Signal(float, str)
 
     def __init__(self, doc, audition, waveforms, background, settings, parent=None):
@@ -103,14 +105,13 @@ class TimelinePanel(QWidget):
             ("Delete", "Delete this timeline (its cues stay in the library)", self.delete),
             ("+ Track", "Add a track", lambda: self.doc.apply(lambda t: t.add_track())),
         ]
-        bar = QHBoxLayout()
+        bar = FlowLayout()  # wraps on a narrow window: every control stays reachable
         bar.addWidget(QLabel("Timeline"))
         bar.addWidget(self.picker)
         for text, tip, slot in buttons:
             button = QToolButton(text=text, toolTip=tip)
             button.clicked.connect(slot)
             bar.addWidget(button)
-        bar.addSpacing(12)
         self.snap = QComboBox(toolTip="Snap clips and the loop to a grid (hold Shift while dragging to bypass)")
         for label, unit in [("No snap", "off"), ("Snap: seconds", "seconds"), ("Snap: bars", "bars")]:
             self.snap.addItem(label, unit)
@@ -123,7 +124,6 @@ class TimelinePanel(QWidget):
         self.tempo.valueChanged.connect(lambda v: self._grid(tempo=v))
         for widget in (self.snap, self.step, self.tempo):
             bar.addWidget(widget)
-        bar.addSpacing(12)
         zoom_out = QToolButton(text="−", toolTip="Zoom out (-)")
         zoom_out.clicked.connect(lambda: self.canvas.set_zoom(self.canvas.zoom / 1.5))
         zoom_in = QToolButton(text="+", toolTip="Zoom in (+, or Ctrl+wheel)")
@@ -142,7 +142,6 @@ class TimelinePanel(QWidget):
         for widget in (zoom_out, zoom_in, fit, self.play_button, self.loop_button, self.export_button,
                        self.progress, self.cancel_export):
             bar.addWidget(widget)
-        bar.addStretch(1)
 
         self._header_column = QWidget()
         self._header_column.setFixedWidth(200)
@@ -315,9 +314,15 @@ class TimelinePanel(QWidget):
         self.cancel_export.hide()
         self.export_button.setEnabled(self.doc.timeline is not None)
 
+    def cancel_running_export(self) -> None:
+        """Stop an export in progress (its half-written files are removed)."""
+        if self._export_cancel is not None:
+            self._export_cancel.set()
+
     def _export_done(self, result) -> None:
         self._export_finished()
         self.status.emit(result.summary())
+        self.exported.emit(result.summary(), result.folder)
 
     def _export_failed(self, message: str) -> None:
         self._export_finished()

@@ -16,13 +16,13 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
 from engine.errors import BadInput
 from engine.timeline import Timeline
 
+from .candidate_card import CUE_MIME, parse_cue_mime
 from .waveform import overview_image
 
 RULER = 24
 ROW = 64
 EDGE = 6        # pixels at a clip's edge that trim
 FADE_GRIP = 10  # pixels at a clip's top corners that drag a fade
-CUE_MIME = "application/x-cuedeck-cue-ids"
 MIN_ZOOM, MAX_ZOOM = 2.0, 800.0  # pixels per second
 
 
@@ -296,12 +296,13 @@ class TimelineCanvas(QWidget):
 
     def dropEvent(self, event) -> None:
         self._drop_at = None
-        ids = [int(i) for i in bytes(event.mimeData().data(CUE_MIME)).decode().split(",") if i]
-        if not ids:
+        items = parse_cue_mime(bytes(event.mimeData().data(CUE_MIME)))
+        if not items:
             return
         pos = event.position()
         track = max(self.track_at(pos.y()), 0)
-        self.doc.add_cues(ids, track, self._snap(self.time_at(pos.x()), event.modifiers()))
+        self.doc.add_cues([i for i, _ in items], track, self._snap(self.time_at(pos.x()), event.modifiers()),
+                          {i: region for i, region in items if region})
         event.acceptProposedAction()
         self.setFocus()
         self.update()
@@ -381,13 +382,7 @@ class TimelineCanvas(QWidget):
         image = self._clip_image(cue, clip, rect, dim)
         if image is not None:
             p.drawImage(rect.topLeft(), image)
-        # fades: the gain curve drawn over the clip
-        p.setPen(QPen(pal.text().color(), 1))
-        path = QPainterPath(QPointF(rect.left(), rect.bottom() if clip.fade_in else rect.top()))
-        path.lineTo(rect.left() + clip.fade_in * self.zoom, rect.top())
-        path.lineTo(rect.right() - clip.fade_out * self.zoom, rect.top())
-        path.lineTo(rect.right(), rect.bottom() if clip.fade_out else rect.top())
-        p.drawPath(path)
+        self._paint_fades(p, rect, clip)
         damaged = clip.cue_id in self.damaged
         p.setPen(QPen(QColor("#e74c3c") if damaged else pal.text().color() if selected else pal.mid().color(),
                       2 if selected or damaged else 1))
@@ -400,6 +395,30 @@ class TimelineCanvas(QWidget):
         p.setPen(pal.text().color())
         p.drawText(rect.adjusted(FADE_GRIP + 2, 2, -FADE_GRIP, 0),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)
+
+    def _paint_fades(self, p: QPainter, rect: QRectF, clip) -> None:
+        """Each fade as the raised-cosine curve the mix applies, the part it silences shaded."""
+        shade = QColor(self.palette().base().color())
+        shade.setAlpha(150)
+        line = QPen(self.palette().text().color(), 1.2)
+        for length, rising in ((clip.fade_in, True), (clip.fade_out, False)):
+            width = length * self.zoom
+            if width < 1:
+                continue
+            x0 = rect.left() if rising else rect.right() - width
+            curve = QPainterPath()
+            for i in range(33):
+                f = i / 32
+                gain = 0.5 - 0.5 * math.cos(math.pi * f) if rising else 0.5 + 0.5 * math.cos(math.pi * f)
+                point = QPointF(x0 + f * width, rect.bottom() - gain * rect.height())
+                curve.lineTo(point) if i else curve.moveTo(point)
+            shaded = QPainterPath(curve)
+            shaded.lineTo(x0 + width, rect.top())
+            shaded.lineTo(x0, rect.top())
+            shaded.closeSubpath()
+            p.fillPath(shaded, shade)
+            p.setPen(line)
+            p.drawPath(curve)
 
     def mark_damaged(self, cue_id: int, message: str) -> None:
         """Its clips show that the cue's file is missing or changed."""
@@ -419,7 +438,8 @@ class TimelineCanvas(QWidget):
             last = max(first + 1, int(math.ceil(len(data) * clip.end / cue.duration)))
             color = QColor(self.palette().text().color())
             color.setAlpha(90 if dim else 170)
-            image = overview_image(data[first:last], int(rect.width()), int(rect.height()), color)
+            image = overview_image(data[first:last], int(rect.width()), int(rect.height()), color,
+                                   self.waveforms.common_scale)
             if len(self._images) > 500:
                 self._images.clear()
             self._images[key] = image

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__, paths, registry, ucs
 from .client import EngineClient
-from .errors import BadInput, CueDeckError
+from .errors import BadInput, CueDeckError, ModelNotPresent
 from .library import Cue, Library
 from .request import MAX_CANDIDATES, GenerationRequest, check_text
 from .timeline import Clip, Timeline
@@ -449,6 +449,10 @@ def main(argv: list[str] | None = None) -> int:
         args.rate = 48000
     try:
         return args.func(args)
+    except ModelNotPresent as e:
+        print(f"cuedeck: {e}: `cuedeck models install {e.model}` (or `cuedeck models import "
+              f"{e.model} DIR`)", file=sys.stderr)
+        return e.exit_code
     except CueDeckError as e:
         print(f"cuedeck: {e}", file=sys.stderr)
         return e.exit_code

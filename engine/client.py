@@ -16,7 +16,7 @@ import uuid
 
 from . import paths, registry
 from . import protocol as p
-from .errors import BadInput, Cancelled, GenerationFailed
+from .errors import BadInput, Cancelled, GenerationFailed, ModelNotPresent
 from .request import GenerationRequest
 
 CANCEL_DEADLINE = 10.0  # seconds a worker gets to confirm a cancel before it is stopped
@@ -116,6 +116,8 @@ class EngineClient:
                 elif isinstance(event, p.Error):
                     if interrupted:
                         raise Cancelled("cancelled; nothing was written")
+                    if event.model:
+                        raise ModelNotPresent(event.message, event.model)
                     raise (BadInput if event.kind == "bad_input" else GenerationFailed)(event.message)
 
     def kill(self) -> None:

@@ -17,7 +17,12 @@ class BadInput(CueDeckError):
 
 
 class ModelNotPresent(BadInput):
-    """The model is known but its weights are not on this machine."""
+    """The model is known but its weights are not on this machine. `model` names the one to
+    install; each front end says how (the CLI its command, the window its Install button)."""
+
+    def __init__(self, message: str, model: str):
+        super().__init__(message)
+        self.model = model
 
 
 class LibraryError(BadInput):

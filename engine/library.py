@@ -322,16 +322,23 @@ class Library:
 
     def find(self, text: str = "", tag: str | None = None, min_rating: int | None = None,
              model: str | None = None, catid: str | None = None, category: str | None = None,
-             limit: int | None = None, offset: int = 0) -> list[int]:
-        """Ids of the matching cues, newest first. `text` matches every word in prompt, tags
-        or notes (any case); `catid` is one UCS CatID, `category` a whole UCS category such
-        as AMBIENCE. Ids alone keep a search of a large library quick; `get_many` fills in."""
+             kept: bool = False, limit: int | None = None, offset: int = 0) -> list[int]:
+        """Ids of the matching cues, newest first. `text` matches every word in prompt, tags,
+        notes, model, CatID or the CatID's UCS category and subcategory (any case); `catid`
+        is one UCS CatID, `category` a whole UCS category such as AMBIENCE; `kept` keeps only
+        the cues marked keep. Ids alone keep a search of a large library quick; `get_many`
+        fills in."""
         where, args = [], []
         for word in text.split():
             like = f"%{_escape_like(word)}%"
-            where.append("(prompt LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR "
-                         "EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag LIKE ? ESCAPE '\\'))")
-            args += [like, like, like]
+            named = ucs.catids_named(word)
+            where.append("(prompt LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\' "
+                         "OR catid LIKE ? ESCAPE '\\' OR "
+                         "EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag LIKE ? ESCAPE '\\')"
+                         + (f" OR catid IN ({', '.join('?' * len(named))})" if named else "") + ")")
+            args += [like] * 5 + named
+        if kept:
+            where.append("keep = 1")
         if tag:
             where.append("EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag = ?)")
             args.append(normalise_tag(tag))
@@ -430,6 +437,14 @@ class Library:
 
 
     # -- timelines ----------------------------------------------------------------------
+
+    def timelines_using(self, cue_ids: list[int]) -> dict[int, list[str]]:
+        """For each of these cues that a timeline uses, the names of those timelines."""
+        wanted, used = set(cue_ids), {}
+        for name in self.timeline_names():
+            for cue_id in wanted & set(self.timeline(name).cue_ids()):
+                used.setdefault(cue_id, []).append(name)
+        return used
 
     def timeline_names(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT name FROM timelines ORDER BY name COLLATE NOCASE")]

@@ -60,7 +60,7 @@ def state(info: ModelInfo) -> ModelState:
     if marker.exists() or any(own.glob("*.incomplete")):
         partial = _size(own)
         return ModelState(info, "not present", own, partial,
-                          f"partly downloaded ({partial / 1e6:.0f} MB): `cuedeck models install {info.name}` resumes")
+                          f"partly downloaded ({partial / 1e6:.0f} MB): installing it again resumes")
     encoder = "" if text_encoder_present() else "the T5 text encoder is missing: install downloads it"
     if not encoder and "melody" in info.conditioning and not separator_present():
         encoder = "the demucs stem separator is missing: install downloads it"
@@ -110,7 +110,7 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
 
     if constants.HF_HUB_OFFLINE:
         raise BadInput("offline mode is on (HF_HUB_OFFLINE=1): nothing is downloaded; unset it to "
-                       f"download, or copy the model in with `cuedeck models import {name} DIR`")
+                       "download, or import a copied folder of the model instead")
     current = state(info)
     if current.state == "downloading":
         raise BadInput(f"{name} is already being downloaded by another CueDeck process")
@@ -179,7 +179,7 @@ def _metadata(repo: str, filename: str):
         raise DownloadFailed(f"the hub has no file {repo}/{filename}") from None
     except Exception as e:
         raise DownloadFailed(f"cannot reach the model hub for {repo}/{filename} ({type(e).__name__}: {e}); "
-                             "check the network, or copy the model in with `cuedeck models import`") from None
+                             "check the network, or import a copied folder of the model instead") from None
     if meta.size is None:
         raise DownloadFailed(f"the hub did not give the size of {repo}/{filename}; try again later")
     return meta
@@ -235,7 +235,7 @@ def _fetch(repo: str, filename: str, target: Path, meta, progress, should_cancel
             with open(part, "ab" if have else "wb") as f:
                 for chunk in response.iter_bytes(CHUNK):
                     if should_cancel():
-                        raise Cancelled(f"download cancelled; `cuedeck models install` resumes it "
+                        raise Cancelled(f"download cancelled; installing again resumes it "
                                         f"({(have / 1e6):.0f} MB of {repo}/{filename} kept)")
                     f.write(chunk)
                     have += len(chunk)

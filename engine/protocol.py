@@ -67,6 +67,7 @@ class Error:
     job_id: str
     message: str  # one line the user can act on
     kind: str = "failed"  # bad_input | failed | crashed
+    model: str | None = None  # a model to install first (ModelNotPresent)
 
 
 @dataclass(frozen=True)

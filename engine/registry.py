@@ -163,11 +163,10 @@ def get(name: str) -> ModelInfo:
 def require_present(info: ModelInfo) -> None:
     if info.tiny and not info.is_present():
         raise ModelNotPresent(f"{info.name} needs the demucs stem separator that melody models use; "
-                              "install musicgen-melody once (`cuedeck models install musicgen-melody`)")
+                              "install musicgen-melody once", "musicgen-melody")
     if not info.is_present():
         raise ModelNotPresent(
             f"model {info.name!r} is not ready on this machine"
             + ("" if info.local_folder() is None else " (the T5 text encoder it needs is missing)")
-            + ": download it once with "
-            f"`cuedeck models install {info.name}`, or copy a folder with "
-            f"{' and '.join(CHECKPOINT_FILES)} in with `cuedeck models import {info.name} DIR`")
+            + f": install it once ({info.download_bytes / 1e9:.1f} GB), or import a copied folder "
+            f"with {' and '.join(CHECKPOINT_FILES)}", info.name)

@@ -44,6 +44,13 @@ def validate_catid(catid: str) -> str:
     return lookup(catid).catid
 
 
+def catids_named(word: str) -> list[str]:
+    """The CatIDs whose category or subcategory contains `word` (any case), for search."""
+    word = word.strip().upper()
+    return [c.catid for c in categories().values()
+            if word and (word in c.category.upper() or word in c.subcategory.upper())]
+
+
 def catids_in_category(category: str) -> list[str]:
     wanted = category.strip().upper()
     found = [c.catid for c in categories().values() if c.category.upper() == wanted]

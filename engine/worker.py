@@ -117,7 +117,8 @@ class Worker:
         except Cancelled:
             return p.Cancelled(job_id)
         except CueDeckError as e:
-            return p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed")
+            return p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed",
+                           getattr(e, "model", None))
         except OSError as e:
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             return p.Error(job_id, str(resources.write_failed(e, paths.data_dir(), "generating")))

@@ -22,7 +22,10 @@ _session = Path(tempfile.mkdtemp(prefix="cuedeck-tests-"))
 (_session / "runtime").mkdir(mode=0o700)
 os.environ["HOME"] = str(_session / "home")
 os.environ["XDG_RUNTIME_DIR"] = str(_session / "runtime")
-os.environ["QT_QPA_PLATFORM"] = "offscreen"
+# A 1920 × 1200 screen (the offscreen default is 800 × 800): room for every layout tested.
+(_session / "screen.json").write_text('{"screens": [{"name": "test", "x": 0, "y": 0, "width": 1920, '
+                                      '"height": 1200, "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}')
+os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_session / 'screen.json'}"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["CUEDECK_HOME"] = str(_session / "cuedeck")
 
