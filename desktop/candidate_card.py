@@ -102,11 +102,11 @@ class CandidateCard(QFrame):
         for w in (self.keep, self.loop, self.play, self.more):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.title.setMinimumWidth(0)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.length.setMinimumWidth(0)
 
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
-        top.addWidget(self.length)
         top.addWidget(self.more)
         top.addWidget(self.loop)
         top.addWidget(self.keep)
@@ -116,6 +116,7 @@ class CandidateCard(QFrame):
         rating = QHBoxLayout()
         rating.addWidget(self.stars)
         rating.addWidget(self.catid, 1)
+        rating.addWidget(self.length)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(3)
@@ -176,7 +177,8 @@ class CandidateCard(QFrame):
     def set_cue(self, cue: Cue) -> None:
         self.cue = cue
         self.play.setToolTip("Play / stop (Space)")
-        self.title.setText(f"#{self.number} · seed {cue.seed}")
+        self.title.setText(f"<b>#{self.number}</b> <small>seed {cue.seed}</small>")
+        self.title.setToolTip(f"candidate {self.number}, seed {cue.seed}")
         self._show_length()
         self.keep.setChecked(cue.keep)
         self.stars.set_rating(cue.rating)
@@ -190,6 +192,7 @@ class CandidateCard(QFrame):
             chip.clicked.connect(lambda _=False, t=tag: self.actions.remove_tag(self.cue, t))
             self.tags_row.addWidget(chip)
         self.tag_chips.setVisible(bool(cue.tags))
+        self._fit_height()
         self.setToolTip(provenance_text(cue))
         for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
@@ -199,6 +202,19 @@ class CandidateCard(QFrame):
     def show_overview(self) -> None:
         if self.cue:
             self.wave.set_overview(self.waveforms.get(self.cue), self.waveforms.common_scale)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """Tall enough for its rows at its width: wrapped tag chips push the card down,
+        never over the next one."""
+        layout = self.layout()
+        height = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() \
+            else layout.totalSizeHint().height()
+        if height > 0 and height != self.height():
+            self.setFixedHeight(height)
 
     def set_damaged(self, message: str) -> None:
         """Its file is missing or no longer the one generated: say so on the card."""

@@ -67,6 +67,7 @@ class JobGroup(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.status)
         layout.addLayout(self.grid)
+        self.arrange(columns)
 
     @property
     def cards(self) -> list[CandidateCard]:
@@ -88,13 +89,15 @@ class JobGroup(QWidget):
         card.set_loop(self._loop)
         self.built.append(card)
         i = len(self.built) - 1
-        self.grid.addWidget(card, i // self.columns, i % self.columns)
+        self.grid.addWidget(card, i // self.columns, i % self.columns, Qt.AlignmentFlag.AlignTop)
 
     def arrange(self, columns: int) -> None:
         self.columns = columns
+        for column in range(max(columns, self.grid.columnCount())):
+            self.grid.setColumnStretch(column, 1 if column < columns else 0)  # equal widths
         shown = [card for card in self.built if not card.isHidden()]
         for i, card in enumerate(shown):
-            self.grid.addWidget(card, i // columns, i % columns)
+            self.grid.addWidget(card, i // columns, i % columns, Qt.AlignmentFlag.AlignTop)
 
     def set_loop(self, on: bool) -> None:
         self._loop = on

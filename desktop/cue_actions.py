@@ -5,10 +5,11 @@ from engine.library import Cue
 
 
 class CueActions:
-    def __init__(self, store, audition, more_like_this=lambda cue: None):
+    def __init__(self, store, audition, more_like_this=lambda cue: None, add_to_timeline=lambda cues: None):
         self.store = store
         self.audition = audition
         self.more_like_this = more_like_this  # generate continuations of a cue
+        self.add_to_timeline = add_to_timeline  # place cues at the end of the timeline's first track
 
     def perform(self, action: tuple, cues: list[Cue]) -> bool:
         """Carry out a key's action (see cue_keys); False for those a view handles itself."""
@@ -25,6 +26,8 @@ class CueActions:
             self.more_like_this(cues[0])
         elif name == "delete":
             self.delete(cues)
+        elif name == "timeline":
+            self.add_to_timeline(cues)
         else:
             return False
         return True

@@ -6,7 +6,8 @@ SHORTCUTS = [
     ("Candidates and library", [
         ("Space", "play / stop"), ("← → ↑ ↓", "move between candidates"), ("L", "loop on / off"),
         ("0–5", "rate (0 clears)"), ("T", "tag"), ("K", "keep"), ("C", "UCS CatID"),
-        ("M", "more like this: continue the cue"), ("Delete", "delete (Ctrl+Z brings it back)"),
+        ("M", "more like this: continue the cue"), ("A", "add to the timeline (end of track 1)"),
+        ("Delete", "delete (Ctrl+Z brings it back)"),
         ("Esc", "leave a text field, back to the candidates"),
         ("Click waveform", "play from there"), ("Drag on waveform", "select a region: play or drag just it"),
         ("Ctrl+Enter", "generate"), ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo the last edit"),
@@ -32,4 +33,5 @@ def cue_action(event) -> tuple[str, int | None] | None:
         return ("rate", key - Qt.Key.Key_0)
     return {Qt.Key.Key_L: ("loop", None), Qt.Key.Key_T: ("tag", None),
             Qt.Key.Key_K: ("keep", None), Qt.Key.Key_C: ("catid", None),
-            Qt.Key.Key_M: ("more", None), Qt.Key.Key_Delete: ("delete", None)}.get(key)
+            Qt.Key.Key_M: ("more", None), Qt.Key.Key_A: ("timeline", None),
+            Qt.Key.Key_Delete: ("delete", None)}.get(key)

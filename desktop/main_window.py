@@ -22,7 +22,7 @@ from . import theme
 from .audition import Audition
 from .background import Background
 from .candidate_card import CandidateCard
-from .candidates_grid import CandidatesGrid
+from .candidates_grid import CARD_WIDTH, CandidatesGrid
 from .cue_actions import CueActions
 from .cue_keys import SHORTCUTS, cue_action
 from .cue_store import CueStore
@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.engine = EngineBridge(self)
         self.audition = Audition(self.background, self)
         self.waveforms = WaveformCache(self.background, self)
-        self.actions = CueActions(self.store, self.audition, self.more_like_this)
+        self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline)
         self._requests = {}  # job id → request, for the jobs still running
 
         self.prompt = PromptPanel()
@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         for view in (self.grid, self.library):
             view.current_changed.connect(self.details.show_cue)
             view.current_changed.connect(self._set_current_cue)
-        self.library.add_to_timeline.connect(self.add_to_timeline)
+        self.library.add_to_timeline.connect(self.actions.add_to_timeline)
         self.library.export_requested.connect(self.export_cue)
         self.library.reveal_requested.connect(lambda cue: self._open_folder(cue.path.parent))
         self.timeline.status.connect(self.show_error)
@@ -474,12 +474,23 @@ class MainWindow(QMainWindow):
     def _default_dock_sizes(self) -> None:
         """Room for the candidates in the middle, in proportion to the window (docks size
         once shown)."""
-        w, h = self.width(), self.height()
-        self.resizeDocks([self._docks["Library"], self._docks["Details"]],
-                         [max(240, int(w * 0.26)), max(220, int(w * 0.2))], Qt.Orientation.Horizontal)
+        h = self.height()
+        self._side_dock_widths()
         self.resizeDocks([self._docks["Timeline"]], [max(170, int(h * 0.27))], Qt.Orientation.Vertical)
         self.resizeDocks([self._docks["Details"], self._docks["Jobs"]], [int(h * 0.3), int(h * 0.2)],
                          Qt.Orientation.Vertical)
+
+    def _side_dock_widths(self) -> None:
+        w = self.width()
+        self.resizeDocks([self._docks["Library"], self._docks["Details"]],
+                         [max(240, int(w * 0.26)), max(220, int(w * 0.2))], Qt.Orientation.Horizontal)
+
+    def resizeEvent(self, event) -> None:
+        """A narrower window takes room from the side docks too, not only from the cards."""
+        super().resizeEvent(event)
+        if event.oldSize().isValid() and event.size().width() < event.oldSize().width():
+            QTimer.singleShot(0, self, lambda: self.grid.width() < 2 * CARD_WIDTH + 40
+                              and self._side_dock_widths())
 
     def reset_layout(self) -> None:
         for title, dock in self._docks.items():

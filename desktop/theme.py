@@ -12,7 +12,7 @@ _DARK = {
     QPalette.ColorRole.Base: "#1d1d20", QPalette.ColorRole.AlternateBase: "#26262a",
     QPalette.ColorRole.Text: "#e8e8e8", QPalette.ColorRole.Button: "#38383c",
     QPalette.ColorRole.ButtonText: "#e8e8e8", QPalette.ColorRole.BrightText: "#ffffff",
-    QPalette.ColorRole.Highlight: "#2f7fd1", QPalette.ColorRole.HighlightedText: "#ffffff",
+    QPalette.ColorRole.Highlight: "#2767ad", QPalette.ColorRole.HighlightedText: "#ffffff",
     QPalette.ColorRole.ToolTipBase: "#38383c", QPalette.ColorRole.ToolTipText: "#e8e8e8",
     QPalette.ColorRole.PlaceholderText: "#9a9aa0", QPalette.ColorRole.Link: "#6cb4ff",
     QPalette.ColorRole.Light: "#505056", QPalette.ColorRole.Midlight: "#434348",
@@ -32,7 +32,9 @@ def scheme(choice: str, app) -> str:
 
 def palette(name: str, app) -> QPalette:
     if name == "light":
-        return app.style().standardPalette()
+        pal = app.style().standardPalette()
+        pal.setColor(QPalette.ColorRole.Highlight, QColor(_DARK[QPalette.ColorRole.Highlight]))
+        return pal
     pal = QPalette()
     for role, color in _DARK.items():
         pal.setColor(role, QColor(color))
