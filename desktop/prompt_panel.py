@@ -23,7 +23,7 @@ class PromptPanel(QWidget):
         super().__init__(parent)
         self.prompt = QPlainTextEdit(placeholderText="Describe the cue, e.g. “tense low strings, "
                                      "slow pulse, distant thunder”   (Ctrl+Enter generates)")
-        self.prompt.setMaximumHeight(72)
+        self.prompt.setMaximumHeight(60)
         self.prompt.setTabChangesFocus(True)
         self.model = QComboBox()
         self._present = {name: info.tiny for name, info in registry.MODELS.items()}

@@ -183,7 +183,7 @@ def cmd_library(args) -> int:
         if args.action in ("list", "search"):
             cues = lib.search(text=getattr(args, "text", "") or "", tag=args.tag,
                               min_rating=args.min_rating, model=args.model, catid=args.catid,
-                              category=args.category, limit=args.limit)
+                              category=args.category, kept=args.kept, limit=args.limit)
             _print_cues(cues, args.json)
             return 0
         if args.action == "delete":
@@ -370,12 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in [("list", "newest cues first"), ("search", "find cues")]:
         a = acts.add_parser(name, help=help_text)
         if name == "search":
-            a.add_argument("text", nargs="?", default="", type=_text, help="words to find in prompt, tags or notes")
+            a.add_argument("text", nargs="?", default="", type=_text,
+                           help="words to find in prompt, tags, notes, model, CatID or UCS category")
         a.add_argument("--tag", type=_text)
         a.add_argument("--min-rating", type=int)
         a.add_argument("--model")
         a.add_argument("--catid", help="one UCS CatID, e.g. AMBForst")
         a.add_argument("--category", help="a whole UCS category, e.g. AMBIENCE")
+        a.add_argument("--kept", action="store_true", help="only the cues marked keep")
         a.add_argument("--limit", type=_count, default=None if name == "search" else 50)
         a.add_argument("--json", action="store_true", help="one JSON object per cue")
     for name, extra in [("show", None), ("rate", "rating"), ("tag", "tags"), ("untag", "tags"),

@@ -7,6 +7,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+import soundfile as sf
 from PIL import ImageGrab
 
 from conftest import run_cli
@@ -26,9 +28,9 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_xvfb():
+def start_xvfb(width: int, height: int):
     read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "1500x900x24",
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24",
                              "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
     os.close(write)
     with os.fdopen(read) as f:
@@ -53,48 +55,101 @@ def arrange_a_timeline() -> None:
         assert run_cli(*args).returncode == 0
 
 
-def test_run_command_starts_the_app_which_generates_and_shows_candidates(cuedeck_home):
+def saved_cues(prompt: str) -> list:
+    with Library() as lib:
+        return lib.search(prompt)
+
+
+@pytest.mark.parametrize("width,height", [(1024, 700), (1600, 1000)])
+def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home, tmp_path, width, height):
+    """Type a prompt, generate, leave a tag field with Esc, rate by key, add to the
+    timeline, export: all with real key presses, at 1024 × 700 and at 1600 × 1000."""
     arrange_a_timeline()
-    xvfb, display = start_xvfb()
+    exports = tmp_path / "exports"
+    config = cuedeck_home / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "desktop.ini").write_text(f"[export]\nfolder={exports}\n")
+    xvfb, display = start_xvfb(width, height)
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     app = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
+
+    def keys(*names):
+        for name in names:
+            xdotool("key", name, env=env)
+
+    def shot(name):
+        ARTIFACTS.mkdir(exist_ok=True)
+        image = ImageGrab.grab(xdisplay=display)
+        image.save(ARTIFACTS / name)
+        return image
+
     try:
         # --onlyvisible: a window found before it is mapped cannot take the keyboard focus,
         # and keys typed then go nowhere (no window manager gives it focus for us).
         window = wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^CueDeck$", env=env),
                           60, "the CueDeck window").splitlines()[0]
+        xdotool("windowmove", window, "0", "0", env=env)
+        xdotool("windowsize", window, str(width), str(height), env=env)
+        wait_for(lambda: f"Geometry: {width}x{height}" in xdotool("getwindowgeometry", window, env=env),
+                 30, f"the window at {width} × {height}")
 
         def focused():
             xdotool("windowfocus", window, env=env)
             return xdotool("getwindowfocus", env=env) == window
         wait_for(focused, 30, "the keyboard focus on the CueDeck window")
-        time.sleep(1)  # let the window finish its first layout
         xdotool("type", "--delay", "15", "rain on a tin roof, close and heavy", env=env)
-        xdotool("key", "ctrl+Return", env=env)
-
-        def cues():
-            if not (cuedeck_home / "library" / "library.sqlite3").exists():
-                return []
-            with Library() as lib:
-                return lib.search("rain")
+        keys("ctrl+Return")
         try:
-            found = wait_for(cues, 180, "the generated cues in the library")
+            found = wait_for(lambda: saved_cues("rain"), 180, "the generated cues in the library")
         except AssertionError:
-            ARTIFACTS.mkdir(exist_ok=True)
-            ImageGrab.grab(xdisplay=display).save(ARTIFACTS / "e2e-failure.png")
+            shot("e2e-failure.png")
             log = cuedeck_home / "logs" / "worker.log"
             raise AssertionError(f"no cues; worker log:\n{log.read_text() if log.exists() else '(none)'}")
         assert len(found) == 4 and found[0].prompt == "rain on a tin roof, close and heavy"
-        time.sleep(3)  # cards fill in, waveforms arrive from the file threads
-        ARTIFACTS.mkdir(exist_ok=True)
-        shot = ImageGrab.grab(xdisplay=display)
-        shot.save(ARTIFACTS / "e2e-app.png")
-        assert shot.size == (1500, 900)
-        assert len(shot.getcolors(1 << 20) or range(1 << 20)) > 50  # a painted window, not a blank screen
+        first = min(found, key=lambda c: c.batch_index)
 
-        xdotool("key", "ctrl+q", env=env)
+        # Esc leaves the prompt for the candidates; T opens the tag field, Esc leaves it
+        # unsaved, and the 4 typed next rates the cue instead of landing in the field.
+        keys("Escape", "t")
+        xdotool("type", "--delay", "15", "DOORWood", env=env)
+        keys("Escape", "4")
+        try:
+            wait_for(lambda: saved_cues("rain") and next(c for c in saved_cues("rain") if c.id == first.id).rating == 4,
+                     30, "the rating typed after Esc")
+        except AssertionError:
+            shot("e2e-failure.png")
+            raise
+        assert next(c for c in saved_cues("rain") if c.id == first.id).tags == ()
+
+        keys("a")  # onto the timeline, after what is on its first track
+
+        def placed():
+            with Library() as lib:
+                return first.id in lib.timeline("Reel 1").cue_ids()
+        wait_for(placed, 30, "the cue on the timeline")
+
+        keys("ctrl+shift+e")
+        wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^Export", env=env), 30, "the export dialog")
+        keys("Return")
+        mix = wait_for(lambda: list(exports.glob("*/* - Mix.wav")), 120, "the exported mix")
+        assert sf.info(str(mix[0])).frames > 0
+        wait_for(lambda: not list(exports.glob("**/*.part")), 30, "the export to finish")
+        settled = [None]
+
+        def painted():  # two grabs in a row alike: the notice and waveforms have painted
+            now = ImageGrab.grab(xdisplay=display).tobytes()
+            same, settled[0] = now == settled[0], now
+            return same
+        wait_for(painted, 30, "the window to finish painting")
+        image = shot(f"e2e-{width}x{height}.png")
+        assert image.size == (width, height)
+        assert len(image.getcolors(1 << 20) or range(1 << 20)) > 50  # a painted window, not a blank screen
+
+        # the dialog took the X focus with it (no window manager to hand it back)
+        wait_for(focused, 30, "the keyboard focus back on the CueDeck window")
+        keys("ctrl+q")
         assert app.wait(timeout=30) == 0
     finally:
         if app.poll() is None:

@@ -76,6 +76,11 @@ def test_search_by_text_tag_rating_model_and_catid(lib):
     assert ids(lib.search(catid="rainmetl")) == {rain[1].id}
     assert ids(lib.search(category="RAIN")) == {rain[1].id}
     assert ids(lib.search("100%")) == set()  # LIKE wildcards are literal
+    # the search box also finds a CatID, its UCS category or subcategory, and the model
+    assert ids(lib.search("rainmetl")) == ids(lib.search("metal")) == ids(lib.search("rain metal")) == {rain[1].id}
+    assert ids(lib.search("tiny-sfx")) == ids(rain)
+    lib.set_keep(pads[0].id, True)
+    assert ids(lib.search(kept=True)) == {pads[0].id} and ids(lib.search("rain", kept=True)) == set()
     assert [c.id for c in lib.search(limit=2)] == [rain[1].id, rain[0].id]  # newest first
 
 

@@ -38,7 +38,7 @@ def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home, tmp_p
     assert not info.is_present()
     with pytest.raises(ModelNotPresent) as caught:
         registry.require_present(info)
-    assert caught.value.model == "musicgen-small" and "install it once (2." in str(caught.value)
+    assert caught.value.model == "musicgen-small" and "install it once (1.8 GB)" in str(caught.value)
     assert "cuedeck" not in str(caught.value)  # the window says it with a button, the CLI with its command
     folder = cuedeck_home / "models" / "musicgen-small"
     folder.mkdir(parents=True)
