@@ -1,5 +1,7 @@
 """A candidate card: waveform with playhead, play/stop, rating, keep, UCS CatID, tags."""
 
+from functools import lru_cache
+
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import QDrag, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QLabel, QLineEdit,
@@ -17,14 +19,20 @@ CUE_MIME = "application/x-cuedeck-cue-ids"  # "12,13" or, for a region, "12@1.5-
 CATID_POPUP_WIDTH = 420  # wide enough for "CatID  CATEGORY / SUBCATEGORY"
 
 
-def ucs_completer(parent) -> QCompleter:
-    """Completion over every UCS CatID; the popup also shows category and subcategory."""
-    model = QStandardItemModel(parent)
+@lru_cache(maxsize=1)
+def _ucs_model() -> QStandardItemModel:
+    """Every UCS CatID with its category and subcategory: built once, shared by the cards."""
+    model = QStandardItemModel(QApplication.instance())
     for c in ucs.categories().values():
         item = QStandardItem(f"{c.catid}  {c.category} / {c.subcategory}")
         item.setData(c.catid, Qt.ItemDataRole.UserRole)
         model.appendRow(item)
-    completer = QCompleter(model, parent)
+    return model
+
+
+def ucs_completer(parent) -> QCompleter:
+    """Completion over every UCS CatID; the popup also shows category and subcategory."""
+    completer = QCompleter(_ucs_model(), parent)
     completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
     completer.popup().setMinimumWidth(CATID_POPUP_WIDTH)

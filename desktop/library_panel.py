@@ -5,13 +5,13 @@ from collections import OrderedDict
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QMenu, QStyledItemDelegate, QTableView, QVBoxLayout,
-                               QWidget)
+                               QInputDialog, QLabel, QLineEdit, QMenu, QStyledItemDelegate, QTableView,
+                               QVBoxLayout, QWidget)
 
 from engine import registry, ucs
 from engine.library import Cue
 
-from .candidate_card import CUE_MIME, cue_mime_data, provenance_text
+from .candidate_card import CUE_MIME, cue_mime_data, provenance_text, ucs_completer
 from .cue_keys import cue_action
 from .waveform import overview_image
 
@@ -276,16 +276,42 @@ class LibraryPanel(QWidget):
         if watched is self.view and event.type() == event.Type.KeyPress:
             cues = self.selected_cues()
             action = cue_action(event)
+            if cues and action == ("tag", None):
+                self.ask_tags(cues)
+                return True
+            if cues and action == ("catid", None):
+                self.ask_catid(cues)
+                return True
             if cues and action:
                 return self.actions.perform(action, cues)
         return super().eventFilter(watched, event)
+
+    def ask_tags(self, cues: list[Cue]) -> None:
+        """Tags for every selected cue, asked in a small dialog (T)."""
+        self._ask("Add tags", f"Tags for {_what(cues)}, comma-separated:",
+                  lambda text: self.actions.add_tags(cues, text))
+
+    def ask_catid(self, cues: list[Cue]) -> None:
+        """One UCS CatID for every selected cue (C), with completion."""
+        dialog = self._ask("UCS CatID", f"CatID for {_what(cues)}:",
+                           lambda text: self.actions.set_catid(cues, text.strip().split(" ")[0]))
+        dialog.findChild(QLineEdit).setCompleter(ucs_completer(dialog))
+
+    def _ask(self, title: str, label: str, done) -> QInputDialog:
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.textValueSelected.connect(done)
+        dialog.open()
+        self.input_dialog = dialog  # kept alive while it is open (and reachable from tests)
+        return dialog
 
     def _context_menu(self, pos) -> None:
         cues = self.selected_cues()
         if not cues:
             return
         one = cues[0] if len(cues) == 1 else None
-        what = f"cue {one.id}" if one else f"{len(cues)} cues"
+        what = _what(cues)
         menu = QMenu(self)
         if one:
             menu.addAction("Play\tSpace", lambda: self.actions.play(one))
@@ -297,7 +323,13 @@ class LibraryPanel(QWidget):
         for n in range(6):
             rate.addAction("★" * n or "No rating", lambda n=n: self.actions.rate(cues, n))
         menu.addAction("Keep / unkeep\tK", lambda: self.actions.toggle_keep(cues))
+        menu.addAction("Add tags…\tT", lambda: self.ask_tags(cues))
+        menu.addAction("UCS CatID…\tC", lambda: self.ask_catid(cues))
         menu.addSeparator()
         menu.addAction(f"Delete {what}\tDelete", lambda: self.actions.delete(cues))
         menu.popup(self.view.viewport().mapToGlobal(pos))
         self.context_menu = menu  # for tests and to keep it alive while shown
+
+
+def _what(cues: list[Cue]) -> str:
+    return f"cue {cues[0].id}" if len(cues) == 1 else f"{len(cues)} cues"

@@ -363,3 +363,24 @@ def test_export_shows_a_notice_that_opens_the_folder(qtbot, window, tmp_path):
         assert opened == [str(tmp_path)]
     finally:
         QDesktopServices.unsetUrlHandler("file")
+
+
+def test_many_library_rows_take_tags_and_a_catid_at_once_and_one_undo_reverts_them(qtbot, window):
+    cues = add_cues("creak", 3, seed=17)
+    library = window.library
+    library.refresh()
+    qtbot.waitUntil(lambda: library.count.text() == "3 cues")
+    library.view.setFocus()
+    library.view.selectAll()
+    qtbot.waitUntil(lambda: len(library.selected_cues()) == 3)
+    qtbot.keyClick(library.view, Qt.Key.Key_T)
+    library.input_dialog.setTextValue("wood, old door")
+    library.input_dialog.accept()
+    qtbot.waitUntil(lambda: all(saved(c.id).tags == ("old door", "wood") for c in cues))
+    qtbot.keyClick(library.view, Qt.Key.Key_C)
+    library.input_dialog.setTextValue("DOORWood")
+    library.input_dialog.accept()
+    qtbot.waitUntil(lambda: all(saved(c.id).catid == "DOORWood" for c in cues))
+    window.undo_action.trigger()  # one step for all three
+    qtbot.waitUntil(lambda: all(saved(c.id).catid is None for c in cues))
+    assert all(saved(c.id).tags == ("old door", "wood") for c in cues)
