@@ -51,6 +51,19 @@ def provenance_text(cue: Cue) -> str:
             f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")
 
 
+class CatIdEdit(QLineEdit):
+    """The CatID field; its completion is attached when it first takes the focus (cards are
+    built while a job runs, and most are never classified)."""
+
+    completed = Signal()
+
+    def focusInEvent(self, event) -> None:
+        if self.completer() is None:
+            self.setCompleter(ucs_completer(self))
+            self.completer().activated[str].connect(lambda _: self.completed.emit())
+        super().focusInEvent(event)
+
+
 class Stars(QWidget):
     rated = Signal(int)
 
@@ -101,8 +114,7 @@ class CandidateCard(QFrame):
                                 toolTip="More like this: continuations that start from this cue's end (M)")
         self.wave = WaveformView()
         self.stars = Stars()
-        self.catid = QLineEdit(placeholderText="UCS CatID (C)")
-        self.catid.setCompleter(ucs_completer(self.catid))
+        self.catid = CatIdEdit(placeholderText="UCS CatID (C)")
         self.tag_chips = QWidget()
         self.tags_row = FlowLayout(self.tag_chips, spacing=2)  # chips wrap, never overlap
         self.tag_chips.hide()
@@ -142,7 +154,7 @@ class CandidateCard(QFrame):
         self.loop.clicked.connect(lambda on: setattr(self.actions.audition, "loop", on))
         self.more.clicked.connect(lambda: self.cue and self.actions.more_like_this(self.cue))
         self.catid.editingFinished.connect(self._catid_done)
-        self.catid.completer().activated[str].connect(lambda _: self._catid_done())
+        self.catid.completed.connect(self._catid_done)
         self.tag_edit.returnPressed.connect(self._tags_done)
         self.set_pending(0.0)
 

@@ -258,6 +258,7 @@ def test_layout_glitches_chips_wrap_catid_popup_is_wide_and_numbers_have_room(qt
         top_left = chip.mapTo(card, QPoint(0, 0))
         assert card.rect().contains(QRect(top_left, chip.size()))
         assert top_left.y() > card.title.geometry().bottom()
+    card.focus_catid()
     assert card.catid.completer().popup().minimumWidth() >= 400
     window.prompt.advanced.setChecked(True)
     for box in (window.prompt.seed, window.prompt.top_k, window.prompt.cfg):
