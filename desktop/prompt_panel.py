@@ -154,9 +154,6 @@ class PromptPanel(QWidget):
             f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
             f"{info.max_duration:g} s windows, {where}. Weights licence: {info.licence}.")
 
-    def is_present(self, name: str) -> bool:
-        return bool(self._present.get(name))
-
     def focus_prompt(self) -> None:
         self.prompt.setFocus()
 
