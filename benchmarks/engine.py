@@ -83,14 +83,14 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
     """One engine, one request, in this process; returns its figures."""
     import torch
 
-    from engine.generation import _per_candidate_sampling
+    from engine.worker.generation import _per_candidate_sampling
 
     model = build(device)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(candidates)]
     seeds = [1000 + i for i in range(candidates)]
     first_audio, prepare = None, 0.0
     if engine == "cuedeck":  # once per loaded model, kept warm between jobs: not part of a job
-        from engine.fast_lm import FastDecoder
+        from engine.worker.fast_lm import FastDecoder
 
         began = time.perf_counter()
         decoder = FastDecoder(model.lm, dtype)
@@ -101,7 +101,7 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
             model.set_generation_params(use_sampling=True, top_k=250, cfg_coef=3.0, duration=duration)
             audio, tokens = model.generate(prompts, return_tokens=True)
         else:
-            from engine.streaming import StreamingDecoder
+            from engine.worker.streaming import StreamingDecoder
 
             def heard(piece, start_seconds):
                 nonlocal first_audio
@@ -135,7 +135,7 @@ def logit_error(model, prompts, tokens, precision: str, steps: int = 32) -> dict
     """The chosen precision against fp32 on the same inputs (the first `steps` steps of the
     job's own token sequence): largest logit difference relative to the logits' spread, and
     how often the most likely token is the same."""
-    from engine.fast_lm import FastDecoder
+    from engine.worker.fast_lm import FastDecoder
 
     pattern = model.lm.pattern_provider.get_pattern(tokens.shape[-1])
     sequence, _, _ = pattern.build_pattern_sequence(tokens, model.lm.special_token_id)

@@ -117,7 +117,9 @@ def cmd_models(args) -> int:
     if action == "install":
         return _install(models, args)
     if action == "import":
-        print(_state_line(models.import_folder(args.name, Path(args.dir))))
+        from .worker.checkpoints import check_checkpoint  # torch loads here, in this process only
+
+        print(_state_line(models.import_folder(args.name, Path(args.dir), check_checkpoint)))
         return 0
     if action == "remove":
         for path in models.remove(args.name):

@@ -8,7 +8,8 @@ transformers looks up in the Hugging Face cache, so it is downloaded there.
 Downloads go through huggingface_hub (its endpoint, headers, session and offline switch)
 with our own loop around them: progress per chunk, cancel between chunks, a partial file
 (`*.incomplete`) that the next install resumes with a byte range, the sha256 the hub gives
-for every large file checked before a file takes its final name. No torch here.
+for every large file checked before a file takes its final name. No torch here (an import's
+checkpoint check is engine.worker.checkpoints).
 """
 
 import hashlib
@@ -259,9 +260,11 @@ def _fetch(repo: str, filename: str, target: Path, meta, progress, should_cancel
 
 # -- import and remove ------------------------------------------------------------------------
 
-def import_folder(name: str, source: Path) -> ModelState:
+def import_folder(name: str, source: Path, check_file) -> ModelState:
     """Copy a model folder in audiocraft's release layout into the models folder, after
-    checking its files load with torch's weights-only loader (nothing else is trusted)."""
+    `check_file(path)` passed for each of its files (the CLI passes
+    engine.worker.checkpoints.check_checkpoint: torch's weights-only loader; nothing else is
+    trusted)."""
     info = registry.get(name)
     if info.tiny:
         raise BadInput(f"{name} is built in; there is nothing to import")
@@ -272,7 +275,7 @@ def import_folder(name: str, source: Path) -> ModelState:
     if missing:
         raise BadInput(f"{source} lacks {', '.join(missing)}; a model folder holds {' and '.join(CHECKPOINT_FILES)}")
     for f in CHECKPOINT_FILES:
-        _check_checkpoint(source / f)
+        check_file(source / f)
     own = paths.models_dir() / name
     staging.sweep(own.parent)  # imports and removals a kill interrupted
     part = staging.part_path(own)
@@ -290,20 +293,6 @@ def import_folder(name: str, source: Path) -> ModelState:
         shutil.rmtree(part, ignore_errors=True)
         raise
     return state(info)
-
-
-def _check_checkpoint(file: Path) -> None:
-    import torch
-
-    try:
-        package = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:
-        if "Unsupported global" in str(e):
-            raise BadInput(f"refusing {file}: it needs arbitrary pickled code to load; use the "
-                           "model's official release files") from None
-        raise BadInput(f"{file} is not a readable checkpoint ({type(e).__name__}); copy it again") from None
-    if not isinstance(package, dict) or "best_state" not in package or "xp.cfg" not in package:
-        raise BadInput(f"{file} is not an audiocraft release checkpoint (no best_state / xp.cfg)")
 
 
 def remove(name: str) -> list[Path]:

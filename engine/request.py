@@ -15,7 +15,7 @@ MAX_TEMPERATURE = 10.0
 MAX_CFG = 30.0
 WINDOWS = 4  # a cue may be up to 4 windows long (MusicGen/AudioGen extend window by window)
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "int8")  # CueDeck's decoder: exact, or faster (see engine.fast_lm)
+PRECISIONS = ("fp32", "bf16", "int8")  # CueDeck's decoder: exact, or faster (see engine.worker.fast_lm)
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def fill_disk(folder: Path, leave: int = 0) -> None:
 @pytest.fixture(scope="session")
 def checkpoint(tmp_path_factory):
     """tiny-music's release files (a few MB), built once for the session."""
-    from engine import tiny_models
+    from engine.worker import tiny_models
 
     return tiny_models.build("tiny-music", tmp_path_factory.mktemp("ckpt") / "tiny-music")
 

@@ -1,44 +1,46 @@
-"""The layering rules, machine-checked: the engine never imports Qt; the UI process never
-imports torch or audiocraft (they load in the worker process only)."""
+"""The layering rules, machine-checked: the engine never imports Qt; only engine/worker/
+imports torch and audiocraft, and the desktop never imports engine.worker (import-linter
+contracts in pyproject.toml); at run time the UI process never loads torch."""
 
-import ast
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6")
 TORCH = ("torch", "torchaudio", "audiocraft", "xformers")
-# Engine modules that load torch: the worker imports them, the desktop never may.
-WORKER_ONLY = ("engine.generation", "engine.tiny_models")
+LINT = Path(sys.executable).parent / "lint-imports"
 
 
-def imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            base = node.module if node.level == 0 else f"{path.parent.name}.{node.module}"
-            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
-    return found
+def lint_imports(tree: Path) -> subprocess.CompletedProcess:
+    """import-linter over the `engine` and `desktop` packages found in `tree`."""
+    return subprocess.run([str(LINT), "--config", str(tree / "pyproject.toml"), "--no-cache"],
+                          capture_output=True, text=True, timeout=120, cwd=tree,
+                          env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"})
 
 
-def offending(package: str, banned: tuple[str, ...]) -> dict[str, set[str]]:
-    bad = {}
-    for path in sorted((ROOT / package).rglob("*.py")):
-        hits = {m for m in imports(path) if any(m == b or m.startswith(b + ".") for b in banned)}
-        if hits:
-            bad[str(path.relative_to(ROOT))] = hits
-    return bad
+def test_the_import_contracts_hold():
+    done = lint_imports(ROOT)
+    assert done.returncode == 0 and "0 broken" in done.stdout, done.stdout + done.stderr
 
 
-def test_engine_never_imports_qt():
-    assert offending("engine", QT) == {}
-
-
-def test_desktop_never_imports_torch_or_worker_only_modules():
-    assert offending("desktop", TORCH + WORKER_ONLY) == {}
+@pytest.mark.parametrize("package, module, line, contract", [
+    ("desktop", "sneaky.py", "import torch", "Only engine.worker imports torch and audiocraft"),
+    ("desktop", "sneaky.py", "from engine.worker import generation", "The desktop never imports the torch side"),
+    ("engine", "sneaky.py", "import audiocraft", "Only engine.worker imports torch and audiocraft"),
+    ("engine", "sneaky.py", "from PySide6 import QtCore", "The engine never imports Qt"),
+])
+def test_a_module_that_breaks_a_contract_is_caught(tmp_path, package, module, line, contract):
+    for name in ("engine", "desktop"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    (tmp_path / package / module).write_text(line + "\n")
+    done = lint_imports(tmp_path)
+    assert done.returncode == 1 and f"{contract} BROKEN" in done.stdout, done.stdout + done.stderr
+    assert f"{package}.sneaky" in done.stdout
 
 
 UI_PROCESS = """
@@ -74,7 +76,7 @@ def test_ui_process_runs_a_generation_without_importing_torch():
 
 
 def test_engine_side_imports_no_qt_at_run_time():
-    script = ("import sys, engine.generation, engine.worker, engine.cli, engine.player; "
+    script = ("import sys, engine.worker.generation, engine.worker, engine.cli, engine.player; "
               f"print(sorted(m for m in sys.modules if m.split('.')[0] in {set(QT)!r}))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=ROOT)

@@ -9,9 +9,10 @@ import pytest
 import soundfile
 
 from conftest import run_cli
-from engine import conditioning, generation, registry
+from engine import registry
+from engine.worker import conditioning, generation
 from engine.errors import BadInput
-from engine.generation import Generator
+from engine.worker.generation import Generator
 from engine.library import Library
 from engine.request import GenerationRequest
 

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from engine import registry
-from engine.fast_lm import FastDecoder, supports
-from engine.generation import Generator, _per_candidate_sampling
+from engine.worker.fast_lm import FastDecoder, supports
+from engine.worker.generation import Generator, _per_candidate_sampling
 from engine.request import GenerationRequest
-from engine.streaming import StreamingDecoder
+from engine.worker.streaming import StreamingDecoder
 
 PROMPTS = ["warm pad", "rain on a tin roof", "door slam", "low drone"]
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 from audiocraft.models import AudioGen, MusicGen
 
-from engine import tiny_models
+from engine.worker import tiny_models
 from engine.errors import BadInput, Cancelled, GenerationFailed
-from engine.generation import GENERATING, Generator, window_steps
+from engine.worker.generation import GENERATING, Generator, window_steps
 from engine.request import GenerationRequest
 
 

@@ -10,7 +10,8 @@ from audiocraft.models import MusicGen
 from audiocraft.modules.conditioners import ChromaStemConditioner
 
 from conftest import run_cli
-from engine import conditioning, registry, tiny_models
+from engine import registry
+from engine.worker import conditioning, tiny_models
 from engine.library import Library
 from hub_standin import COMMIT
 

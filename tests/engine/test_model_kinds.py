@@ -14,8 +14,8 @@ from audiocraft.models.encodec import InterleaveStereoCompressionModel
 from audiocraft.modules import transformer
 
 from conftest import run_cli
-from engine import tiny_models
-from engine.generation import Generator
+from engine.worker import tiny_models
+from engine.worker.generation import Generator
 from engine.library import Library
 from engine.player import Player, prepare
 from engine.request import GenerationRequest

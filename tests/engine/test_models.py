@@ -167,7 +167,7 @@ def test_a_melody_model_installs_with_its_stem_separator_and_follows_a_melody(hu
     import soundfile
     from huggingface_hub import constants
 
-    from engine import tiny_models
+    from engine.worker import tiny_models
 
     tiny_models.build_separator(tmp_path / "sep", COMMIT)  # building the LM loads the separator
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "sep"))

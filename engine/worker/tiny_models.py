@@ -14,7 +14,7 @@ import torch
 from audiocraft.models import builders
 from omegaconf import OmegaConf
 
-from . import faults, resources, staging
+from .. import faults, resources, staging
 
 # Per model: sample rate, SEANet ratios (their product is the hop: 50 frames a second, as
 # in the released models), the longest window (released MusicGen 30 s, AudioGen and MAGNeT
@@ -140,7 +140,7 @@ def build_separator(hub_cache: Path, commit: str = "0" * 40) -> None:
     from demucs.htdemucs import HTDemucs
     from safetensors.torch import save_file
 
-    from .registry import SEPARATOR, SEPARATOR_BAG
+    from ..registry import SEPARATOR, SEPARATOR_BAG
 
     kwargs = {"sources": ["drums", "bass", "other", "vocals"], "audio_channels": 2, "channels": 8,
               "depth": 3, "t_layers": 1, "t_heads": 2, "nfft": 2048, "samplerate": 44100,

@@ -27,11 +27,12 @@ from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
 from audiocraft.modules.transformer import set_efficient_attention_backend  # noqa: E402
 from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
 
-from . import fast_lm, paths, registry, resources, tiny_models  # noqa: E402
+from .. import paths, registry, resources  # noqa: E402
+from ..errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
+from ..registry import ModelInfo  # noqa: E402
+from ..request import GenerationRequest  # noqa: E402
+from . import fast_lm, tiny_models  # noqa: E402
 from .fast_lm import FastDecoder  # noqa: E402
-from .errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
-from .registry import ModelInfo  # noqa: E402
-from .request import GenerationRequest  # noqa: E402
 from .streaming import StreamingDecoder  # noqa: E402
 
 CLASSES = {"musicgen": MusicGen, "audiogen": AudioGen, "magnet": MAGNeT}
@@ -189,7 +190,7 @@ class Generator:
         continuation of it; `melody` (the same form) conditions melody models on its chroma; a duration past the model's window is generated window by window
         (audiocraft's extension). `on_progress(fraction, stage)` follows the whole job (see
         JobProgress) after every decoding step; when `should_cancel()` turns true the job stops at the next step and raises
-        Cancelled. Text-only jobs within one window run on CueDeck's decoder (engine.fast_lm)
+        Cancelled. Text-only jobs within one window run on CueDeck's decoder (engine.worker.fast_lm)
         and, with `on_audio(audio [candidates, channels, samples], start_seconds, rate)`, stream the
         audio of every candidate in pieces while they generate.
         """

@@ -1,6 +1,6 @@
 """The engine worker process: generates, writes files and library rows, reports progress.
 
-Started by EngineClient as `python -m engine.worker`. It speaks the protocol as JSON lines:
+Started by EngineClient as `python -m engine.worker` (engine/worker/__main__.py). It speaks the protocol as JSON lines:
 requests on stdin, events on stdout. Anything else that writes to stdout (a library's print)
 is sent to stderr, which the client points at the worker log.
 """
@@ -17,11 +17,12 @@ import time
 import traceback
 from pathlib import Path
 
-from . import conditioning, cue_audio, paths, resources, staging
-from . import protocol as p
-from .errors import BadInput, Cancelled, CueDeckError
-from .library import Library
-from .request import GenerationRequest
+from .. import cue_audio, paths, resources, staging
+from .. import protocol as p
+from ..errors import BadInput, Cancelled, CueDeckError
+from ..library import Library
+from ..request import GenerationRequest
+from . import conditioning
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress events; a new stage is always sent
 SAVING = 0.95  # the job's progress when its files and rows are written
@@ -227,6 +228,3 @@ def main() -> None:
         logging.shutdown()
         os._exit(1)  # at once: the request thread still blocks on stdin
 
-
-if __name__ == "__main__":
-    main()
