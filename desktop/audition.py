@@ -9,7 +9,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from engine import cue_audio
-from engine.library import Cue
+from engine.cue import Cue
 from engine.loudness import audition_gain
 from engine.player import Player, prepare
 

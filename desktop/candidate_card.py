@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QL
 
 from engine import ucs
 from engine import registry
-from engine.library import Cue
+from engine.cue import Cue
 
 from . import theme
 from .flow_layout import FlowLayout

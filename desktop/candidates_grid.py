@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QS
                                QVBoxLayout, QWidget)
 
 from engine import registry
-from engine.library import Cue
+from engine.cue import Cue
 from engine.request import GenerationRequest
 
 from .audition import Preview

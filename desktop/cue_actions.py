@@ -1,7 +1,7 @@
 """What the user can do to cues, in one place, for every view that shows cues. Edits take a
 list: the library's multi-selection rates, tags, keeps or deletes many cues as one step."""
 
-from engine.library import Cue
+from engine.cue import Cue
 
 
 class CueActions:

@@ -8,7 +8,8 @@ when the window closes, so Ctrl+Z brings it back whole (and a crash loses nothin
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.library import Cue, normalise_tag
+from engine.cue import Cue
+from engine.library import normalise_tag
 
 
 class CueStore(QObject):

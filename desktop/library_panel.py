@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QVBoxLayout, QWidget)
 
 from engine import registry, ucs
-from engine.library import Cue
+from engine.cue import Cue
 
 from .candidate_card import CUE_MIME, cue_mime_data, provenance_text, ucs_completer
 from .cue_keys import cue_action

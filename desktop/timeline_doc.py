@@ -5,7 +5,7 @@ so a timeline reopens exactly as it was left."""
 from PySide6.QtCore import QObject, Signal
 
 from engine.errors import BadInput
-from engine.library import Cue
+from engine.cue import Cue
 from engine.timeline import Clip, History, Timeline
 
 

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QWidget
 
 from engine import cue_audio, paths
 from engine.audio_io import write_atomic
-from engine.library import Cue
+from engine.cue import Cue
 
 BUCKETS = 400
 MEMORY_ENTRIES = 20_000  # 3–6 KB each

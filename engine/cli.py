@@ -12,7 +12,8 @@ from pathlib import Path
 from . import __version__, paths, registry, ucs
 from .client import EngineClient
 from .errors import BadInput, CueDeckError, ModelNotPresent
-from .library import Cue, Library
+from .cue import Cue
+from .library import Library
 from .request import MAX_CANDIDATES, GenerationRequest, check_text
 from .timeline import Clip, Timeline
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from . import __version__, bwf, faults, loudness, resources, staging, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
-from .library import Cue, Library
+from .cue import Cue
+from .library import Library
 from .mixdown import Mixdown, check, render
 from .timeline import Clip, Timeline
 

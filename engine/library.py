@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import unicodedata
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from . import __version__, faults, loudness, paths, registry, resources, staging, ucs
 from .audio_io import write_atomic, write_wav_atomic
+from .cue import Cue
 from .cue_audio import file_problem
 from .errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryError, NotFound
 from .request import GenerationRequest
@@ -90,47 +91,6 @@ MIGRATIONS = [
     ALTER TABLE cues ADD COLUMN conditioning_source TEXT;
     """,
 ]
-
-
-@dataclass(frozen=True)
-class Cue:
-    id: int
-    path: Path  # absolute
-    prompt: str
-    model: str
-    licence: str
-    audiocraft_version: str
-    cuedeck_version: str
-    duration: float
-    sample_rate: int
-    channels: int
-    top_k: int
-    top_p: float
-    temperature: float
-    cfg_coef: float
-    seed: int
-    request_seed: int
-    batch_size: int
-    batch_index: int
-    job_id: str
-    sha256: str
-    loudness_lufs: float | None
-    peak: float
-    conditioning_sha256: str | None
-    conditioning_source: str | None
-    parent_id: int | None
-    created_at: str
-    rating: int
-    catid: str | None
-    notes: str
-    keep: bool
-    tags: tuple[str, ...]
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["path"] = str(self.path)
-        d["tags"] = list(self.tags)
-        return d
 
 
 _COLUMNS = [f.name for f in fields(Cue) if f.name not in ("id", "tags")]

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import cue_audio
 from .errors import BadInput
-from .library import Cue
+from .cue import Cue
 from .timeline import Clip, Timeline
 
 TOLERANCE_S = 0.002  # rounding of in/out points to samples

@@ -10,11 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-import soundfile
 
 from conftest import ROOT, fill_disk, run_cli
 from engine import cli, library as library_module
-from engine.errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryError
+from engine.errors import BadInput, DiskFull, GenerationFailed, LibraryError
 from engine.library import Library
 from engine.request import MAX_SEED, GenerationRequest
 from engine.timeline import Clip
