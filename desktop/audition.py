@@ -1,6 +1,7 @@
 """Audition for Qt: the engine's Player behind a facade that loads cues off the UI thread
 and polls the play position with a timer (never a signal from PortAudio's thread)."""
 
+import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -17,8 +18,15 @@ POLL_MS = 30
 CACHE_CUES = 32  # decoded cues kept for instant re-audition
 
 
-MIX = -1  # the id that position_changed and playing_changed use for a timeline mix
-# Candidates still generating play from their preview files under ids -2, -3, …
+# The ids audio plays under: a cue's own id (positive), MIX for a timeline mix, and -2, -3, …
+# for candidates still generating, which play from their preview files.
+MIX = -1
+_previews = itertools.count(2)
+
+
+def preview_key() -> int:
+    """A new id for a preview's audio."""
+    return -next(_previews)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QL
 
 from engine import ucs
 from engine import registry
-from engine.cue import Cue
+from engine.cue import Cue, provenance_text
 
 from . import theme
 from .flow_layout import FlowLayout
@@ -37,18 +37,6 @@ def ucs_completer(parent) -> QCompleter:
     completer.setFilterMode(Qt.MatchFlag.MatchContains)
     completer.popup().setMinimumWidth(CATID_POPUP_WIDTH)
     return completer
-
-
-def provenance_text(cue: Cue) -> str:
-    return (f"{cue.prompt}\n\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
-            f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
-            f"{cue.batch_index + 1} of {cue.batch_size})\n"
-            f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
-            f"CFG {cue.cfg_coef:g}\n"
-            + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
-            + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
-            f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
-            f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")
 
 
 class CatIdEdit(QLineEdit):
@@ -216,7 +204,7 @@ class CandidateCard(QFrame):
         self.setToolTip(provenance_text(cue))
         for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
-        self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).family != "magnet")
+        self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).can_continue)
         self.show_overview()
 
     def show_overview(self) -> None:

@@ -1,6 +1,5 @@
 """The candidates: one group of cards per job, newest on top, driven from the keyboard."""
 
-import itertools
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -11,7 +10,7 @@ from engine import registry
 from engine.cue import Cue
 from engine.request import GenerationRequest
 
-from .audition import Preview
+from .audition import Preview, preview_key
 from .candidate_card import CandidateCard
 from .cue_keys import cue_action
 from . import theme
@@ -30,7 +29,6 @@ CARD_WIDTH = 240  # the grid fits as many columns of this width as the view allo
 KEEP_JOBS = 12  # older groups leave the grid (their cues stay in the library)
 
 
-_PREVIEW_KEYS = itertools.count(2)  # preview ids -2, -3, … (-1 is the timeline mix)
 
 
 class JobGroup(QWidget):
@@ -125,7 +123,7 @@ class JobGroup(QWidget):
 
     def preview(self, seconds: float, rate: int, channels: int, files: list[str], total: float) -> None:
         for card, path in zip(self.cards, files):
-            key = card.preview.key if card.preview else -next(_PREVIEW_KEYS)
+            key = card.preview.key if card.preview else preview_key()
             card.set_preview(Preview(key, path, rate, channels, seconds, total))
 
     def fill(self, cues: list[Cue]) -> None:

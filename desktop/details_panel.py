@@ -4,9 +4,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtGui import QTextOption
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from engine.cue import Cue
-
-from .candidate_card import provenance_text
+from engine.cue import Cue, provenance_text
 
 
 class DetailsPanel(QWidget):

@@ -9,9 +9,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QVBoxLayout, QWidget)
 
 from engine import registry, ucs
-from engine.cue import Cue
+from engine.cue import Cue, provenance_text
 
-from .candidate_card import CUE_MIME, cue_mime_data, provenance_text, ucs_completer
+from .candidate_card import CUE_MIME, cue_mime_data, ucs_completer
 from .cue_keys import cue_action
 from .waveform import overview_image
 

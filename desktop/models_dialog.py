@@ -83,8 +83,7 @@ class ModelsDialog(QDialog):
                                                    else f"~{s.info.download_bytes / 1e9:.1f} GB download")
             state = s.state + (f": {s.detail}" if s.detail and not s.info.tiny else "")
             where = str(s.path) if s.path and not s.info.tiny else ""
-            values = [s.info.name, f"{s.info.kind}, {s.info.sample_rate // 1000} kHz "
-                      f"{'stereo' if s.info.channels == 2 else 'mono'}", state, size, s.info.licence, where]
+            values = [s.info.name, s.info.audio, state, size, s.info.licence, where]
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setToolTip(value)

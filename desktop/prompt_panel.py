@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
-from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION, WINDOWS,
+from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION,
                             GenerationRequest)
 
 from .settings import read
@@ -138,8 +138,7 @@ class PromptPanel(QWidget):
 
     def _model_changed(self) -> None:
         info = registry.get(self.model.currentData())
-        windows = 1 if info.family == "magnet" else WINDOWS  # longer cues: window by window
-        self.duration.setMaximum(info.max_duration * windows)
+        self.duration.setMaximum(info.longest)
         self.top_k.setMaximum(info.card)
         melodic = "melody" in info.conditioning
         self.melody_row.setVisible(melodic)
@@ -150,9 +149,7 @@ class PromptPanel(QWidget):
         self._install_target = "musicgen-melody" if info.tiny else info.name
         self.install.setVisible(not present)
         self.install.setText(f"Install {self._install_target}…")
-        self.model_info.setText(
-            f"{info.kind}, {info.sample_rate // 1000} kHz {'stereo' if info.channels == 2 else 'mono'}, "
-            f"{info.max_duration:g} s windows, {where}. Weights licence: {info.licence}.")
+        self.model_info.setText(f"{info.label}, {where}.")
 
     def focus_prompt(self) -> None:
         self.prompt.setFocus()

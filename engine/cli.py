@@ -137,9 +137,8 @@ def _state_line(state) -> str:
                                          else f"~{info.download_bytes / 1e9:.1f} GB")
     where = f"  {state.path}" if state.path and not info.tiny else ""
     detail = f"  ({state.detail})" if state.detail and not info.tiny else ""
-    return (f"{info.name:<28} {info.kind:<5} {info.sample_rate // 1000:>2} kHz "
-            f"{'stereo' if info.channels == 2 else 'mono  '} ≤{info.max_duration:>3.0f} s "
-            f"{state.state:<11} {size:>13}  {info.licence}{where}{detail}")
+    width = max(len(i.label) for i in registry.MODELS.values())  # the columns line up
+    return f"{info.label:<{width}}  {state.state:<11} {size:>13}{where}{detail}"
 
 
 def _install(models, args) -> int:

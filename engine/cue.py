@@ -45,3 +45,26 @@ class Cue:
         d["path"] = str(self.path)
         d["tags"] = list(self.tags)
         return d
+
+
+# The provenance of a cue, in the two forms it is shown: one line for the metadata inside an
+# exported file, several lines for the window (tooltips, the Details panel).
+
+def provenance_line(cue: Cue) -> str:
+    """For file metadata (BWF description, iXML notes)."""
+    return (f"{cue.prompt} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+            f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
+            f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
+
+
+def provenance_text(cue: Cue) -> str:
+    """For the window: every fact of the cue's making, a line each."""
+    return (f"{cue.prompt}\n\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
+            f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
+            f"{cue.batch_index + 1} of {cue.batch_size})\n"
+            f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
+            f"CFG {cue.cfg_coef:g}\n"
+            + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
+            + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
+            f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
+            f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from . import __version__, bwf, faults, loudness, resources, staging, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
-from .cue import Cue
+from .cue import Cue, provenance_line
 from .library import Library
 from .mixdown import Mixdown, check, render
 from .timeline import Clip, Timeline
@@ -160,12 +160,6 @@ def ucs_name(cue: Cue) -> str:
     if not cue.catid:
         return Path(cue.path).stem
     return _filename(f"{cue.catid}_{_fxname(cue)}_CueDeck_{cue.model}")
-
-
-def provenance_line(cue: Cue) -> str:
-    return (f"{cue.prompt} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
-            f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
-            f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
 
 
 # -- pieces ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from . import paths, registry, staging
 from .errors import BadInput, Cancelled, CueDeckError, NotFound
 from .registry import (CHECKPOINT_FILES, DOWNLOADING, SEPARATOR, SEPARATOR_BAG, TEXT_ENCODER,
-                       TEXT_ENCODER_FILES, ModelInfo, hub_cache_dir, separator_present,
+                       TEXT_ENCODER_FILES, ModelInfo, hub_repo_dir, separator_present,
                        text_encoder_present)
 
 MANIFEST = "cuedeck-manifest.json"   # sizes and sha256 of the files, written when complete
@@ -188,7 +188,7 @@ def _metadata(repo: str, filename: str):
 
 def _cache_target(repo: str, meta) -> Path:
     """Where huggingface_hub keeps a file in its cache: blobs/<etag>."""
-    return hub_cache_dir() / f"models--{repo.replace('/', '--')}" / "blobs" / meta.etag
+    return hub_repo_dir(repo) / "blobs" / meta.etag
 
 
 def _link_snapshot(repo: str, filename: str, blob: Path, meta) -> None:
@@ -312,7 +312,7 @@ def remove(name: str) -> list[Path]:
         _remove_tree(own)
         removed.append(own)
     if info.hub_id:
-        cached = hub_cache_dir() / f"models--{info.hub_id.replace('/', '--')}"
+        cached = hub_repo_dir(info.hub_id)
         if cached.exists():
             _remove_tree(cached)
             removed.append(cached)
@@ -352,9 +352,8 @@ def _real_size(file: Path) -> int:
 
 
 def _alive(marker: Path) -> bool:
+    """Whether the process that wrote a download marker still runs."""
     try:
-        pid = int(marker.read_text().strip())
-        os.kill(pid, 0)
+        return staging.process_alive(int(marker.read_text().strip()))
     except (OSError, ValueError):
         return False
-    return True

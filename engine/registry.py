@@ -10,6 +10,7 @@ from pathlib import Path
 from . import paths
 from .errors import BadInput, ModelNotPresent
 
+WINDOWS = 4  # a cue may be up to 4 windows long (MusicGen/AudioGen extend window by window)
 WEIGHTS_LICENCE = "CC-BY-NC-4.0"
 TINY_LICENCE = "MIT (CueDeck test model: untrained random weights, produces noise)"
 CHECKPOINT_FILES = ("state_dict.bin", "compression_state_dict.bin")
@@ -37,9 +38,31 @@ class ModelInfo:
     tiny: bool = False
 
     @property
+    def windows(self) -> int:
+        """How many windows a cue may span: MusicGen and AudioGen extend window by window,
+        MAGNeT makes one."""
+        return 1 if self.family == "magnet" else WINDOWS
+
+    @property
+    def longest(self) -> float:
+        """The longest cue this model makes, in seconds."""
+        return self.max_duration * self.windows
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether it continues a cue from its end (more like this); MAGNeT cannot."""
+        return self.family != "magnet"
+
+    @property
+    def audio(self) -> str:
+        """"music, 32 kHz mono": what it makes."""
+        return f"{self.kind}, {self.sample_rate // 1000} kHz {'stereo' if self.channels == 2 else 'mono'}"
+
+    @property
     def label(self) -> str:
+        """The one-line description every list of models shows."""
         what = "untrained test model, noise" if self.tiny else f"{self.licence} weights"
-        return f"{self.name} ({self.kind}, {self.sample_rate // 1000} kHz, {what})"
+        return f"{self.name} ({self.audio}, {self.max_duration:g} s windows, {what})"
 
     def local_folder(self) -> Path | None:
         """The folder holding this model's checkpoint files, or None when it is not here."""
@@ -76,9 +99,14 @@ def hub_cache_dir() -> Path:
     return Path(home).expanduser() / "hub"
 
 
+def hub_repo_dir(repo: str, cache: Path | None = None) -> Path:
+    """The folder of `repo` ("owner/name") in the Hugging Face cache: models--owner--name."""
+    return (cache or hub_cache_dir()) / f"models--{repo.replace('/', '--')}"
+
+
 def cached_file(repo: str, filename: str) -> Path | None:
     """A file of `repo` in the Hugging Face cache (its main revision), or None. No network."""
-    root = hub_cache_dir() / f"models--{repo.replace('/', '--')}"
+    root = hub_repo_dir(repo)
     try:
         commit = (root / "refs" / "main").read_text().strip()
     except OSError:

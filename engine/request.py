@@ -13,7 +13,6 @@ MIN_DURATION = 0.5
 MAX_SEED = 2**32 - 1
 MAX_TEMPERATURE = 10.0
 MAX_CFG = 30.0
-WINDOWS = 4  # a cue may be up to 4 windows long (MusicGen/AudioGen extend window by window)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "int8")  # CueDeck's decoder: exact, or faster (see engine.worker.fast_lm)
 
@@ -47,10 +46,9 @@ class GenerationRequest:
         check_text("the prompt", prompt)
         info = registry.get(self.model)
         _int_in("candidates", self.candidates, 1, MAX_CANDIDATES)
-        longest = info.max_duration if info.family == "magnet" else info.max_duration * WINDOWS
-        _number_in("duration", self.duration, MIN_DURATION, longest,
-                   f" seconds for {info.name}" + ("" if info.family == "magnet" else
-                                                   f" ({WINDOWS} windows of {info.max_duration:g} s)"))
+        _number_in("duration", self.duration, MIN_DURATION, info.longest,
+                   f" seconds for {info.name}" + ("" if info.windows == 1 else
+                                                   f" ({info.windows} windows of {info.max_duration:g} s)"))
         _int_in("top-k", self.top_k, 0, info.card, f" ({info.name} has {info.card} codes)")
         _number_in("top-p", self.top_p, 0.0, 1.0)
         _number_in("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
@@ -68,7 +66,7 @@ class GenerationRequest:
             if not str(self.melody).strip():
                 raise BadInput("the melody is empty; give an audio file or cue:ID")
         if self.parent_id is not None:
-            if info.family == "magnet":
+            if not info.can_continue:
                 raise BadInput(f"{info.name} (MAGNeT) cannot continue a cue; pick a MusicGen or AudioGen model")
             _int_in("the cue to continue", self.parent_id, 1, 2**63 - 1)
             longest = min(self.duration - MIN_DURATION, info.max_duration - 1.0)

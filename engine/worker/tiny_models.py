@@ -140,7 +140,7 @@ def build_separator(hub_cache: Path, commit: str = "0" * 40) -> None:
     from demucs.htdemucs import HTDemucs
     from safetensors.torch import save_file
 
-    from ..registry import SEPARATOR, SEPARATOR_BAG
+    from ..registry import SEPARATOR, SEPARATOR_BAG, hub_repo_dir
 
     kwargs = {"sources": ["drums", "bass", "other", "vocals"], "audio_channels": 2, "channels": 8,
               "depth": 3, "t_layers": 1, "t_heads": 2, "nfft": 2048, "samplerate": 44100,
@@ -149,7 +149,7 @@ def build_separator(hub_cache: Path, commit: str = "0" * 40) -> None:
         torch.manual_seed(SEED)
         model = HTDemucs(**kwargs)
     encoded = {**kwargs, "segment": {"_type": "fraction", "numerator": 4, "denominator": 1}}
-    root = Path(hub_cache) / f"models--{SEPARATOR.replace('/', '--')}"
+    root = hub_repo_dir(SEPARATOR, Path(hub_cache))
     snapshot = root / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
     (snapshot / SEPARATOR_BAG).write_text("models: ['tiny0000']\n")
