@@ -29,6 +29,10 @@ class LibraryError(BadInput):
     """The library folder or database cannot be used (unwritable, corrupted, too new)."""
 
 
+class LibraryDamaged(CueDeckError):
+    """The library database itself is damaged (a failure, exit 1: the user's input was fine)."""
+
+
 class NotFound(BadInput):
     """A cue or other named thing does not exist."""
 
@@ -54,3 +58,15 @@ class DamagedCue(BadInput):
     def __init__(self, message: str, cue_id: int):
         super().__init__(message)
         self.cue_id = cue_id
+
+
+class DownloadFailed(CueDeckError):
+    """The network or the hub failed; nothing half-written was kept under a final name."""
+
+
+class PlayerError(CueDeckError):
+    """No usable audio output (no device, device busy, PortAudio missing)."""
+
+
+class ProtocolError(CueDeckError):
+    """A message between client and worker that is malformed or of another protocol version."""

@@ -26,7 +26,7 @@ from . import __version__, faults, loudness, paths, registry, resources, staging
 from .audio_io import write_atomic, write_wav_atomic
 from .cue import Cue
 from .cue_audio import file_problem
-from .errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryError, NotFound
+from .errors import BadInput, CueDeckError, DiskFull, GenerationFailed, LibraryDamaged, LibraryError, NotFound
 from .request import GenerationRequest
 from .timeline import Timeline, check_name
 
@@ -521,7 +521,7 @@ def _sql_error(e: sqlite3.Error, root: Path) -> CueDeckError:
         return LibraryError(f"the library at {root} cannot be written ({e}); make the folder "
                             "writable, or set CUEDECK_HOME to a writable folder")
     if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) and _integrity_failed(db):
-        return LibraryError(f"library database {db} is damaged ({e}); restore it from a backup, "
+        return LibraryDamaged(f"library database {db} is damaged ({e}); restore it from a backup, "
                             "or move it aside to start a new library")
     return CueDeckError(f"the library at {root} could not be used ({e}); nothing was changed")
 

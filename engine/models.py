@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths, registry, staging
-from .errors import BadInput, Cancelled, CueDeckError, NotFound
+from .errors import BadInput, Cancelled, CueDeckError, DownloadFailed, NotFound
 from .registry import (CHECKPOINT_FILES, DOWNLOADING, SEPARATOR, SEPARATOR_BAG, TEXT_ENCODER,
                        TEXT_ENCODER_FILES, ModelInfo, hub_repo_dir, separator_present,
                        text_encoder_present)
@@ -28,10 +28,6 @@ from .registry import (CHECKPOINT_FILES, DOWNLOADING, SEPARATOR, SEPARATOR_BAG, 
 MANIFEST = "cuedeck-manifest.json"   # sizes and sha256 of the files, written when complete
 CHUNK = 1 << 16  # small: a dropped connection keeps all but the last chunk
 SPARE_BYTES = 200_000_000             # room to leave on the disk after a download
-
-
-class DownloadFailed(CueDeckError):
-    """The network or the hub failed; nothing half-written was kept under a final name."""
 
 
 @dataclass

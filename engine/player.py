@@ -10,13 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .errors import CueDeckError
+from .errors import PlayerError
 
 FADE_SECONDS = 0.005
-
-
-class PlayerError(CueDeckError):
-    """No usable audio output (no device, device busy, PortAudio missing)."""
 
 
 def _sounddevice():

@@ -6,6 +6,8 @@ dicts can cross a socket to a GPU box. Every message carries the protocol versio
 
 from dataclasses import asdict, dataclass, field, fields
 
+from .errors import ProtocolError  # also p.ProtocolError, for the client and the worker
+
 VERSION = 3  # 2: Fatal; 3: Progress carries the fraction of the whole job
 
 
@@ -85,10 +87,6 @@ MESSAGES = {cls.__name__.lower(): cls for cls in
             (Generate, Cancel, Shutdown, Ready, Progress, Preview, Result, Error, Cancelled, Fatal)}
 
 
-class ProtocolError(Exception):
-    pass
-
-
 def encode(message) -> dict:
     return {"v": VERSION, "type": type(message).__name__.lower(), **asdict(message)}
 
@@ -100,4 +98,7 @@ def decode(data: dict):
     if cls is None:
         raise ProtocolError(f"unknown message type {data.get('type')!r}")
     names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in data.items() if k in names})
+    try:
+        return cls(**{k: v for k, v in data.items() if k in names})
+    except TypeError as e:  # a field missing
+        raise ProtocolError(f"malformed {data['type']} message ({e}): {data!r:.200}") from None

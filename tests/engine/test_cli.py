@@ -86,12 +86,13 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(cuedeck_home, args, wo
     assert after == before
 
 
-def test_corrupted_library_is_one_line_exit_2(cuedeck_home):
+def test_corrupted_library_is_one_line_exit_1(cuedeck_home):
+    """A damaged database is a failure, not bad input: the command was right."""
     (cuedeck_home / "library").mkdir(parents=True)
     (cuedeck_home / "library" / "library.sqlite3").write_bytes(b"garbage" * 1000)
     for args in (["generate", "pad"], ["library", "list"]):
         done = run_cli(*args)
-        assert done.returncode == 2 and "move it aside" in done.stderr
+        assert done.returncode == 1 and "move it aside" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
     assert (cuedeck_home / "library" / "library.sqlite3").read_bytes() == b"garbage" * 1000
 

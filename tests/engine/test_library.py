@@ -5,7 +5,7 @@ import pytest
 import soundfile as sf
 
 from engine import library as library_module
-from engine.errors import BadInput, LibraryError, NotFound
+from engine.errors import BadInput, LibraryDamaged, LibraryError, NotFound
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -125,7 +125,7 @@ def test_corrupted_database_is_reported_and_left_alone(cuedeck_home):
     folder.mkdir(parents=True)
     (folder / "library.sqlite3").write_bytes(b"this is not a database" * 100)
     before = sorted(p.name for p in folder.iterdir())
-    with pytest.raises(LibraryError, match="is damaged .* move it aside"):
+    with pytest.raises(LibraryDamaged, match="is damaged .* move it aside"):
         Library()
     assert sorted(p.name for p in folder.iterdir()) == before
     assert (folder / "library.sqlite3").read_bytes() == b"this is not a database" * 100

@@ -1,5 +1,6 @@
 """The worker process through EngineClient and the protocol, as the CLI and desktop use it."""
 
+import json
 import os
 import signal
 import time
@@ -9,7 +10,7 @@ import soundfile as sf
 
 from engine import protocol as p
 from engine.client import EngineClient
-from engine.errors import BadInput, ModelNotPresent
+from engine.errors import BadInput, CueDeckError, ModelNotPresent
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -94,11 +95,18 @@ def test_worker_validates_requests_itself(engine):
     assert error.kind == "bad_input" and "candidates" in error.message
 
 
-def test_protocol_round_trip_and_version_check():
-    for message in [p.Generate("j", {"prompt": "x"}), p.Cancel("j"), p.Progress("j", 0.3, "window 1 of 2"),
-                    p.Result("j", [{"id": 1}], 1.5), p.Error("j", "boom", "failed")]:
-        assert p.decode(p.encode(message)) == message
-    with pytest.raises(p.ProtocolError):
-        p.decode({**p.encode(p.Cancel("j")), "v": 99})
-    with pytest.raises(p.ProtocolError):
-        p.decode({"v": p.VERSION, "type": "explode"})
+def test_protocol_round_trip_of_every_message_and_clear_errors_for_the_rest():
+    messages = [p.Generate("j", {"prompt": "x"}), p.Cancel("j"), p.Shutdown(), p.Ready(7, {"torch": "2"}),
+                p.Progress("j", 0.3, "window 1 of 2"), p.Preview("j", 1.0, 32000, 1, ["/a.f32"]),
+                p.Result("j", [{"id": 1}], 1.5), p.Error("j", "boom", "failed", "musicgen-small"),
+                p.Cancelled("j"), p.Fatal("out of memory")]
+    assert {type(m) for m in messages} == set(p.MESSAGES.values())  # every type, none forgotten
+    for message in messages:
+        assert p.decode(json.loads(json.dumps(p.encode(message)))) == message  # through its JSON form
+    for bad, words in [({**p.encode(p.Cancel("j")), "v": 99}, "want protocol v"),
+                       ({"v": p.VERSION, "type": "explode"}, "unknown message type"),
+                       ({"v": p.VERSION, "type": "progress", "job_id": "j"}, "malformed progress"),
+                       ([1, 2], "unsupported message")]:
+        with pytest.raises(p.ProtocolError, match=words):
+            p.decode(bad)
+    assert issubclass(p.ProtocolError, CueDeckError)
