@@ -30,6 +30,25 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["CUEDECK_HOME"] = str(_session / "cuedeck")
 
 
+# Markers by place (see pyproject.toml): folders, and the engine modules whose tests run torch.
+WORKER_MODULES = {"test_worker", "test_generation", "test_continuation", "test_model_kinds",
+                  "test_melody", "test_fast_lm", "test_cli"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        path = Path(str(item.fspath))
+        folder, module = path.parent.name, path.stem
+        if folder == "desktop":
+            item.add_marker(pytest.mark.gui)
+        if folder == "e2e":
+            item.add_marker(pytest.mark.e2e)
+        if folder in ("e2e", "faults"):
+            item.add_marker(pytest.mark.slow)
+        if module in WORKER_MODULES or folder in ("e2e", "faults"):
+            item.add_marker(pytest.mark.worker)
+
+
 @pytest.fixture(autouse=True)
 def cuedeck_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "cuedeck"

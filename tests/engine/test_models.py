@@ -22,7 +22,7 @@ def cli(*args, **kw):
     return run_cli(*args, **kw)
 
 
-def test_install_with_progress_then_generate_offline(hub, tmp_path):
+def test_install_with_progress_then_generate_offline(hub, tmp_path, monkeypatch):
     done = cli("models", "install", NAME, "--progress-json")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -39,7 +39,7 @@ def test_install_with_progress_then_generate_offline(hub, tmp_path):
     assert listed[NAME]["licence"] == "CC-BY-NC-4.0" and listed[NAME]["size_bytes"] > 0
 
     requests = len(hub.requests)
-    os.environ["HF_HUB_OFFLINE"] = "1"  # from now on, months offline
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # from now on, months offline
     again = cli("generate", "brass stabs", "-n", "1", "-d", "0.5", "--model", NAME, "--seed", "1", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["licence"] == "CC-BY-NC-4.0"
@@ -92,8 +92,8 @@ def test_a_corrupted_download_is_detected_and_not_kept(hub):
     assert models.state(registry.get(NAME)).state != "present"
 
 
-def test_offline_mode_touches_no_network(hub):
-    os.environ["HF_HUB_OFFLINE"] = "1"
+def test_offline_mode_touches_no_network(hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     done = cli("models", "install", NAME)
     assert done.returncode == 2 and "offline mode is on" in done.stderr
     assert hub.requests == [] and not (paths.models_dir() / NAME).exists()
@@ -184,7 +184,7 @@ def test_a_melody_model_installs_with_its_stem_separator_and_follows_a_melody(hu
     tune = tmp_path / "tune.ogg"
     t = np.arange(3 * 44100) / 44100
     soundfile.write(tune, 0.3 * np.sin(2 * np.pi * 330 * t), 44100)
-    os.environ["HF_HUB_OFFLINE"] = "1"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     requests = len(hub.requests)
     made = cli("generate", "cello line", "-n", "1", "-d", "1", "--model", "musicgen-melody", "--melody", str(tune))
     assert made.returncode == 0, made.stderr

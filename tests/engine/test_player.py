@@ -91,8 +91,11 @@ def test_plays_through_portaudio_on_the_null_device():
         assert not player.playing and player.position == len(audio) / RATE
         player.loop = True
         player.play(prepare(audio, RATE), RATE, start=0.25)
-        time.sleep(0.2)
-        assert player.playing
+        deadline = time.monotonic() + 10  # looping: it wraps past the end and keeps playing
+        while not (player.playing and 0 < player.position < 0.25) and time.monotonic() < deadline:
+            player.poll()
+            time.sleep(0.01)
+        assert player.playing and 0 < player.position < 0.25
         player.stop()
         deadline = time.monotonic() + 10
         while player.playing and time.monotonic() < deadline:
