@@ -17,7 +17,6 @@ from engine.errors import BadInput, ModelNotPresent
 from engine.export import export_cue
 from engine.registry import WEIGHTS_LICENCE
 
-from . import settings as stored
 from . import theme
 from .audition import Audition
 from .background import Background
@@ -52,7 +51,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("CueDeck")
         self.setMinimumSize(960, 640)
         self.settings = settings
-        theme.apply(QApplication.instance(), stored.read(settings, "view/theme", "system"))
+        theme.apply(QApplication.instance(), settings.get("view/theme"))
         self.background = Background(self)
         self.history = EditHistory(self)
         self.store = CueStore(self.background, self.history, self)
@@ -115,7 +114,7 @@ class MainWindow(QMainWindow):
         self.prompt.model_changed.connect(self._clear_prompt_error)
         self.grid.install_requested.connect(self.open_models)
         # Typing a prompt says a job is coming: start the worker while the user types.
-        self.prompt.prompt.textChanged.connect(self._warm_up)
+        self.prompt.text_changed.connect(self._warm_up)
         self.jobs.cancel_requested.connect(self.engine.cancel)
         self.engine.progress.connect(self._progress)
         self.engine.finished.connect(self._finished)
@@ -255,7 +254,7 @@ class MainWindow(QMainWindow):
     # -- generation ----------------------------------------------------------------------
 
     def _warm_up(self) -> None:
-        self.prompt.prompt.textChanged.disconnect(self._warm_up)
+        self.prompt.text_changed.disconnect(self._warm_up)
         self.engine.start()
 
     def generate(self) -> None:
@@ -270,8 +269,8 @@ class MainWindow(QMainWindow):
                              prompt_seconds=None, duration=duration))
 
     def _submit(self, request) -> None:
-        request = replace(request, device=stored.read(self.settings, "engine/device", "auto"),
-                          precision=stored.read(self.settings, "engine/precision", "fp32"))
+        request = replace(request, device=self.settings.get("engine/device"),
+                          precision=self.settings.get("engine/precision"))
         try:
             request = request.validated()
             job_id = self.engine.submit(request)
@@ -386,12 +385,12 @@ class MainWindow(QMainWindow):
         if cue is None:
             self.show_error("select a cue in the candidates or the library first")
             return
-        dialog = ExportDialog(f"cue {cue.id}", self.settings.value("export/folder", ""), None, self)
+        dialog = ExportDialog(f"cue {cue.id}", self.settings.get("export/folder"), None, self)
         dialog.accepted.connect(lambda: self._export_cue(cue.id, dialog.options()))
         dialog.open()
 
     def _export_cue(self, cue_id: int, options: dict) -> None:
-        self.settings.setValue("export/folder", str(options["out_dir"]))
+        self.settings.set("export/folder", str(options["out_dir"]))
 
         def done(path) -> None:
             self.notice.show_result(f"Exported cue {cue_id} to {path}", path.parent)
@@ -423,22 +422,22 @@ class MainWindow(QMainWindow):
         self.audition.match_loudness = on
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.background, self.settings.value("audio/device"),
+        dialog = SettingsDialog(self.background, self.settings.get("audio/device"),
                                 self.auto_action.isChecked(), self.match_action.isChecked(),
-                                stored.read(self.settings, "engine/device", "auto"),
-                                stored.read(self.settings, "engine/precision", "fp32"),
-                                stored.read(self.settings, "view/theme", "system"), self)
+                                self.settings.get("engine/device"),
+                                self.settings.get("engine/precision"),
+                                self.settings.get("view/theme"), self)
         dialog.setModal(True)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
 
     def _apply_settings(self, dialog) -> None:
         device = dialog.chosen_device()
-        self.settings.setValue("audio/device", device)
-        self.settings.setValue("engine/device", dialog.engine_device.currentData())
-        self.settings.setValue("engine/precision", dialog.precision.currentData())
-        self.settings.setValue("view/theme", dialog.theme.currentData())
-        theme.apply(QApplication.instance(), dialog.theme.currentData())
+        self.settings.set("audio/device", device)
+        self.settings.set("engine/device", dialog.chosen_engine_device())
+        self.settings.set("engine/precision", dialog.chosen_precision())
+        self.settings.set("view/theme", dialog.chosen_theme())
+        theme.apply(QApplication.instance(), dialog.chosen_theme())
         self.audition.set_device(device)
         self.auto_action.setChecked(dialog.auto_audition.isChecked())
         self._set_auto(dialog.auto_audition.isChecked())
@@ -467,7 +466,7 @@ class MainWindow(QMainWindow):
         if self._first_run:
             self._default_dock_sizes()
         self.library.refresh()
-        self.timeline_doc.refresh_names(then_open=True, prefer=self.settings.value("timeline/open"))
+        self.timeline_doc.refresh_names(then_open=True, prefer=self.settings.get("timeline/open") or None)
         self._refresh_presence()
         self.background.files(lambda: __import__("sounddevice"), None, self.show_error)
 
@@ -515,37 +514,37 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         s = self.settings
-        if s.value("window/geometry") is not None:
-            self.restoreGeometry(s.value("window/geometry"))
+        if s.get("window/geometry") is not None:
+            self.restoreGeometry(s.get("window/geometry"))
         else:
             self.resize(*DEFAULT_SIZE)
-        state = s.value("window/state")
+        state = s.get("window/state")
         self._first_run = state is None or not self.restoreState(state, LAYOUT_VERSION)
         self._fit_screen()
         self.prompt.restore(s)
-        self.audition.loop = stored.read(s, "audio/loop", False)
+        self.audition.loop = s.get("audio/loop")
         self._loop_changed(self.audition.loop)
-        self.auto_action.setChecked(stored.read(s, "audio/auto_audition", True))
-        self.match_action.setChecked(stored.read(s, "audio/match_loudness", True))
-        self.scale_action.setChecked(stored.read(s, "view/common_scale", False))
+        self.auto_action.setChecked(s.get("audio/auto_audition"))
+        self.match_action.setChecked(s.get("audio/match_loudness"))
+        self.scale_action.setChecked(s.get("view/common_scale"))
         self.waveforms.set_common_scale(self.scale_action.isChecked())
         self._set_auto(self.auto_action.isChecked())
         self._set_match(self.match_action.isChecked())
-        device = s.value("audio/device")
+        device = s.get("audio/device")
         if device:
             self.audition.set_device(device)
 
     def save(self) -> None:
         s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        s.set("window/geometry", self.saveGeometry())
+        s.set("window/state", self.saveState(LAYOUT_VERSION))
         self.prompt.save(s)
-        s.setValue("audio/loop", self.audition.loop)
-        s.setValue("audio/auto_audition", self.auto_action.isChecked())
-        s.setValue("audio/match_loudness", self.match_action.isChecked())
-        s.setValue("view/common_scale", self.scale_action.isChecked())
+        s.set("audio/loop", self.audition.loop)
+        s.set("audio/auto_audition", self.auto_action.isChecked())
+        s.set("audio/match_loudness", self.match_action.isChecked())
+        s.set("view/common_scale", self.scale_action.isChecked())
         if self.timeline_doc.timeline is not None:
-            s.setValue("timeline/open", self.timeline_doc.timeline.name)
+            s.set("timeline/open", self.timeline_doc.timeline.name)
         s.sync()
 
     def closeEvent(self, event) -> None:

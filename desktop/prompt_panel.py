@@ -10,13 +10,13 @@ from engine import registry
 from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION,
                             GenerationRequest)
 
-from .settings import read
 
 
 class PromptPanel(QWidget):
     generate_requested = Signal()
     install_requested = Signal(str)  # a model that is not on this machine yet
     model_changed = Signal()
+    text_changed = Signal()  # the prompt is being typed
     melody_from_cue_requested = Signal()  # the window answers with set_melody("cue:ID", label)
 
     def __init__(self, parent=None):
@@ -25,6 +25,7 @@ class PromptPanel(QWidget):
                                      "slow pulse, distant thunder”   (Ctrl+Enter generates)")
         self.prompt.setMaximumHeight(60)
         self.prompt.setTabChangesFocus(True)
+        self.prompt.textChanged.connect(self.text_changed)
         self.model = QComboBox()
         self._present = {name: info.tiny for name, info in registry.MODELS.items()}
         for info in registry.MODELS.values():
@@ -176,21 +177,21 @@ class PromptPanel(QWidget):
             self.set_melody(path, path.rsplit("/", 1)[-1])
 
     def save(self, settings) -> None:
-        settings.setValue("prompt/text", self.prompt.toPlainText())
-        settings.setValue("prompt/model", self.model.currentData())
+        settings.set("prompt/text", self.prompt.toPlainText())
+        settings.set("prompt/model", self.model.currentData())
         for key, box in self._numbers().items():
-            settings.setValue(f"prompt/{key}", box.value())
-        settings.setValue("prompt/fixed_seed", self.fixed_seed.isChecked())
-        settings.setValue("prompt/advanced", self.advanced.isChecked())
+            settings.set(f"prompt/{key}", box.value())
+        settings.set("prompt/fixed_seed", self.fixed_seed.isChecked())
+        settings.set("prompt/advanced", self.advanced.isChecked())
 
     def restore(self, settings) -> None:
-        self.prompt.setPlainText(read(settings, "prompt/text", ""))
-        index = self.model.findData(read(settings, "prompt/model", "tiny-music"))
+        self.prompt.setPlainText(settings.get("prompt/text"))
+        index = self.model.findData(settings.get("prompt/model"))
         self.model.setCurrentIndex(max(index, 0))
         for key, box in self._numbers().items():
-            box.setValue(read(settings, f"prompt/{key}", box.value(), type(box.value())))
-        self.fixed_seed.setChecked(read(settings, "prompt/fixed_seed", False))
-        self.advanced.setChecked(read(settings, "prompt/advanced", False))
+            box.setValue(settings.get(f"prompt/{key}"))
+        self.fixed_seed.setChecked(settings.get("prompt/fixed_seed"))
+        self.advanced.setChecked(settings.get("prompt/advanced"))
 
     def _numbers(self) -> dict:
         return {"candidates": self.candidates, "duration": self.duration, "seed": self.seed,

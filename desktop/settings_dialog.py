@@ -66,3 +66,12 @@ class SettingsDialog(QDialog):
 
     def chosen_device(self):
         return self.device.currentData()
+
+    def chosen_engine_device(self) -> str:
+        return self.engine_device.currentData()
+
+    def chosen_precision(self) -> str:
+        return self.precision.currentData()
+
+    def chosen_theme(self) -> str:
+        return self.theme.currentData()

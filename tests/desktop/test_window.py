@@ -4,6 +4,7 @@ import os
 import signal
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from desktop.main_window import MainWindow
@@ -236,5 +237,23 @@ def test_settings_dialog_lists_output_devices_and_keeps_the_choice(qtbot, window
     dialog.device.setCurrentIndex(1)
     dialog.auto_audition.setChecked(False)
     dialog.accept()
-    assert window.settings.value("audio/device") == dialog.device.itemData(1)
+    assert window.settings.get("audio/device") == dialog.device.itemData(1)
     assert not window.auto_action.isChecked() and not window.grid.auto_audition
+
+
+def test_settings_are_declared_typed_and_a_value_that_no_longer_converts_reads_as_its_default(cuedeck_home):
+    from PySide6.QtCore import QSettings
+
+    settings = open_settings()
+    settings.set("prompt/candidates", 6)
+    settings.set("audio/loop", True)
+    settings.sync()
+    again = open_settings()
+    assert again.get("prompt/candidates") == 6 and again.get("audio/loop") is True
+    assert again.get("prompt/duration") == 8.0 and again.get("window/state") is None  # defaults
+    raw = QSettings(str(cuedeck_home / "config" / "desktop.ini"), QSettings.Format.IniFormat)
+    raw.setValue("prompt/candidates", "lots")
+    raw.sync()
+    assert open_settings().get("prompt/candidates") == 4
+    with pytest.raises(KeyError):
+        settings.set("prompt/colour", "blue")  # every key is declared in desktop/settings.py
