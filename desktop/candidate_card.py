@@ -70,6 +70,10 @@ class Stars(QWidget):
             self._buttons.append(button)
         self.set_rating(0)
 
+    @property
+    def rating(self) -> int:
+        return self._rating
+
     def set_rating(self, rating: int) -> None:
         self._rating = rating
         for n, button in enumerate(self._buttons, start=1):

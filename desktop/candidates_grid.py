@@ -274,6 +274,11 @@ class CandidatesGrid(QScrollArea):
     def current(self) -> CandidateCard | None:
         return self._current
 
+    @property
+    def groups(self) -> list[JobGroup]:
+        """The jobs shown, newest first."""
+        return list(self._groups)
+
     # -- keyboard ----------------------------------------------------------------------
 
     def keyPressEvent(self, event) -> None:

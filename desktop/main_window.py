@@ -75,7 +75,7 @@ class MainWindow(QMainWindow):
                                       self.background, settings)
         self.notice = ExportNotice()
         self._current_cue = None  # the cue last selected in the grid or the library
-        self._models_dialog = None
+        self.models_dialog = None
 
         top = QWidget()
         top_layout = QVBoxLayout(top)
@@ -325,14 +325,14 @@ class MainWindow(QMainWindow):
 
     def open_models(self, name: str | None = None) -> None:
         """The model manager, with `name` selected (its Install button one click away)."""
-        if self._models_dialog is None:
-            self._models_dialog = ModelsDialog(self.background, self)
-            self._models_dialog.changed.connect(self._refresh_presence)
+        if self.models_dialog is None:
+            self.models_dialog = ModelsDialog(self.background, self)
+            self.models_dialog.changed.connect(self._refresh_presence)
         if name:
-            self._models_dialog.select(name)
-        self._models_dialog.refresh()
-        self._models_dialog.show()
-        self._models_dialog.raise_()
+            self.models_dialog.select(name)
+        self.models_dialog.refresh()
+        self.models_dialog.show()
+        self.models_dialog.raise_()
 
     def _refresh_presence(self) -> None:
         self.background.files(lambda: {n: i.is_present() for n, i in registry.MODELS.items()},
@@ -552,8 +552,8 @@ class MainWindow(QMainWindow):
         QApplication.instance().removeEventFilter(self)
         self.details.flush()
         self.timeline.cancel_running_export()  # a half-written export is removed, not left
-        if self._models_dialog is not None:
-            self._models_dialog.shutdown()
+        if self.models_dialog is not None:
+            self.models_dialog.shutdown()
         self.save()
         self.store.commit_deletes()
         self.audition.close()

@@ -131,6 +131,14 @@ class WaveformView(QWidget):
         self._press: float | None = None
         self.region: tuple[float, float] | None = None  # fractions of the cue
 
+    @property
+    def has_overview(self) -> bool:
+        return self._data is not None
+
+    @property
+    def playhead(self) -> float | None:
+        return self._playhead
+
     def set_overview(self, data: np.ndarray | None, full_scale: bool = False) -> None:
         self._data, self._full_scale, self._image = data, full_scale, None
         self.update()

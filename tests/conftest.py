@@ -92,6 +92,17 @@ def run_cli(*args: str, timeout: float = 240, **env: str) -> subprocess.Complete
                           text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **env})
 
 
+def sql(library, query: str):
+    """The first value a query gives on `library`'s database, through a connection of its own
+    (what any SQLite reader sees)."""
+    import sqlite3
+    from engine.library import DB_NAME
+
+    with sqlite3.connect(library.root / DB_NAME) as db:
+        row = db.execute(query).fetchone()
+    return row[0] if row else None
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A folder on its own 3 MB tmpfs, for disk-full cases (root only: skipped elsewhere,

@@ -185,7 +185,7 @@ def test_undo_covers_rating_tags_keep_catid_and_timeline_edits_in_order(qtbot, w
         qtbot.waitUntil(lambda: expect(saved(cue.id)))
     window.redo_action.trigger()
     qtbot.waitUntil(lambda: saved(cue.id).rating == 3)
-    qtbot.waitUntil(lambda: card.stars._rating == 3)  # the card follows
+    qtbot.waitUntil(lambda: card.stars.rating == 3)  # the card follows
 
 
 def test_keep_filter_search_by_catid_category_model_and_delete_with_undo(qtbot, window):
@@ -280,7 +280,7 @@ def test_first_run_shows_how_to_get_real_models_and_opens_the_manager(qtbot, win
                                                "Install audiogen-medium (effects)…"]
     assert all(reachable(b) for b in buttons)
     qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
-    dialog = window._models_dialog
+    dialog = window.models_dialog
     qtbot.waitUntil(lambda: dialog.isVisible() and dialog.selected_name() == "audiogen-medium")
     dialog.close()
 

@@ -14,7 +14,7 @@ JOB_TIMEOUT = 120_000
 def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):
     hub.add(models.TEXT_ENCODER, "model.safetensors", b"w" * 60_000_000)  # big enough to cancel
     window.open_models()
-    dialog = window._models_dialog
+    dialog = window.models_dialog
     qtbot.waitUntil(lambda: dialog.table.rowCount() == len(registry.MODELS))
     dialog.select(NAME)
     assert dialog.install.isEnabled() and "not present" in dialog.table.item(dialog.table.currentRow(), 2).text()
@@ -42,14 +42,14 @@ def test_more_like_this_continues_the_current_candidate(qtbot, window):
     window.prompt.candidates.setValue(1)
     window.prompt.duration.setValue(2.0)
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    first = window.grid._groups[0]
+    first = window.grid.groups[0]
     qtbot.waitUntil(lambda: first.cards[0].cue is not None, timeout=JOB_TIMEOUT)
     parent = first.cards[0].cue
     window.prompt.candidates.setValue(2)
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_M)
-    assert len(window.grid._groups) == 2, window.prompt_error.text()
-    more = window.grid._groups[-1] if window.grid._groups[-1] is not first else window.grid._groups[0]
+    assert len(window.grid.groups) == 2, window.prompt_error.text()
+    more = window.grid.groups[-1] if window.grid.groups[-1] is not first else window.grid.groups[0]
     assert "more like cue" in more.header.text()
     qtbot.waitUntil(lambda: all(c.cue for c in more.cards), timeout=JOB_TIMEOUT)
     with Library() as lib:
@@ -67,7 +67,7 @@ def test_a_card_can_play_its_candidate_while_it_generates(qtbot, window):
     window.prompt.candidates.setValue(4)
     window.prompt.duration.setValue(30.0)  # long enough to press play half way
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    group = window.grid._groups[0]
+    group = window.grid.groups[0]
     card = group.cards[1]
     qtbot.waitUntil(lambda: card.preview is not None, timeout=JOB_TIMEOUT)
     window.audition.loop = True  # the null device is unclocked: keep it playing

@@ -46,20 +46,20 @@ def test_ui_thread_never_waits_on_library_files_or_audio_device(qtbot, monkeypat
     window.prompt.candidates.setValue(2)
     window.prompt.duration.setValue(1.0)
     qtbot.mouseClick(window.prompt.generate, Qt.MouseButton.LeftButton)
-    assert window.grid._groups, window.prompt_error.text()
-    group = window.grid._groups[0]
+    assert window.grid.groups, window.prompt_error.text()
+    group = window.grid.groups[0]
     qtbot.waitUntil(lambda: all(card.cue for card in group.cards), timeout=120_000)
     card = group.cards[0]
     grid = window.grid
     grid.setFocus()
     window.audition.loop = True
     qtbot.keyClick(grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: window.audition.playing and card.wave._playhead is not None)
+    qtbot.waitUntil(lambda: window.audition.playing and card.wave.playhead is not None)
     qtbot.keyClick(grid, Qt.Key.Key_5)
     qtbot.keyClick(grid, Qt.Key.Key_K)
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     qtbot.keyClick(grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: card.stars._rating == 5 and card.keep.isChecked())
+    qtbot.waitUntil(lambda: card.stars.rating == 5 and card.keep.isChecked())
     window.library.search.setText("ui thread")
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 2
                     and window.library.model.cue_at(0) is not None)

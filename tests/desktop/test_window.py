@@ -21,8 +21,8 @@ def generate(qtbot, window, prompt="warm analog pad", n=2, duration=1.0):
     window.prompt.candidates.setValue(n)
     window.prompt.duration.setValue(duration)
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert window.grid._groups, window.prompt_error.text()
-    return window.grid._groups[0]
+    assert window.grid.groups, window.prompt_error.text()
+    return window.grid.groups[0]
 
 
 def saved(cue_id):
@@ -35,7 +35,7 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
     qtbot.waitUntil(lambda: all(card.cue for card in group.cards), timeout=JOB_TIMEOUT)
     first, second = group.cards
     assert window.grid.current is first
-    qtbot.waitUntil(lambda: first.wave._data is not None)  # overview computed off the UI thread
+    qtbot.waitUntil(lambda: first.wave.has_overview)  # overview computed off the UI thread
     assert "done" in window.jobs.row(group.job_id).bar.format()
 
     grid = window.grid
@@ -53,7 +53,7 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
     qtbot.waitUntil(lambda: saved(first.cue.id).catid == "AMBForst")
     cue = saved(first.cue.id)
     assert (cue.rating, cue.keep, cue.tags) == (4, True, ("dark", "slow swell"))
-    qtbot.waitUntil(lambda: first.stars._rating == 4 and first.keep.isChecked())
+    qtbot.waitUntil(lambda: first.stars.rating == 4 and first.keep.isChecked())
 
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     assert grid.current is second
@@ -63,7 +63,7 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
     assert window.audition.loop
     qtbot.keyClick(grid, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: window.audition.playing and second.play.text() == "■")
-    qtbot.waitUntil(lambda: second.wave._playhead is not None)
+    qtbot.waitUntil(lambda: second.wave.playhead is not None)
     assert window.audition.cue_id == second.cue.id
     qtbot.keyClick(grid, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not window.audition.playing and second.play.text() == "▶")
@@ -89,7 +89,7 @@ def test_cancel_stops_the_job_and_keeps_nothing(qtbot, window):
     qtbot.mouseClick(row.cancel, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "cancelled at" in row.status.text(), timeout=30_000)
     assert row.bar.isHidden() and row.status.isVisible()  # not a full bar that reads as done
-    assert not window.grid._groups
+    assert not window.grid.groups
     with Library() as lib:
         assert lib.search() == []
 
@@ -111,7 +111,7 @@ def test_a_damaged_cue_played_from_its_card_is_marked_and_the_window_lives(qtbot
     cues = add_cues("hail", 2, seed=4)
     window.grid.add_job("hail", GenerationRequest("hail", candidates=2, duration=1.0, seed=4).validated())
     window.grid.job_done("hail", cues)
-    damaged, fine = window.grid._groups[0].cards
+    damaged, fine = window.grid.groups[0].cards
     cues[0].path.write_bytes(cues[0].path.read_bytes()[:-4] + b"\x00\x00\x80\x7f")  # a bad sample
     damaged.toggle_play()
     # the mark may come first from the waveform overview, the message from the play after it
@@ -120,14 +120,14 @@ def test_a_damaged_cue_played_from_its_card_is_marked_and_the_window_lives(qtbot
     assert not window.audition.playing
     assert fine.damage is None and fine.length.text() == "1.0 s" and window.isVisible()
     window.store.rate([cues[0]], 3)  # an edit redraws the card: the mark stays
-    qtbot.waitUntil(lambda: damaged.stars._rating == 3)
+    qtbot.waitUntil(lambda: damaged.stars.rating == 3)
     assert damaged.length.text() == "⚠ damaged"
 
 
 def test_cards_are_built_a_turn_apart_and_early_results_fill_them_all(qtbot, window):
     request = GenerationRequest("wind", candidates=8, duration=1.0, seed=5).validated()
     window.grid.add_job("early", request)
-    group = window.grid._groups[0]
+    group = window.grid.groups[0]
     assert group.built == []  # none in the call that queued the job: the UI thread moves on
     cues = add_cues("wind", 8, seed=5)
     window.grid.job_done("early", cues)  # before any card had its turn
@@ -135,7 +135,7 @@ def test_cards_are_built_a_turn_apart_and_early_results_fill_them_all(qtbot, win
     positions = {group.grid.getItemPosition(group.grid.indexOf(card))[:2] for card in group.built}
     assert len(positions) == 8  # each in its own cell
     window.grid.add_job("later", request)
-    later = window.grid._groups[0]
+    later = window.grid.groups[0]
     qtbot.waitUntil(lambda: len(later.built) == 8)  # the event loop builds them by itself
 
 
@@ -143,7 +143,7 @@ def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
     window.prompt.prompt.setPlainText("   ")
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.prompt_error.isVisible() and "prompt is empty" in window.prompt_error.text()
-    assert not window.grid._groups and not window.engine.busy
+    assert not window.grid.groups and not window.engine.busy
     window.prompt.prompt.setPlainText("pad")
     window.prompt.model.setCurrentIndex(window.prompt.model.findData("musicgen-small"))
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -152,7 +152,7 @@ def test_bad_input_is_shown_inline_and_starts_nothing(qtbot, window):
     assert window.prompt_action.isVisible() and window.prompt_action.text() == "Install musicgen-small…"
     assert window.prompt.install.isVisible()  # the model picker offers it too
     qtbot.mouseClick(window.prompt_action, Qt.MouseButton.LeftButton)
-    dialog = window._models_dialog
+    dialog = window.models_dialog
     qtbot.waitUntil(lambda: dialog.isVisible() and dialog.selected_name() == "musicgen-small")
     assert dialog.install.isEnabled()
     dialog.close()

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from conftest import sql
 from engine import library as library_module
 from engine.errors import BadInput, LibraryDamaged, LibraryError, NotFound
 from engine.library import Library
@@ -132,7 +133,7 @@ def test_corrupted_database_is_reported_and_left_alone(cuedeck_home):
 
 
 def test_library_from_a_newer_cuedeck_is_refused(lib, cuedeck_home):
-    lib._db.execute("PRAGMA user_version = 99")
+    sql(lib, "PRAGMA user_version = 99")
     with pytest.raises(LibraryError, match="newer CueDeck"):
         Library()
 
@@ -162,4 +163,4 @@ def test_two_processes_opening_a_new_library_at_once_both_succeed(cuedeck_home):
     results = [run.communicate(timeout=60) for run in runs]
     assert all(out.strip() == "ok" for out, _ in results), results
     with Library() as lib:
-        assert lib._db.execute("PRAGMA user_version").fetchone()[0] == len(library_module.MIGRATIONS)
+        assert sql(lib, "PRAGMA user_version") == len(library_module.MIGRATIONS)

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT, fill_disk, run_cli
+from conftest import ROOT, fill_disk, run_cli, sql
 from engine import cli, library as library_module
 from engine.errors import BadInput, DiskFull, GenerationFailed, LibraryError
 from engine.library import Library
@@ -110,7 +110,7 @@ def test_a_library_on_a_full_disk_says_so_and_stays_intact(small_disk, monkeypat
         assert "unusable" not in line and "move it aside" not in line
     (small_disk / "filler").unlink()
     with Library() as lib:
-        assert lib._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert sql(lib, "PRAGMA integrity_check") == "ok"
         assert lib.get(cue.id).sha256 == cue.sha256 and lib.timeline_names() == ["Before"]
         assert lib.add_tags(cue.id, ["wet"]).tags == ("wet",)
 

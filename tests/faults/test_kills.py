@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, sql
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.library import Library
@@ -56,7 +56,7 @@ def assert_sound(home: Path, folder: str = "library") -> None:
     """The invariants, checked as the next start sees the library; no leftovers in `folder`
     of the home ("" for all of it: after the next generation, which sweeps models too)."""
     with Library() as lib:  # opening it is the next start: it finishes the killed writer's work
-        assert lib._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert sql(lib, "PRAGMA integrity_check") == "ok"
         report = lib.check()
         assert report.ok, report
         for cue in lib.search():
