@@ -212,10 +212,10 @@ class MainWindow(QMainWindow):
         a cue key pressed where nothing takes it (a button, the menu bar after Esc, a dock
         title) goes to the candidates instead of being lost. Typing in a field the user
         chose is never taken."""
-        if event.type() != QEvent.Type.KeyPress or QApplication.activeWindow() is not self \
-                or QApplication.activePopupWidget() is not None:
-            return False
-        focus = QApplication.focusWidget()
+        if event.type() != QEvent.Type.KeyPress or QApplication.activePopupWidget() is not None \
+                or not isinstance(watched, QWidget) or watched.window() is not self:
+            return False  # another window's key (a dialog), or a pop-up's
+        focus = self.focusWidget()  # (the application's focus widget is None while inactive)
         if watched is not focus and focus is not None:
             return False  # the same key, seen again on its way up to the parents
         key, mods = event.key(), event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier

@@ -172,5 +172,7 @@ def window(qtbot):
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
+    w.activateWindow()  # keys reach an active window only, as on a desktop
+    qtbot.waitUntil(w.isActiveWindow)
     yield w
     w.close()
