@@ -16,7 +16,6 @@ class CueStore(QObject):
     changed = Signal(object)  # Cue, after an edit was saved
     removed = Signal(list)  # cue ids, hidden (deleted, or about to be)
     restored = Signal(list)  # cue ids, back after an undone delete
-    added = Signal(str, list)  # job id, [Cue]: a job's cues are in the library
     error = Signal(str)  # one line
 
     def __init__(self, background, history, parent=None):
@@ -88,10 +87,6 @@ class CueStore(QObject):
 
     def tags(self, done) -> None:
         self._background.library(lambda lib: lib.tags(), done, self.error.emit)
-
-    def load_job(self, job_id: str, ids: list[int]) -> None:
-        self._background.library(lambda lib: [lib.get(i) for i in ids],
-                                 lambda cues: self.added.emit(job_id, cues), self.error.emit)
 
     # -- internals ---------------------------------------------------------------------
 

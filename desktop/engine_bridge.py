@@ -1,7 +1,13 @@
-"""The engine client, adapted to Qt: a timer polls the worker and turns events into signals."""
+"""The engine client, adapted to Qt: a timer polls the worker and turns events into signals.
+
+The window owns the library, so the library thread does the library's part of every job:
+it stages the audio a continuation or melody starts from before the job goes to the engine,
+and keeps the candidates as files and rows when it comes back (engine.exchange).
+"""
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from engine import exchange, registry
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.request import GenerationRequest
@@ -11,20 +17,22 @@ POLL_MS = 30
 
 class EngineBridge(QObject):
     progress = Signal(str, float, str)  # job id, fraction, stage
-    finished = Signal(str, list)  # job id, cue dicts
+    finished = Signal(str, list)  # job id, [Cue]: the job's cues are in the library
     failed = Signal(str, str, str)  # job id, one-line message, a model to install first or ""
     cancelled = Signal(str)
     preview = Signal(str, float, int, int, list)  # job id, seconds ready, rate, channels, files
 
-    def __init__(self, parent=None):
+    def __init__(self, background, parent=None):
         super().__init__(parent)
+        self._background = background
         self._client = EngineClient()
+        self._staging: dict[str, bool] = {}  # jobs whose audio is being staged → cancelled
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
 
     @property
     def busy(self) -> bool:
-        return self._client.busy
+        return self._client.busy or bool(self._staging)
 
     @property
     def worker_pid(self) -> int | None:
@@ -36,29 +44,65 @@ class EngineBridge(QObject):
         self._timer.start()
 
     def submit(self, request: GenerationRequest) -> str:
-        """Queue a job (raises BadInput at once for a bad request)."""
-        job_id = self._client.submit(request)
-        self._timer.start()
+        """Queue a job; returns its id (raises BadInput at once for a bad request)."""
+        request = request.validated()
+        registry.require_present(registry.get(request.model))
+        job_id = exchange.new_job_id()
+        self._staging[job_id] = False
+
+        def stage(library):
+            exchange.open_job(job_id)
+            return exchange.stage_conditioning(library, request, job_id)
+
+        def staged(conditioning) -> None:
+            if self._staging.pop(job_id):
+                self._discard(job_id)
+                self.cancelled.emit(job_id)
+                return
+            self._client.submit(request, conditioning, job_id)
+            self._timer.start()
+
+        def failed(message: str) -> None:
+            self._staging.pop(job_id, None)
+            self._discard(job_id)
+            self.failed.emit(job_id, message, "")
+
+        self._background.library(stage, staged, failed)
         return job_id
 
     def cancel(self, job_id: str) -> None:
-        self._client.cancel(job_id)
+        if job_id in self._staging:
+            self._staging[job_id] = True  # it ends when its staging does
+        else:
+            self._client.cancel(job_id)
 
     def close(self) -> None:
         self._timer.stop()
         self._client.close()
+
+    def _discard(self, job_id: str) -> None:
+        self._background.library(lambda library: exchange.discard(job_id))
+
+    def _keep(self, result: p.Result) -> None:
+        self._background.library(lambda library: exchange.keep(library, result),
+                                 lambda cues: self.finished.emit(result.job_id, cues),
+                                 lambda message: self.failed.emit(result.job_id, message, ""))
 
     def _poll(self) -> None:
         for event in self._client.poll(0):
             if isinstance(event, p.Progress):
                 self.progress.emit(event.job_id, event.fraction, event.stage)
             elif isinstance(event, p.Preview):
-                self.preview.emit(event.job_id, event.seconds, event.sample_rate, event.channels, event.files)
+                folder = exchange.job_folder(event.job_id)
+                self.preview.emit(event.job_id, event.seconds, event.sample_rate, event.channels,
+                                  [str(folder / name) for name in event.files])
             elif isinstance(event, p.Result):
-                self.finished.emit(event.job_id, event.cues)
+                self._keep(event)
             elif isinstance(event, p.Error):
+                self._discard(event.job_id)
                 self.failed.emit(event.job_id, event.message, event.model or "")
             elif isinstance(event, p.Cancelled):
+                self._discard(event.job_id)
                 self.cancelled.emit(event.job_id)
         if not self._client.busy:
             self._timer.stop()

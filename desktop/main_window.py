@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         self.background = Background(self)
         self.history = EditHistory(self)
         self.store = CueStore(self.background, self.history, self)
-        self.engine = EngineBridge(self)
+        self.engine = EngineBridge(self.background, self)
         self.audition = Audition(self.background, self)
         self.waveforms = WaveformCache(self.background, self)
         self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline)
@@ -121,7 +121,6 @@ class MainWindow(QMainWindow):
         self.engine.failed.connect(self._failed)
         self.engine.cancelled.connect(self._cancelled)
         self.engine.preview.connect(self.grid.job_preview)
-        self.store.added.connect(self._cues_arrived)
         for view in (self.grid, self.library, self.details):
             self.store.changed.connect(view.cue_changed)
         self.store.removed.connect(self.grid.cues_removed)
@@ -300,10 +299,6 @@ class MainWindow(QMainWindow):
         self.grid.job_progress(job_id, fraction, stage)
 
     def _finished(self, job_id: str, cues: list) -> None:
-        self.jobs.progress(job_id, 1.0, "saving")
-        self.store.load_job(job_id, [c["id"] for c in cues])
-
-    def _cues_arrived(self, job_id: str, cues: list) -> None:
         self._requests.pop(job_id, None)
         self.jobs.done(job_id)
         self.grid.job_done(job_id, cues)

@@ -9,7 +9,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import __version__, paths, registry, ucs
+from . import __version__, exchange, paths, registry, ucs
 from .client import EngineClient
 from .errors import BadInput, CueDeckError, ModelNotPresent
 from .cue import Cue
@@ -80,7 +80,6 @@ def cmd_generate(args) -> int:
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
         device=args.device, melody=_melody_argument(args.melody), precision=args.precision).validated()
     registry.require_present(registry.get(request.model))
-    Library().close()  # an unusable library is bad input: say so before generating
     show = sys.stderr.isatty()
 
     def progress(event):
@@ -88,19 +87,20 @@ def cmd_generate(args) -> int:
             print(f"\r{request.model}: {event.stage} {request.candidates} × {request.duration:g} s"
                   f" … {event.fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
-    with EngineClient() as engine:
+    with Library() as library, EngineClient() as engine:  # an unusable library is said before generating
         try:
-            result = engine.run(request, progress)
+            cues = exchange.generate(library, engine, request, progress)
         finally:
             if show:
                 print(file=sys.stderr)
-    for cue in result.cues:
+    for cue in cues:
         if args.json:
-            _out({k: cue[k] for k in ("id", "path", "seed", "duration", "sample_rate",
-                                      "channels", "sha256", "model", "licence", "parent_id")})
+            _out({"id": cue.id, "path": str(cue.path), "seed": cue.seed, "duration": cue.duration,
+                  "sample_rate": cue.sample_rate, "channels": cue.channels, "sha256": cue.sha256,
+                  "model": cue.model, "licence": cue.licence, "parent_id": cue.parent_id})
         else:
-            print(f"{cue['id']:>6}  seed {cue['seed']:<10} {cue['duration']:.2f} s  "
-                  f"{cue['sample_rate']} Hz  {cue['path']}")
+            print(f"{cue.id:>6}  seed {cue.seed:<10} {cue.duration:.2f} s  "
+                  f"{cue.sample_rate} Hz  {cue.path}")
     return 0
 
 

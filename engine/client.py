@@ -12,9 +12,8 @@ import select
 import subprocess
 import sys
 import time
-import uuid
 
-from . import paths, registry
+from . import exchange, paths, registry
 from . import protocol as p
 from .errors import BadInput, Cancelled, GenerationFailed, ModelNotPresent
 from .request import GenerationRequest
@@ -38,14 +37,19 @@ class EngineClient:
     def busy(self) -> bool:
         return bool(self._jobs)
 
-    def submit(self, request: GenerationRequest) -> str:
-        """Validate (raising BadInput at once) and queue the request; returns its job id."""
+    def submit(self, request: GenerationRequest, conditioning: p.Conditioning | None = None,
+               job_id: str | None = None) -> str:
+        """Validate (raising BadInput at once) and queue the request; returns its job id.
+        A continuation or melody job needs its `conditioning`, staged in the folder of
+        `job_id` (engine.exchange) by the library's owner. The job's results are that owner's
+        to keep (exchange.keep) and its folder to discard, however the job ends."""
         request = request.validated()
         registry.require_present(registry.get(request.model))
-        job_id = uuid.uuid4().hex[:12]
+        job_id = job_id or exchange.new_job_id()
+        folder = exchange.open_job(job_id)
         self.start()
         self._jobs.append(job_id)
-        self._send(p.Generate(job_id, request.to_dict()))
+        self._send(p.Generate(job_id, request, folder, conditioning))
         return job_id
 
     def cancel(self, job_id: str) -> None:
@@ -84,11 +88,12 @@ class EngineClient:
             events += self._worker_died()
         return events
 
-    def run(self, request: GenerationRequest, on_progress=lambda progress: None) -> p.Result:
+    def run(self, request: GenerationRequest, on_progress=lambda progress: None,
+            conditioning: p.Conditioning | None = None, job_id: str | None = None) -> p.Result:
         """Submit and wait (for the CLI). On KeyboardInterrupt the job is cancelled; a second
         one, or a worker that does not confirm within CANCEL_DEADLINE, stops the worker.
         Either way Cancelled is raised and nothing of the job is kept."""
-        job_id = self.submit(request)
+        job_id = self.submit(request, conditioning, job_id)
         interrupted = False
         deadline = None
         while True:

@@ -32,6 +32,8 @@ class Cue:
     peak: float
     conditioning_sha256: str | None
     conditioning_source: str | None
+    device: str | None  # where it was generated (cpu, cuda, mps); None for cues made before 0.x
+    precision: str | None  # of CueDeck's decoder: fp32 (exact), bf16 or int8
     parent_id: int | None
     created_at: str
     rating: int
@@ -65,6 +67,7 @@ def provenance_text(cue: Cue) -> str:
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
             f"CFG {cue.cfg_coef:g}\n"
             + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
+            + (f"Generated on {cue.device.upper()} in {cue.precision}\n" if cue.device else "")
             + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
             f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
             f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")

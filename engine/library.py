@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, faults, loudness, paths, registry, resources, staging, ucs
+from . import __version__, exchange, faults, loudness, paths, registry, resources, staging, ucs
 from .audio_io import write_atomic, write_wav_atomic
 from .cue import Cue
 from .cue_audio import file_problem
@@ -89,6 +89,11 @@ MIGRATIONS = [
     # 3: where conditioning audio came from (a cue and which part of it, or a file).
     """
     ALTER TABLE cues ADD COLUMN conditioning_source TEXT;
+    """,
+    # 4: where a cue was generated and at which precision (NULL for older cues).
+    """
+    ALTER TABLE cues ADD COLUMN device TEXT;
+    ALTER TABLE cues ADD COLUMN precision TEXT;
     """,
 ]
 
@@ -163,7 +168,7 @@ class Library:
     def recover(self) -> list[Path]:
         """Finish the work of writers that were killed: remove their `.part` files and the
         files their journal lists that no row claims. Returns what was removed."""
-        removed = staging.sweep(self.audio_dir)
+        removed = staging.sweep(self.audio_dir) + staging.sweep(self.root / exchange.FOLDER)
         for journal in self.audio_dir.glob(".journal-*.json"):
             if _live(journal):
                 continue
@@ -228,9 +233,10 @@ class Library:
 
     def add_batch(self, request: GenerationRequest, audio: np.ndarray, sample_rate: int,
                   seeds: list[int], job_id: str, audiocraft_version: str,
-                  conditioning: tuple[str, str] | None = None) -> list[Cue]:
+                  conditioning: tuple[str, str] | None = None, device: str | None = None) -> list[Cue]:
         """Write each candidate's file, then all rows in one transaction. `conditioning` is
-        (sha256, source) of the audio a continuation or melody started from."""
+        (sha256, source) of the audio a continuation or melody started from; `device` where
+        the engine ran. (Results from the engine arrive through engine.exchange.keep.)"""
         info = registry.get(request.model)
         if not np.isfinite(audio).all():
             raise GenerationFailed(f"{info.name} produced invalid samples (NaN or infinity); nothing "
@@ -261,6 +267,7 @@ class Library:
                             "conditioning_sha256": conditioning[0] if conditioning else None,
                             "conditioning_source": conditioning[1] if conditioning else None,
                             "parent_id": request.parent_id, "created_at": created,
+                            "device": device, "precision": request.precision,
                         }
                         names = ", ".join(row)
                         marks = ", ".join(f":{k}" for k in row)

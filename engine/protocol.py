@@ -1,22 +1,67 @@
-"""The worker's message protocol: small typed messages, encoded as plain JSON-able dicts.
+"""The engine's message protocol: typed messages that travel as JSON.
 
-Transport-neutral on purpose: today they travel over a multiprocessing pipe, later the same
-dicts can cross a socket to a GPU box. Every message carries the protocol version.
+Transport-neutral on purpose: the engine receives a request and returns progress, partial
+audio and, for each candidate, its audio and the facts of its making. It never touches the
+library; the side that owns the library writes files and rows (engine.exchange.keep). Audio
+crosses as raw float32 files named inside the job's exchange folder (engine.exchange), never
+as a path of the engine's choosing. Every message carries the protocol version, which
+changes whenever a field does.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+import types
+import typing
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 from .errors import ProtocolError  # also p.ProtocolError, for the client and the worker
+from .request import GenerationRequest
 
-VERSION = 3  # 2: Fatal; 3: Progress carries the fraction of the whole job
+VERSION = 4  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library
 
 
-# -- requests (client → worker) ------------------------------------------------------------
+# -- parts of messages ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Audio a job starts from: the end of a cue to continue ("prompt") or a melody, as
+    float32 frames (channels interleaved) in `file` of the job's exchange folder."""
+    kind: str  # prompt | melody
+    file: str
+    sample_rate: int
+    channels: int
+    sha256: str  # of the samples, for provenance
+    source: str  # in words: "cue 12, last 5.00 s", "melody: theme.wav"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate's audio: float32 frames (channels interleaved) in `file` of the job's
+    exchange folder."""
+    index: int
+    seed: int
+    file: str
+    frames: int
+    channels: int
+
+
+@dataclass(frozen=True)
+class Making:
+    """Facts of a batch's making that the request does not hold."""
+    model: str
+    device: str  # cpu | cuda | mps
+    audiocraft_version: str
+    torch_version: str
+    conditioning_sha256: str | None = None
+    conditioning_source: str | None = None
+
+
+# -- requests (client → engine) ------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Generate:
     job_id: str
-    request: dict  # GenerationRequest.to_dict()
+    request: GenerationRequest
+    exchange: str  # the name of the job's folder in the exchange (engine.exchange)
+    conditioning: Conditioning | None = None
 
 
 @dataclass(frozen=True)
@@ -29,7 +74,7 @@ class Shutdown:
     pass
 
 
-# -- events (worker → client) --------------------------------------------------------------
+# -- events (engine → client) --------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Ready:
@@ -48,19 +93,24 @@ class Progress:
 
 @dataclass(frozen=True)
 class Preview:
-    """The first `seconds` of every candidate, while the job still runs: raw little-endian
-    float32 frames (channels interleaved) in `files`, one per candidate, in batch order."""
+    """The first `seconds` of every candidate, while the job still runs: float32 frames
+    (channels interleaved) in `files` of the job's exchange folder, one per candidate."""
     job_id: str
     seconds: float
     sample_rate: int
     channels: int
-    files: list
+    files: list[str]
 
 
 @dataclass(frozen=True)
 class Result:
+    """Every candidate of a job, in batch order, with the request as the engine ran it
+    (its seed filled in) and the facts of its making."""
     job_id: str
-    cues: list  # Cue.to_dict() of each candidate, in batch order
+    request: GenerationRequest
+    sample_rate: int
+    candidates: list[Candidate]
+    making: Making
     elapsed: float
 
 
@@ -92,13 +142,39 @@ def encode(message) -> dict:
 
 
 def decode(data: dict):
+    """The message of `data` (a decoded JSON object), its parts typed as declared."""
     if not isinstance(data, dict) or data.get("v") != VERSION:
-        raise ProtocolError(f"unsupported message (want protocol v{VERSION}): {data!r:.200}")
+        version = data.get("v") if isinstance(data, dict) else None
+        raise ProtocolError(f"unsupported message of protocol v{version} (want protocol v{VERSION}); "
+                            f"the engine and this CueDeck are of different versions: {data!r:.200}")
     cls = MESSAGES.get(data.get("type"))
     if cls is None:
         raise ProtocolError(f"unknown message type {data.get('type')!r}")
-    names = {f.name for f in fields(cls)}
     try:
-        return cls(**{k: v for k, v in data.items() if k in names})
-    except TypeError as e:  # a field missing
+        return _build(cls, data)
+    except (TypeError, ValueError, AttributeError) as e:  # a field missing or of another shape
         raise ProtocolError(f"malformed {data['type']} message ({e}): {data!r:.200}") from None
+
+
+def _build(cls, data: dict):
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be an object, not {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    return cls(**{f.name: _typed(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data})
+
+
+def _typed(hint, value):
+    """`value` from JSON as `hint` declares it: dataclasses (also in lists or `| None`) built."""
+    if value is None:
+        return None
+    if is_dataclass(hint):
+        return _build(hint, value)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and args and is_dataclass(args[0]):
+        return [_build(args[0], item) for item in value]
+    if origin in (typing.Union, types.UnionType):
+        parts = [a for a in args if a is not type(None)]
+        if len(parts) == 1:
+            return _typed(parts[0], value)
+    return value
+

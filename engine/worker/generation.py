@@ -49,6 +49,7 @@ class Batch:
     sample_rate: int
     seeds: list[int]
     elapsed: float
+    device: str  # where it ran: cpu, cuda or mps
 
 
 GENERATING = 0.9  # of a job's progress bar; decoding the tokens to audio takes it to here
@@ -246,7 +247,7 @@ class Generator:
             raise Cancelled("cancelled; nothing was written")
         return Batch(audio=audio.float().cpu().numpy(), tokens=tokens.cpu().numpy(),
                      sample_rate=model.sample_rate,
-                     seeds=seeds, elapsed=time.perf_counter() - started)
+                     seeds=seeds, elapsed=time.perf_counter() - started, device=model.device.type)
 
 
     def _fast(self, model, request, descriptions, progress, on_audio):

@@ -1,4 +1,5 @@
-"""The engine worker process: generates, writes files and library rows, reports progress.
+"""The engine worker process: generates, reports progress, and hands each candidate's audio
+and the facts of its making to its client (it never writes the library).
 
 Started by EngineClient as `python -m engine.worker` (engine/worker/__main__.py). It speaks the protocol as JSON lines:
 requests on stdin, events on stdout. Anything else that writes to stdout (a library's print)
@@ -9,7 +10,6 @@ import json
 import logging
 import os
 import queue
-import shutil
 import signal
 import sys
 import threading
@@ -17,15 +17,12 @@ import time
 import traceback
 from pathlib import Path
 
-from .. import cue_audio, paths, resources, staging
+from .. import exchange, paths, resources, staging
 from .. import protocol as p
 from ..errors import BadInput, Cancelled, CueDeckError
-from ..library import Library
-from ..request import GenerationRequest
-from . import conditioning
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress events; a new stage is always sent
-SAVING = 0.95  # the job's progress when its files and rows are written
+SAVING = 0.95  # the job's progress when its candidates are handed over (then written)
 log = logging.getLogger("cuedeck.worker")
 
 
@@ -67,15 +64,9 @@ class Worker:
         torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
 
         self._generator = Generator()
-        try:
-            Library().close()  # opening it sweeps what killed writers left behind
-        except CueDeckError:
-            pass  # an unusable library is reported on the first job that needs it
-        for folder in (_previews_root(), paths.models_dir()):  # what killed workers left
-            staging.sweep(folder)
-        self._audiocraft_version = AUDIOCRAFT_VERSION
-        self.send(p.Ready(pid=os.getpid(), versions={
-            "audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}))
+        staging.sweep(paths.models_dir())  # what killed workers left
+        self._versions = {"audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}
+        self.send(p.Ready(pid=os.getpid(), versions=self._versions))
         while True:
             message = self._inbox.get()
             if isinstance(message, p.Shutdown):
@@ -98,23 +89,27 @@ class Worker:
         def should_cancel() -> bool:
             return job_id in self._cancelled or self._client_gone
 
-        previews = _Previews(job_id, self.send)
         try:
             if should_cancel():
                 raise Cancelled("cancelled before it started")
-            request = GenerationRequest.from_dict(job.request).validated()
-            with Library() as library:
-                prompt, melody, conditioning = None, None, None
-                if request.parent_id is not None:
-                    prompt, conditioning = _continuation_prompt(library, request)
-                if request.melody is not None:
-                    melody, conditioning = _melody(library, request.melody)
-                batch = self._generator.generate(request, on_progress, should_cancel, prompt, melody,
-                                                 on_audio=previews.add)
-                self.send(p.Progress(job_id, SAVING, "saving"))
-                cues = library.add_batch(request, batch.audio, batch.sample_rate, batch.seeds,
-                                         job_id, self._audiocraft_version, conditioning)
-            return p.Result(job_id, [c.to_dict() for c in cues], batch.elapsed)
+            request = job.request.validated()
+            folder = exchange.engine_folder(job.exchange)
+            given = job.conditioning
+            wanted = "prompt" if request.parent_id is not None else "melody" if request.melody is not None else None
+            if (given.kind if given else None) != wanted:
+                raise p.ProtocolError(f"the job's starting audio is {given.kind if given else 'none'} and its "
+                                      f"request wants {wanted or 'none'}; its client must stage it")
+            audio_in = exchange.read_conditioning(folder, given) if given else None
+            previews = _Previews(job_id, folder, self.send)
+            batch = self._generator.generate(
+                request, on_progress, should_cancel,
+                prompt_audio=audio_in if given and given.kind == "prompt" else None,
+                melody=audio_in if given and given.kind == "melody" else None, on_audio=previews.add)
+            self.send(p.Progress(job_id, SAVING, "saving"))
+            candidates = exchange.stage_candidates(folder, batch.audio, batch.seeds)
+            making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
+                              given.sha256 if given else None, given.source if given else None)
+            return p.Result(job_id, request, batch.sample_rate, candidates, making, batch.elapsed)
         except Cancelled:
             return p.Cancelled(job_id)
         except CueDeckError as e:
@@ -122,71 +117,28 @@ class Worker:
                            getattr(e, "model", None))
         except OSError as e:
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            return p.Error(job_id, str(resources.write_failed(e, paths.data_dir(), "generating")))
+            return p.Error(job_id, str(resources.write_failed(e, paths.library_dir(), "generating")))
         except MemoryError:
             return p.Error(job_id, "the engine ran out of memory; ask for fewer candidates, a shorter "
                                    "duration or a smaller model")
         except Exception as e:  # a bug or a library failure: keep serving, log the details
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
             return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
-        finally:
-            previews.remove()
 
 
 class _Previews:
-    """Streamed audio of a running job, appended to one file per candidate for the UI to
-    audition, in a folder of this worker's own (`.JOB.PID.part`, so a killed worker's is swept)
-    that goes with the job."""
+    """Streamed audio of a running job, appended to one file per candidate in the job's
+    exchange folder (which its client removes with the job)."""
 
-    def __init__(self, job_id: str, send):
-        self.job_id, self.send = job_id, send
-        self.folder = staging.part_path(_previews_root() / job_id)
-        self.seconds = 0.0
-
-    def remove(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+    def __init__(self, job_id: str, folder: Path, send):
+        self.job_id, self.folder, self.send = job_id, folder, send
 
     def add(self, audio, start: float, rate: int) -> None:
         """audio [candidates, channels, samples] starting at `start` seconds."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        files = [self.folder / f"{self.job_id}-{i + 1}.f32" for i in range(audio.shape[0])]
+        files = [f"preview-{i + 1}.f32" for i in range(audio.shape[0])]
         for file, candidate in zip(files, audio):
-            with open(file, "ab") as f:
-                f.write(candidate.T.astype("<f4").tobytes())
-        self.seconds = start + audio.shape[-1] / rate
-        self.send(p.Preview(self.job_id, self.seconds, rate, audio.shape[1], [str(f) for f in files]))
-
-
-def _previews_root() -> Path:
-    return paths.cache_dir() / "previews"
-
-
-def _continuation_prompt(library: Library, request: GenerationRequest):
-    """The end of the parent cue a continuation starts from, and its (sha256, source)."""
-    try:
-        parent = library.get(request.parent_id)
-    except CueDeckError:
-        raise BadInput(f"cue {request.parent_id} is no longer in the library; pick another cue to continue") from None
-    cue_audio.verified_bytes(parent)
-    samples, rate, digest = conditioning.load(parent.path, request.prompt_seconds,
-                                              what=f"cue {parent.id}'s audio")
-    return (samples, rate), (digest, f"cue {parent.id}, last {samples.shape[1] / rate:.2f} s")
-
-
-def _melody(library: Library, melody: str):
-    """A melody from a file or from a library cue ("cue:ID"), and its (sha256, source)."""
-    if melody.startswith("cue:"):
-        try:
-            cue = library.get(int(melody[4:]))
-        except (ValueError, CueDeckError):
-            raise BadInput(f"{melody} is not a cue in the library; give cue:ID or an audio file") from None
-        cue_audio.verified_bytes(cue)
-        path, source = cue.path, f"melody: cue {cue.id}"
-    else:
-        path = Path(melody).expanduser()
-        source = f"melody: {path.name}"
-    samples, rate, digest = conditioning.load(path, what="the melody")
-    return (samples, rate), (digest, source)
+            exchange.write_frames(self.folder / file, candidate, append=True)
+        self.send(p.Preview(self.job_id, start + audio.shape[-1] / rate, rate, audio.shape[1], files))
 
 
 def _die_with_parent() -> None:

@@ -10,7 +10,8 @@ import soundfile
 
 from conftest import run_cli
 from engine import registry
-from engine.worker import conditioning, generation
+from engine import conditioning
+from engine.worker import generation
 from engine.errors import BadInput
 from engine.worker.generation import Generator
 from engine.library import Library

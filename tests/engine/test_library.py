@@ -1,3 +1,4 @@
+import hashlib
 import sqlite3
 
 import numpy as np
@@ -6,6 +7,8 @@ import soundfile as sf
 
 from conftest import sql
 from engine import library as library_module
+from engine.audio_io import float_wav_bytes
+from engine.cue import provenance_text
 from engine.errors import BadInput, LibraryDamaged, LibraryError, NotFound
 from engine.library import Library
 from engine.request import GenerationRequest
@@ -164,3 +167,27 @@ def test_two_processes_opening_a_new_library_at_once_both_succeed(cuedeck_home):
     assert all(out.strip() == "ok" for out, _ in results), results
     with Library() as lib:
         assert sql(lib, "PRAGMA user_version") == len(library_module.MIGRATIONS)
+
+
+def test_a_library_of_schema_3_is_upgraded_and_its_cues_keep_their_facts(cuedeck_home):
+    root = cuedeck_home / "library"
+    (root / "audio").mkdir(parents=True)
+    audio = np.full((1, 16000), 0.1, np.float32)
+    (root / "audio" / "old.wav").write_bytes(float_wav_bytes(audio, 16000))
+    with sqlite3.connect(root / library_module.DB_NAME) as db:
+        for number, migration in enumerate(library_module.MIGRATIONS[:3], start=1):
+            db.executescript(migration + f"; PRAGMA user_version = {number};")
+        db.execute("INSERT INTO cues (path, prompt, model, licence, audiocraft_version, cuedeck_version, "
+                   "duration, sample_rate, channels, top_k, top_p, temperature, cfg_coef, seed, request_seed, "
+                   "batch_size, batch_index, job_id, sha256, peak, created_at) VALUES ('audio/old.wav', "
+                   "'old pad', 'tiny-music', 'CC-BY-NC-4.0', '1.3.0', '0.1', 1, 16000, 1, 250, 0, 1, 3, 7, 7, "
+                   "1, 0, 'job', ?, 0.1, '2026-01-01T00:00:00.000+00:00')",
+                   (hashlib.sha256(float_wav_bytes(audio, 16000)).hexdigest(),))
+    with Library() as lib:
+        (old,) = lib.search()
+        assert (old.prompt, old.seed, old.device, old.precision) == ("old pad", 7, None, None)
+        assert lib.check().ok
+        request = GenerationRequest("new pad", candidates=1, duration=1, seed=2, precision="int8").validated()
+        new = lib.add_batch(request, audio[None], 16000, [2], "job2", "1.3.0", device="cpu")[0]
+        assert (new.device, new.precision) == ("cpu", "int8")
+        assert "Generated on CPU in int8" in provenance_text(new) and "Generated on" not in provenance_text(old)

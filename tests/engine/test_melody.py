@@ -11,7 +11,8 @@ from audiocraft.modules.conditioners import ChromaStemConditioner
 
 from conftest import run_cli
 from engine import registry
-from engine.worker import conditioning, tiny_models
+from engine import conditioning
+from engine.worker import tiny_models
 from engine.library import Library
 from hub_standin import COMMIT
 

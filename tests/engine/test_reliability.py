@@ -248,24 +248,26 @@ def test_a_worker_that_cannot_start_says_why(cuedeck_home):
 def test_previews_live_in_a_folder_of_their_job_and_go_with_it(cuedeck_home):
     import os
 
+    from engine import exchange
     from engine import protocol as p
     from engine.client import EngineClient
 
-    root = cuedeck_home / "cache" / "previews"
+    root = cuedeck_home / "library" / exchange.FOLDER
     root.mkdir(parents=True)
-    live = root / f".other-worker-job.{os.getpid()}.part"  # another worker's, still running
-    dead = root / ".old-job.999999999.part"               # a worker that was killed
+    live = root / f".other-client-job.{os.getpid()}.part"  # another client's, still running
+    dead = root / ".old-job.999999999.part"                 # a client that was killed
     for folder in (live, dead):
         folder.mkdir()
         (folder / "x.f32").write_bytes(b"\0" * 8)
-    with EngineClient() as engine:
-        result = engine.run(GenerationRequest("pad", candidates=2, duration=2.5, seed=1))
-        events = []
+    with Library() as lib, EngineClient() as engine:  # opening the library sweeps the dead one
+        cues = exchange.generate(lib, engine, GenerationRequest("pad", candidates=2, duration=2.5, seed=1))
+        events, seen = [], set()
         job = engine.submit(GenerationRequest("pad", candidates=2, duration=2.5, seed=2))
         while not any(isinstance(e, p.Result) for e in events):
-            events += engine.poll(0.2)
-    previews = [e for e in events if isinstance(e, p.Preview)]
-    assert previews and result.cues
-    folders = {os.path.dirname(f) for e in previews for f in e.files}
-    assert len(folders) == 1 and job in folders.pop()
+            for event in engine.poll(0.2):
+                events.append(event)
+                if isinstance(event, p.Preview):  # each file is there when it is announced
+                    seen |= {(exchange.job_folder(job) / f).is_file() for f in event.files}
+        exchange.keep(lib, events[-1])
+    assert cues and seen == {True}
     assert sorted(f.name for f in root.iterdir()) == [live.name]  # the job's own went with it

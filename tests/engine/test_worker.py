@@ -3,11 +3,16 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
+from dataclasses import replace
 
 import pytest
 import soundfile as sf
 
+from conftest import ROOT
+from engine import exchange
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.errors import BadInput, CueDeckError, ModelNotPresent
@@ -35,7 +40,7 @@ def wait_for(engine, job_id, kinds, timeout=120):
     raise AssertionError(f"no {kinds} within {timeout} s; saw {seen}")
 
 
-def test_job_reports_progress_then_cues_written_to_the_library(engine):
+def test_job_reports_progress_then_its_client_keeps_the_cues(engine, cuedeck_home):
     job = engine.submit(GenerationRequest("warm pad", candidates=3, duration=2.0, seed=4))
     events = wait_for(engine, job, p.Result)
     progress = [e for e in events if isinstance(e, p.Progress)]
@@ -43,13 +48,18 @@ def test_job_reports_progress_then_cues_written_to_the_library(engine):
     assert fractions == sorted(fractions) and 0 < fractions[0] and fractions[-1] < 1
     assert [e.stage for e in progress][-2:] == ["decoding", "saving"]
     result = events[-1]
-    assert [c["seed"] for c in result.cues] == [4, 5, 6]
+    assert [c.seed for c in result.candidates] == [4, 5, 6] and result.request.seed == 4
+    assert result.making.model == "tiny-music" and result.making.device == "cpu"
     with Library() as lib:
-        for cue in result.cues:
-            row = lib.get(cue["id"])
-            assert row.sha256 == cue["sha256"] and row.job_id == job
+        assert lib.search() == []  # the engine never writes the library
+        cues = exchange.keep(lib, result)
+        for cue in cues:
+            row = lib.get(cue.id)
+            assert row.sha256 == cue.sha256 and row.job_id == job and row.device == "cpu"
             info = sf.info(row.path)
             assert (info.samplerate, info.channels, info.frames) == (32000, 1, 64000)
+    assert [c.seed for c in cues] == [4, 5, 6]
+    assert not list((cuedeck_home / "library" / exchange.FOLDER).iterdir())  # the job's audio went with it
     assert not engine.busy
 
 
@@ -87,25 +97,47 @@ def test_bad_input_is_refused_before_the_worker_starts(engine):
     assert engine.worker_pid is None
 
 
-def test_worker_validates_requests_itself(engine):
-    engine.start()
-    engine._jobs.append("raw")
-    engine._send(p.Generate("raw", {**GenerationRequest("x").to_dict(), "candidates": 99}))
-    error = wait_for(engine, "raw", p.Error)[-1]
-    assert error.kind == "bad_input" and "candidates" in error.message
+def test_worker_validates_what_it_is_sent_itself(cuedeck_home):
+    """Straight through the worker's JSON lines: a client of another make gets clear errors."""
+    folder = exchange.open_job("raw")
+    requests = [p.Generate("raw", replace(GenerationRequest("x"), candidates=99), folder),
+                p.Generate("cont", GenerationRequest("x", parent_id=1, duration=4.0), folder),
+                p.Generate("away", GenerationRequest("x"), "../elsewhere")]
+    worker = subprocess.Popen([sys.executable, "-m", "engine.worker"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    lines = [json.dumps(p.encode(r)) + "\n" for r in requests] + ['{"v": 1, "type": "cancel"}\n']
+    worker.stdin.write("".join(lines[-1:] + lines[:-1]).encode())
+    worker.stdin.flush()
+    events = {}
+    while len(events) < len(requests):  # (the test's timeout bounds this)
+        event = p.decode(json.loads(worker.stdout.readline()))
+        if not isinstance(event, p.Ready):
+            events[event.job_id] = event
+    worker.stdin.close()
+    assert worker.wait(60) == 0
+    stderr = worker.stderr.read()
+    assert events["raw"].kind == "bad_input" and "candidates" in events["raw"].message
+    assert "its client must stage it" in events["cont"].message
+    assert "not a plain folder name" in events["away"].message
+    assert b"want protocol v4" in stderr  # the v1 line first: logged and ignored, nothing crashed
 
 
 def test_protocol_round_trip_of_every_message_and_clear_errors_for_the_rest():
-    messages = [p.Generate("j", {"prompt": "x"}), p.Cancel("j"), p.Shutdown(), p.Ready(7, {"torch": "2"}),
-                p.Progress("j", 0.3, "window 1 of 2"), p.Preview("j", 1.0, 32000, 1, ["/a.f32"]),
-                p.Result("j", [{"id": 1}], 1.5), p.Error("j", "boom", "failed", "musicgen-small"),
-                p.Cancelled("j"), p.Fatal("out of memory")]
+    request = GenerationRequest("x", parent_id=3, duration=6.0, seed=5)
+    messages = [p.Generate("j", request, ".j.1.part", p.Conditioning("prompt", "c.f32", 32000, 2, "ab", "cue 3")),
+                p.Cancel("j"), p.Shutdown(), p.Ready(7, {"torch": "2"}),
+                p.Progress("j", 0.3, "window 1 of 2"), p.Preview("j", 1.0, 32000, 1, ["preview-1.f32"]),
+                p.Result("j", request, 32000, [p.Candidate(0, 5, "candidate-1.f32", 192000, 2)],
+                         p.Making("tiny-music", "cpu", "1.3.0", "2.1", "ab", "cue 3"), 1.5),
+                p.Error("j", "boom", "failed", "musicgen-small"), p.Cancelled("j"), p.Fatal("out of memory")]
     assert {type(m) for m in messages} == set(p.MESSAGES.values())  # every type, none forgotten
     for message in messages:
         assert p.decode(json.loads(json.dumps(p.encode(message)))) == message  # through its JSON form
     for bad, words in [({**p.encode(p.Cancel("j")), "v": 99}, "want protocol v"),
                        ({"v": p.VERSION, "type": "explode"}, "unknown message type"),
                        ({"v": p.VERSION, "type": "progress", "job_id": "j"}, "malformed progress"),
+                       ({**p.encode(messages[0]), "request": "x"}, "malformed generate"),
+                       ({**p.encode(messages[6]), "candidates": [{"index": 0}]}, "malformed result"),
                        ([1, 2], "unsupported message")]:
         with pytest.raises(p.ProtocolError, match=words):
             p.decode(bad)

@@ -23,6 +23,7 @@ import pytest
 import soundfile
 
 from conftest import ROOT, run_cli, sql
+from engine import exchange
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.library import Library
@@ -92,7 +93,7 @@ def gone(pid: int, within: float = 10.0) -> bool:
 def generating_worker(proc: subprocess.Popen, home: Path) -> int:
     """The pid of `proc`'s worker, once it streams audio (its job runs)."""
     deadline = time.monotonic() + 120
-    while not list((home / "cache" / "previews").glob(".*.part/*.f32")):
+    while not list((home / "library" / ".exchange").glob(".*.part/preview-*.f32")):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
     return children_of(proc.pid)[0]
@@ -123,7 +124,10 @@ def kill_after(proc: subprocess.Popen, delay: float) -> str:
 ])
 def test_generation_killed_at_each_window_leaves_a_sound_library(cuedeck_home, point, landed):
     done = run_cli("generate", "rain on a tin roof", "-n", "3", "-d", "1", "--seed", "3", CUEDECK_FAULT=point)
-    assert done.returncode == 1 and "stopped unexpectedly" in done.stderr, done.stderr
+    if point.startswith("library."):  # the library's one writer, the CLI process, is killed
+        assert done.returncode == -signal.SIGKILL, done.stderr
+    else:  # the worker is killed; the CLI says so
+        assert done.returncode == 1 and "stopped unexpectedly" in done.stderr, done.stderr
     assert raw_state(cuedeck_home) == landed
     if point == "tiny-model.built":
         assert list((cuedeck_home / "models").glob(".tiny-music.*.part"))  # the kill left its build
@@ -138,8 +142,10 @@ def test_generation_killed_at_each_window_leaves_a_sound_library(cuedeck_home, p
 
 
 def test_generation_killed_at_random_moments_leaves_a_sound_library(cuedeck_home):
+    """The worker killed while it generates or hands its candidates over (its client, the
+    library's writer, keeps what arrives whole)."""
     rng = random.Random(9)
-    with EngineClient() as engine:
+    with Library() as lib, EngineClient() as engine:
         for trial in range(4):
             request = GenerationRequest("wind", candidates=8, duration=4.0, seed=trial)
             job = engine.submit(request)
@@ -163,7 +169,12 @@ def test_generation_killed_at_random_moments_leaves_a_sound_library(cuedeck_home
                 os.kill(worker, signal.SIGKILL)
             while not finished():
                 seen += engine.poll(0.2)
-            landed = "finished" if any(isinstance(e, p.Result) for e in seen) else raw_state(cuedeck_home)
+            results = [e for e in seen if isinstance(e, p.Result)]
+            if results:
+                exchange.keep(lib, results[0])
+            else:
+                exchange.discard(job)
+            landed = "finished" if results else raw_state(cuedeck_home)
             FIGURES["generation, random"][landed] += 1
             assert_sound(cuedeck_home)
 

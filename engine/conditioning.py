@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadInput
+from .errors import BadInput
 
 MAX_SECONDS = 600.0            # longer audio is refused rather than read into memory
 MAX_FILE_BYTES = 1_000_000_000
