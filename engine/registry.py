@@ -3,7 +3,6 @@
 Plain data, no torch: the UI process reads it to fill the model picker.
 """
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -91,28 +90,28 @@ class ModelInfo:
         return d
 
 
+# The Hugging Face cache, as huggingface_hub itself resolves and reads it (HF_HUB_CACHE,
+# HF_HOME…, read when it is first imported). Imported on first use: it costs a quarter second.
+
 def hub_cache_dir() -> Path:
-    """The Hugging Face cache, read from the environment at each call (as a new process would)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    home = os.environ.get("HF_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"), "huggingface")
-    return Path(home).expanduser() / "hub"
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
 
 
 def hub_repo_dir(repo: str, cache: Path | None = None) -> Path:
-    """The folder of `repo` ("owner/name") in the Hugging Face cache: models--owner--name."""
-    return (cache or hub_cache_dir()) / f"models--{repo.replace('/', '--')}"
+    """The folder of model `repo` ("owner/name") in the Hugging Face cache."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    return (cache or hub_cache_dir()) / repo_folder_name(repo_id=repo, repo_type="model")
 
 
 def cached_file(repo: str, filename: str) -> Path | None:
     """A file of `repo` in the Hugging Face cache (its main revision), or None. No network."""
-    root = hub_repo_dir(repo)
-    try:
-        commit = (root / "refs" / "main").read_text().strip()
-    except OSError:
-        return None
-    file = root / "snapshots" / commit / filename
-    return file if file.is_file() else None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo, filename)
+    return Path(found) if isinstance(found, str) else None
 
 
 def text_encoder_present() -> bool:

@@ -92,6 +92,18 @@ def run_cli(*args: str, timeout: float = 240, **env: str) -> subprocess.Complete
                           text=True, timeout=timeout, cwd=ROOT, env={**os.environ, **env})
 
 
+def use_hf_home(monkeypatch, home: Path) -> Path:
+    """Point the Hugging Face cache at `home`/hub: for the processes a test starts (HF_HOME)
+    and for this one, whose huggingface_hub read its folders when it was first imported."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HOME", str(home))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.setattr(constants, "HF_HOME", str(home))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
+    return home / "hub"
+
+
 def sql(library, query: str):
     """The first value a query gives on `library`'s database, through a connection of its own
     (what any SQLite reader sees)."""
@@ -156,7 +168,7 @@ def hub(tmp_path, checkpoint, monkeypatch):
             server.add(models.TEXT_ENCODER, f, f"stand-in {f}".encode() * 1000)
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+        use_hf_home(monkeypatch, tmp_path / "hf")
         yield server
 
 

@@ -6,34 +6,26 @@ seeded random generator, so a candidate's seed is a fact about that candidate.
 
 import contextlib
 import gc
-import logging
 import os
 import shutil
 import time
 import typing as tp
-import warnings
 from dataclasses import dataclass
 
-# xformers warns at import that its CUDA kernels don't match this torch; CueDeck uses the
-# torch attention backend, so the warning is noise for users.
-logging.getLogger("xformers").setLevel(logging.ERROR)
-warnings.filterwarnings("ignore", module="xformers")
-os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)  # checkpoints load weights_only, always
+import numpy as np
+import torch
+import audiocraft
+from audiocraft.models import AudioGen, MAGNeT, MusicGen
+from audiocraft.modules.transformer import set_efficient_attention_backend
+from audiocraft.utils import utils as audiocraft_utils
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import audiocraft  # noqa: E402
-from audiocraft.models import AudioGen, MAGNeT, MusicGen  # noqa: E402
-from audiocraft.modules.transformer import set_efficient_attention_backend  # noqa: E402
-from audiocraft.utils import utils as audiocraft_utils  # noqa: E402
-
-from .. import paths, registry, resources  # noqa: E402
-from ..errors import BadInput, Cancelled, GenerationFailed  # noqa: E402
-from ..registry import ModelInfo  # noqa: E402
-from ..request import GenerationRequest  # noqa: E402
-from . import fast_lm, tiny_models  # noqa: E402
-from .fast_lm import FastDecoder  # noqa: E402
-from .streaming import StreamingDecoder  # noqa: E402
+from .. import paths, registry, resources
+from ..errors import BadInput, Cancelled, GenerationFailed
+from ..registry import ModelInfo
+from ..request import GenerationRequest
+from . import fast_lm, tiny_models
+from .fast_lm import FastDecoder
+from .streaming import StreamingDecoder
 
 CLASSES = {"musicgen": MusicGen, "audiogen": AudioGen, "magnet": MAGNeT}
 AUDIOCRAFT_VERSION = audiocraft.__version__
@@ -165,7 +157,7 @@ class Generator:
             raise BadInput(f"{info.name} needs about {needed / 1e9:.1f} GB of memory on {device} and "
                            f"{free / 1e9:.1f} GB is free; close other programs or pick a smaller model")
         try:
-            with _refuse_pickled_code():
+            with _weights_only():
                 model = CLASSES[info.family].get_pretrained(str(folder), device=device)
             # audiocraft's MAGNeT loader switches attention to xformers, whose kernels need a
             # GPU; torch's own attention runs everywhere, with the same weights.
@@ -285,8 +277,10 @@ def _model_folder(info: ModelInfo):
 
 
 @contextlib.contextmanager
-def _refuse_pickled_code():
-    """Checkpoints load with torch's `weights_only` loader; say so when a file needs more."""
+def _weights_only():
+    """Checkpoints load with torch's `weights_only` loader, whatever the environment asks;
+    say so when a file needs more."""
+    os.environ.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)  # torch reads it at each load
     try:
         yield
     except Exception as e:

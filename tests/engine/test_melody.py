@@ -9,7 +9,7 @@ import soundfile
 from audiocraft.models import MusicGen
 from audiocraft.modules.conditioners import ChromaStemConditioner
 
-from conftest import run_cli
+from conftest import run_cli, use_hf_home
 from engine import registry
 from engine import conditioning
 from engine.worker import tiny_models
@@ -21,11 +21,7 @@ from hub_standin import COMMIT
 def separator(tmp_path, monkeypatch):
     """In the hub cache of this test: for the CLI's processes, and for this one (whose
     huggingface_hub read its cache folder when it was imported)."""
-    from huggingface_hub import constants
-
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    tiny_models.build_separator(tmp_path / "hf" / "hub", COMMIT)
+    tiny_models.build_separator(use_hf_home(monkeypatch, tmp_path / "hf"), COMMIT)
 
 
 def melody_file(path, rate=44100, channels=2, seconds=3.0):
@@ -73,7 +69,7 @@ def test_bad_melodies_are_refused_in_one_line(separator, tmp_path):
 
 
 def test_melody_models_need_the_separator(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty"))
+    use_hf_home(monkeypatch, tmp_path / "empty")
     assert not registry.get("tiny-melody").is_present()
     done = run_cli("generate", "tune", "-n", "1", "-d", "1", "--model", "tiny-melody")
     assert done.returncode == 2 and "demucs stem separator" in done.stderr

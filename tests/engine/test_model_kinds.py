@@ -66,9 +66,9 @@ def test_a_stereo_cue_stays_stereo_through_player_timeline_and_export(tmp_path):
         player.loop = True
         player.play(prepare(audio, rate), rate)
         deadline = time.monotonic() + 10
-        while player._format is None and time.monotonic() < deadline:
+        while player.stream_format is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert player._format == (32000, 2) and played == []  # a stereo stream on the device
+        assert player.stream_format == (32000, 2) and played == []  # a stereo stream on the device
     finally:
         player.close()
 

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, use_hf_home
 from engine import models, paths, registry
 from engine.errors import BadInput
 from hub_standin import COMMIT, NAME, REPO
@@ -122,7 +122,7 @@ def copy_text_encoder_into_cache(hf_home) -> None:
 
 
 def test_import_checks_the_files_and_remove_deletes_them(checkpoint, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    use_hf_home(monkeypatch, tmp_path / "hf")
     done = cli("models", "import", NAME, str(checkpoint))
     assert done.returncode == 0, done.stderr
     waiting = models.state(registry.get(NAME))
@@ -172,6 +172,7 @@ def test_a_melody_model_installs_with_its_stem_separator_and_follows_a_melody(hu
     tiny_models.build_separator(tmp_path / "sep", COMMIT)  # building the LM loads the separator
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "sep"))
     melody_ckpt = tiny_models.build("tiny-melody", tmp_path / "melody-ckpt")
+    use_hf_home(monkeypatch, tmp_path / "hf")  # where the hub stand-in installs
     for f in registry.CHECKPOINT_FILES:
         hub.add("facebook/musicgen-melody", f, (melody_ckpt / f).read_bytes())
     for file in (tmp_path / "sep" / "models--adefossez--HTDemucs" / "snapshots" / COMMIT).iterdir():

@@ -1,5 +1,6 @@
 import pytest
 
+from conftest import use_hf_home
 from engine import registry
 from engine.errors import BadInput, ModelNotPresent
 
@@ -33,7 +34,7 @@ def test_tiny_models_are_labelled_as_untrained_and_always_present():
 
 
 def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    use_hf_home(monkeypatch, tmp_path / "hf")
     info = registry.get("musicgen-small")
     assert not info.is_present()
     with pytest.raises(ModelNotPresent) as caught:
@@ -57,14 +58,13 @@ def test_real_model_absent_then_present_in_the_models_folder(cuedeck_home, tmp_p
 
 
 def test_real_model_found_in_the_hub_cache(tmp_path, monkeypatch):
-    cache = tmp_path / "hub"
+    cache = use_hf_home(monkeypatch, tmp_path)
     snapshot = cache / "models--facebook--audiogen-medium" / "snapshots" / "abc123"
     snapshot.mkdir(parents=True)
     for name in registry.CHECKPOINT_FILES:
         (snapshot / name).write_bytes(b"x")
     (cache / "models--facebook--audiogen-medium" / "refs").mkdir()
     (cache / "models--facebook--audiogen-medium" / "refs" / "main").write_text("abc123")
-    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     assert registry.get("audiogen-medium").local_folder() == snapshot
 
 
