@@ -6,6 +6,7 @@ Every test gets its own CUEDECK_HOME, and fails if it leaves worker processes or
 """
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,10 @@ os.environ["XDG_RUNTIME_DIR"] = str(_session / "runtime")
 os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_session / 'screen.json'}"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["CUEDECK_HOME"] = str(_session / "cuedeck")
+# A suite started in the background (`make test &`) inherits Ctrl+C ignored, and so would every
+# process it starts; the tests that press Ctrl+C (cancel a download, stop a CLI) need it back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Markers by place (see pyproject.toml): folders, and the engine modules whose tests run torch.
