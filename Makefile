@@ -15,6 +15,7 @@ setup:
 bench: setup
 	$(PY) benchmarks/desktop_speed.py
 	$(PY) benchmarks/export_speed.py
+	$(PY) benchmarks/handover_speed.py
 	$(PY) benchmarks/engine.py --dtype int8
 
 clean:
