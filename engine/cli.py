@@ -4,6 +4,7 @@
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import traceback
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from . import __version__, exchange, paths, registry, ucs
 from .client import EngineClient
+from .cluster import ClusterClient  # (Ray itself loads only when a cluster is used)
 from .errors import BadInput, CueDeckError, ModelNotPresent
 from .cue import Cue
 from .library import Library
@@ -79,7 +81,8 @@ def cmd_generate(args) -> int:
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
         device=args.device, melody=_melody_argument(args.melody), precision=args.precision).validated()
-    registry.require_present(registry.get(request.model))
+    if not args.cluster:
+        registry.require_present(registry.get(request.model))  # (a cluster says what it has)
     show = sys.stderr.isatty()
 
     def progress(event):
@@ -87,7 +90,8 @@ def cmd_generate(args) -> int:
             print(f"\r{request.model}: {event.stage} {request.candidates} × {request.duration:g} s"
                   f" … {event.fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
-    with Library() as library, EngineClient() as engine:  # an unusable library is said before generating
+    engine = ClusterClient(args.cluster) if args.cluster else EngineClient()
+    with Library() as library, engine:  # an unusable library is said before generating
         try:
             cues = exchange.generate(library, engine, request, progress)
         finally:
@@ -101,6 +105,25 @@ def cmd_generate(args) -> int:
         else:
             print(f"{cue.id:>6}  seed {cue.seed:<10} {cue.duration:.2f} s  "
                   f"{cue.sample_rate} Hz  {cue.path}")
+    return 0
+
+
+def cmd_cluster(args) -> int:
+    from .cluster import status
+
+    if not args.address:
+        raise BadInput("give the cluster's address (host:port), or set CUEDECK_CLUSTER")
+    found = status(args.address)
+    if args.json:
+        _out(found)
+        return 0
+    print(f"Ray cluster at {found['address']}")
+    for node in found["nodes"]:
+        print(f"  node {node['address']}: {'up' if node['alive'] else 'down'}, {node['cpus']:g} CPUs, "
+              f"{node['gpus']:g} GPUs")
+    for replica in found["replicas"]:
+        print(f"  replica on {replica['node']}: {'running a job' if replica['running'] else 'idle'}; "
+              f"models: {', '.join(replica['models']) or 'none'}")
     return 0
 
 
@@ -346,8 +369,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--precision", default=d.precision,
                    help="fp32 (default: the same tokens as audiocraft), or faster: bf16, int8")
     g.add_argument("--device", default=d.device, help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
+    g.add_argument("--cluster", metavar="ADDRESS", default=os.environ.get("CUEDECK_CLUSTER") or None,
+                   help="generate on the Ray cluster at ADDRESS (default: $CUEDECK_CLUSTER, else this computer)")
     g.add_argument("--json", action="store_true", help="one JSON object per candidate")
     g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("cluster", help="the Ray cluster to generate on")
+    c_sub = c.add_subparsers(dest="action", required=True)
+    cs = c_sub.add_parser("status", help="its nodes (CPUs, GPUs), models, and the job it runs")
+    cs.add_argument("address", nargs="?", default=os.environ.get("CUEDECK_CLUSTER") or None,
+                    help="the cluster's address (default: $CUEDECK_CLUSTER)")
+    cs.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_cluster)
 
     m = sub.add_parser("models", help="list, install, import and remove models")
     m.add_argument("--json", action="store_true", help="one JSON object per model")

@@ -34,6 +34,7 @@ class Cue:
     conditioning_source: str | None
     device: str | None  # where it was generated (cpu, cuda, mps); None for cues made before 0.x
     precision: str | None  # of CueDeck's decoder: fp32 (exact), bf16 or int8
+    place: str | None  # where it ran when not on this computer: "Ray cluster ADDRESS, node …"
     parent_id: int | None
     created_at: str
     rating: int
@@ -67,7 +68,8 @@ def provenance_text(cue: Cue) -> str:
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
             f"CFG {cue.cfg_coef:g}\n"
             + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
-            + (f"Generated on {cue.device.upper()} in {cue.precision}\n" if cue.device else "")
+            + (f"Generated on {cue.device.upper()} in {cue.precision}"
+               + (f", {cue.place}" if cue.place else "") + "\n" if cue.device else "")
             + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
             f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
             f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")

@@ -137,7 +137,8 @@ def keep(library, result: p.Result) -> list[Cue]:
             if making.conditioning_sha256 else None
         return library.add_batch(result.request, np.stack(audio), result.sample_rate,
                                  [c.seed for c in result.candidates], result.job_id,
-                                 making.audiocraft_version, conditioned, device=making.device)
+                                 making.audiocraft_version, conditioned, device=making.device,
+                                 place=making.place)
     finally:
         discard(result.job_id)
 

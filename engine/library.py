@@ -90,10 +90,12 @@ MIGRATIONS = [
     """
     ALTER TABLE cues ADD COLUMN conditioning_source TEXT;
     """,
-    # 4: where a cue was generated and at which precision (NULL for older cues).
+    # 4: where a cue was generated and at which precision (NULL for older cues, and `place`
+    # for cues made on this computer).
     """
     ALTER TABLE cues ADD COLUMN device TEXT;
     ALTER TABLE cues ADD COLUMN precision TEXT;
+    ALTER TABLE cues ADD COLUMN place TEXT;
     """,
 ]
 
@@ -233,10 +235,11 @@ class Library:
 
     def add_batch(self, request: GenerationRequest, audio: np.ndarray, sample_rate: int,
                   seeds: list[int], job_id: str, audiocraft_version: str,
-                  conditioning: tuple[str, str] | None = None, device: str | None = None) -> list[Cue]:
+                  conditioning: tuple[str, str] | None = None, device: str | None = None,
+                  place: str | None = None) -> list[Cue]:
         """Write each candidate's file, then all rows in one transaction. `conditioning` is
-        (sha256, source) of the audio a continuation or melody started from; `device` where
-        the engine ran. (Results from the engine arrive through engine.exchange.keep.)"""
+        (sha256, source) of the audio a continuation or melody started from; `device` and
+        `place` where the engine ran. (Results from the engine arrive through exchange.keep.)"""
         info = registry.get(request.model)
         if not np.isfinite(audio).all():
             raise GenerationFailed(f"{info.name} produced invalid samples (NaN or infinity); nothing "
@@ -267,7 +270,7 @@ class Library:
                             "conditioning_sha256": conditioning[0] if conditioning else None,
                             "conditioning_source": conditioning[1] if conditioning else None,
                             "parent_id": request.parent_id, "created_at": created,
-                            "device": device, "precision": request.precision,
+                            "device": device, "precision": request.precision, "place": place,
                         }
                         names = ", ".join(row)
                         marks = ", ".join(f":{k}" for k in row)

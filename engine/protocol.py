@@ -52,6 +52,7 @@ class Making:
     torch_version: str
     conditioning_sha256: str | None = None
     conditioning_source: str | None = None
+    place: str | None = None  # where it ran, when not on this computer: "Ray cluster ADDRESS, node …"
 
 
 # -- requests (client → engine) ------------------------------------------------------------

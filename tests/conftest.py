@@ -50,7 +50,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
         if folder in ("e2e", "faults"):
             item.add_marker(pytest.mark.slow)
-        if module in WORKER_MODULES or folder in ("e2e", "faults"):
+        if folder == "cluster":
+            item.add_marker(pytest.mark.cluster)
+        if module in WORKER_MODULES or folder in ("e2e", "faults", "cluster"):
             item.add_marker(pytest.mark.worker)
 
 

@@ -1,0 +1,199 @@
+"""The engine on a Ray cluster (a shared GPU box, a render farm) behind EngineClient's own
+interface, so the CLI and the desktop generate there the same way they do here.
+
+The cluster runs replicas (engine.replica, named Ray actors that outlive a desk's session, so
+a model stays loaded); each runs the same worker as this computer. A job's conditioning audio
+goes to the replica as bytes, its previews and candidates come back as bytes and land in this
+computer's job folder, so the library's owner keeps them exactly as it keeps local results.
+Ray is imported only here, on first use.
+"""
+
+import contextlib
+import logging
+import os
+import queue
+import socket
+import threading
+from dataclasses import replace
+
+from . import exchange, paths
+from . import protocol as p
+from .client import EngineClient
+from .errors import BadInput, CueDeckError, GenerationFailed
+from .request import GenerationRequest
+
+NAMESPACE = "cuedeck"
+REPLICA = "cuedeck-replica-0"
+CONNECT_SECONDS = 5.0
+log = logging.getLogger(__name__)
+
+
+def connect(address: str):
+    """Join the Ray cluster at `address` as a client (once per process); GenerationFailed
+    with one line when it cannot be reached or does not match."""
+    _reachable(address)
+    import ray
+
+    if ray.is_initialized():
+        return ray
+    try:
+        with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
+            ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False,
+                     configure_logging=False)
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, … with long texts
+        why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise GenerationFailed(f"cannot use the Ray cluster at {address}: {why}; check the address and that "
+                               "`ray start --head` runs there (with the same Ray and Python versions)") from None
+    return ray
+
+
+@contextlib.contextmanager
+def _stderr_to_log():
+    folder = paths.log_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    with open(folder / "cluster.log", "ab") as log_file:
+        os.dup2(log_file.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _reachable(address: str) -> None:
+    """A quick look before Ray's own connection, which retries for minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"{address!r} is not a cluster address; give host:port, e.g. gpu-box:6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as e:
+        raise GenerationFailed(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); check the "
+                               "address, the network, and that `ray start --head` runs there") from None
+
+
+def replica(address: str):
+    """The cluster's replica, started on first use (it keeps its model loaded for every desk)."""
+    ray = connect(address)
+    from .replica import Replica
+
+    actor = ray.remote(Replica).options(name=REPLICA, get_if_exists=True, lifetime="detached",
+                                        max_concurrency=16, num_cpus=1)
+    return actor.remote()
+
+
+def status(address: str) -> dict:
+    """The cluster's nodes (CPUs, GPUs), its replica's node and models, and the job it runs."""
+    ray = connect(address)
+    nodes = [{"address": n["NodeManagerAddress"], "alive": n["Alive"],
+              "cpus": n["Resources"].get("CPU", 0), "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes()]
+    try:
+        found = ray.get(replica(address).describe.remote(), timeout=120)
+    except Exception as e:
+        raise GenerationFailed(f"the Ray cluster at {address} has no working CueDeck replica ({type(e).__name__}); "
+                               "install the same CueDeck on its nodes") from None
+    return {"address": address, "nodes": nodes, "replicas": [found]}
+
+
+class ClusterClient(EngineClient):
+    def __init__(self, address: str) -> None:
+        super().__init__()
+        self.address = address
+        self._events: queue.Queue = queue.Queue()
+        self._threads: dict[str, threading.Thread] = {}
+        self._replica = None
+        self._connecting = threading.Lock()
+
+    @property
+    def worker_pid(self) -> int | None:
+        return None  # the worker runs on the cluster
+
+    def start(self) -> None:
+        """Connect ahead of the first job, on a thread of its own: the caller never waits."""
+        threading.Thread(target=self._warm_up, daemon=True, name="cuedeck-cluster-connect").start()
+
+    def _warm_up(self) -> None:
+        try:
+            self._connected()
+        except Exception as e:  # the first job says it, in one line
+            log.info("connecting to %s: %s", self.address, e)
+
+    def _connected(self):
+        with self._connecting:
+            if self._replica is None:
+                self._replica = replica(self.address)
+            return self._replica
+
+    def submit(self, request: GenerationRequest, conditioning: p.Conditioning | None = None,
+               job_id: str | None = None) -> str:
+        request = request.validated()  # the cluster says whether it has the model
+        job_id = job_id or exchange.new_job_id()
+        folder = exchange.open_job(job_id)
+        data = None
+        if conditioning is not None:
+            data = (exchange.job_folder(job_id) / conditioning.file).read_bytes()
+        job = p.encode(p.Generate(job_id, request, folder, conditioning))
+        self._jobs.append(job_id)
+        thread = threading.Thread(target=self._follow, args=(job_id, job, data), daemon=True,
+                                  name=f"cuedeck-cluster-{job_id}")
+        self._threads[job_id] = thread
+        thread.start()
+        return job_id
+
+    def cancel(self, job_id: str) -> None:
+        if job_id in self._jobs:
+            threading.Thread(target=lambda: self._connected().cancel.remote(job_id), daemon=True).start()
+
+    def poll(self, timeout: float = 0.0) -> list:
+        events = []
+        try:
+            events.append(self._events.get(timeout=timeout) if timeout > 0 else self._events.get_nowait())
+            while True:
+                events.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        for event in events:
+            if isinstance(event, (p.Result, p.Error, p.Cancelled)) and event.job_id in self._jobs:
+                self._jobs.remove(event.job_id)
+                self._threads.pop(event.job_id, None)
+        return events
+
+    def kill(self) -> None:
+        self.close(timeout=0)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel what runs on the cluster for this desk and leave it (the replica stays)."""
+        for job_id in list(self._jobs):
+            self.cancel(job_id)
+        for thread in list(self._threads.values()):
+            thread.join(timeout)
+        self._jobs.clear()
+        self._threads.clear()
+        self._replica = None
+
+    def _follow(self, job_id: str, job: dict, conditioning: bytes | None) -> None:
+        """On its own thread: the job's events from the cluster, its audio into the job folder."""
+        import ray
+
+        folder = exchange.job_folder(job_id)
+        try:
+            for ref in self._connected().generate.remote(job, conditioning):
+                data, files = ray.get(ref)
+                for name, content in files.items():
+                    with open(folder / name, "ab") as f:
+                        f.write(content)
+                event = p.decode(data)
+                if isinstance(event, p.Result):
+                    event = replace(event, making=replace(
+                        event.making, place=f"Ray cluster {self.address}, {event.making.place}"))
+                self._events.put(event)
+        except CueDeckError as e:  # could not connect: its own line
+            self._events.put(p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed"))
+        except Exception as e:  # the cluster, the replica or the connection failed
+            log.error("job %s on %s failed: %r", job_id, self.address, e)
+            why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+            self._events.put(p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}); nothing of this "
+                                             "job was kept: try again, or generate on this computer", "crashed"))
+
+

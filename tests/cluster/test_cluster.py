@@ -1,0 +1,128 @@
+"""Generating on a real (local) Ray cluster through the CLI, as a desk would: the same
+files as here, bit for bit; audio and rows only in the local library; clear lines when the
+cluster is not there."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_cli
+from engine.library import Library
+
+RAY = Path(sys.executable).parent / "ray"
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One real Ray head on this machine for every test here: loopback, two CPUs, its own
+    temporary folder and its own CUEDECK_HOME (the cluster's models; it never has a library).
+    Yields (address, that CUEDECK_HOME)."""
+    # A short folder: Ray's socket paths must stay under the system's 107 characters.
+    folder = Path(tempfile.mkdtemp(prefix="cdray-"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CUEDECK_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
+    started = subprocess.run(
+        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={folder / 'ray'}",
+         "--object-store-memory=200000000", "--disable-usage-stats"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}", folder / "home"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def generate(*args: str) -> list[dict]:
+    done = run_cli("generate", *args, "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluster, cuedeck_home):
+    address, cluster_home = ray_cluster
+    request = ("wind through a broken window", "-n", "3", "-d", "2", "--seed", "11", "--model", "tiny-sfx")
+    there = generate(*request, "--cluster", address)
+    here = generate(*request)
+    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]
+    assert [c["seed"] for c in there] == [11, 12, 13]
+    with Library() as lib:
+        for cue in lib.get_many([c["id"] for c in there]):
+            assert cue.path.is_file() and cue.path.is_relative_to(cuedeck_home)
+            assert cue.place.startswith(f"Ray cluster {address}, node ") and cue.device == "cpu"
+        assert all(cue.place is None for cue in lib.get_many([c["id"] for c in here]))
+    assert not list(cluster_home.rglob("*.sqlite3")) and not list(cluster_home.rglob("*.wav"))
+    assert not [p for p in (cluster_home / "library" / ".exchange").iterdir()]  # its job folders went
+
+
+def test_a_continuation_on_the_cluster_starts_from_the_local_cue(ray_cluster):
+    address, _ = ray_cluster
+    (parent,) = generate("creaking hull", "-n", "1", "-d", "2", "--seed", "4")
+    args = ("creaking hull", "-n", "2", "-d", "4", "--seed", "8", "--continue", str(parent["id"]),
+            "--prompt-seconds", "1")
+    there, here = generate(*args, "--cluster", address), generate(*args)
+    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]
+    with Library() as lib:
+        cue = lib.get(there[0]["id"])
+        assert cue.parent_id == parent["id"] and cue.conditioning_source == f"cue {parent['id']}, last 1.00 s"
+
+
+def test_cluster_status_names_its_nodes_and_models(ray_cluster):
+    address, _ = ray_cluster
+    done = run_cli("cluster", "status", address, "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert [n["cpus"] for n in found["nodes"]] == [2] and all(n["alive"] for n in found["nodes"])
+    assert "tiny-music" in found["replicas"][0]["models"]
+    shown = run_cli("cluster", "status", address)
+    assert "2 CPUs, 0 GPUs" in shown.stdout and "tiny-music" in shown.stdout
+
+
+def test_ctrl_c_cancels_a_job_on_the_cluster_and_keeps_nothing(ray_cluster, cuedeck_home):
+    address, cluster_home = ray_cluster
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "generate", "long drone", "-n", "4", "-d", "30",
+                             "--cluster", address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not list((cuedeck_home / "library" / ".exchange").glob(".*.part/preview-*.f32")):  # it streams
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip() == "cuedeck: cancelled; nothing was written", err
+    with Library() as lib:
+        assert lib.search() == []
+    assert not list((cuedeck_home / "library" / ".exchange").iterdir())
+    # the replica is free again: the next job runs at once
+    assert generate("short", "-n", "1", "-d", "1", "--cluster", address)
+
+
+def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
+    address, _ = ray_cluster
+    done = run_cli("generate", "x", "-n", "1", "-d", "1", "--model", "musicgen-small", "--cluster", address)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "musicgen-small is not installed on the cluster's node" in lines[0]
+    assert "run `cuedeck models install musicgen-small` there" in lines[0]
+
+
+def test_a_cluster_that_is_not_there_is_one_line_and_nothing_is_kept(cuedeck_home):
+    for address, words in (("127.0.0.1:1", "cannot reach the Ray cluster at 127.0.0.1:1"),
+                           ("no-port", "is not a cluster address")):
+        done = run_cli("generate", "x", "-n", "1", "-d", "1", "--cluster", address)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode in (1, 2) and len(lines) == 1 and words in lines[0], done.stderr
+    with Library() as lib:
+        assert lib.search() == []
