@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import __version__, exchange, paths, registry, ucs
 from .client import EngineClient
-from .cluster import ClusterClient  # (Ray itself loads only when a cluster is used)
+from .cluster import ClusterClient, unprotected  # (Ray itself loads only when a cluster is used)
 from .errors import BadInput, CueDeckError, ModelNotPresent
 from .cue import Cue
 from .library import Library
@@ -90,6 +90,9 @@ def cmd_generate(args) -> int:
             print(f"\r{request.model}: {event.stage} {request.candidates} × {request.duration:g} s"
                   f" … {event.fraction:4.0%}", end="", file=sys.stderr, flush=True)
 
+    if args.cluster and unprotected(args.cluster):
+        print(f"cuedeck: warning: {args.cluster} is another computer and RAY_AUTH_MODE=token is not set; anyone "
+              "who can reach that cluster can run code on it (see the README's safety note)", file=sys.stderr)
     engine = ClusterClient(args.cluster) if args.cluster else EngineClient()
     with Library() as library, engine:  # an unusable library is said before generating
         try:

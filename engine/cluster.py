@@ -9,6 +9,7 @@ Ray is imported only here, on first use.
 """
 
 import contextlib
+import ipaddress
 import logging
 import os
 import queue
@@ -42,8 +43,9 @@ def connect(address: str):
                      configure_logging=False)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, … with long texts
         why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise GenerationFailed(f"cannot use the Ray cluster at {address}: {why}; check the address and that "
-                               "`ray start --head` runs there (with the same Ray and Python versions)") from None
+        raise GenerationFailed(f"cannot use the Ray cluster at {address}: {why}; check the address, that "
+                               "`ray start --head` runs there with the same Ray and Python versions, and, if it "
+                               "uses token authentication, RAY_AUTH_MODE=token and its RAY_AUTH_TOKEN here") from None
     return ray
 
 
@@ -61,13 +63,28 @@ def _stderr_to_log():
             os.close(saved)
 
 
-def _reachable(address: str) -> None:
-    """A quick look before Ray's own connection, which retries for minutes."""
+def unprotected(address: str) -> bool:
+    """Whether connecting to `address` would reach another computer without Ray's token
+    authentication (anyone who reaches such a cluster can run code on it)."""
+    host = _host_port(address)[0]
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    return not loopback and os.environ.get("RAY_AUTH_MODE") != "token"
+
+
+def _host_port(address: str) -> tuple[str, int]:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise BadInput(f"{address!r} is not a cluster address; give host:port, e.g. gpu-box:6379")
+    return host, int(port)
+
+
+def _reachable(address: str) -> None:
+    """A quick look before Ray's own connection, which retries for minutes."""
     try:
-        socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
+        socket.create_connection(_host_port(address), timeout=CONNECT_SECONDS).close()
     except OSError as e:
         raise GenerationFailed(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); check the "
                                "address, the network, and that `ray start --head` runs there") from None

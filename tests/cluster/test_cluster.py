@@ -3,47 +3,22 @@ files as here, bit for bit; audio and rows only in the local library; clear line
 cluster is not there."""
 
 import json
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run_cli
 from engine.library import Library
-
-RAY = Path(sys.executable).parent / "ray"
-
+from ray_head import head
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """One real Ray head on this machine for every test here: loopback, two CPUs, its own
-    temporary folder and its own CUEDECK_HOME (the cluster's models; it never has a library).
-    Yields (address, that CUEDECK_HOME)."""
-    # A short folder: Ray's socket paths must stay under the system's 107 characters.
-    folder = Path(tempfile.mkdtemp(prefix="cdray-"))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "CUEDECK_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT),
-           "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0"}
-    started = subprocess.run(
-        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-         "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={folder / 'ray'}",
-         "--object-store-memory=200000000", "--disable-usage-stats"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        yield f"127.0.0.1:{port}", folder / "home"
-    finally:
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-        shutil.rmtree(folder, ignore_errors=True)
+    """One cluster for the tests of this module (the last one starts its own, with a token)."""
+    with head() as cluster:
+        yield cluster
 
 
 def generate(*args: str) -> list[dict]:
@@ -126,3 +101,15 @@ def test_a_cluster_that_is_not_there_is_one_line_and_nothing_is_kept(cuedeck_hom
         assert done.returncode in (1, 2) and len(lines) == 1 and words in lines[0], done.stderr
     with Library() as lib:
         assert lib.search() == []
+
+
+def test_a_desk_is_warned_before_it_reaches_another_computer_without_a_token(monkeypatch):
+    from engine.cluster import unprotected
+
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    assert unprotected("10.0.0.5:6379") and unprotected("gpu-box:6379")
+    assert not unprotected("127.0.0.1:6379") and not unprotected("localhost:6379")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    assert not unprotected("10.0.0.5:6379")
+    done = run_cli("generate", "x", "-n", "1", "-d", "1", "--cluster", "192.0.2.1:1", RAY_AUTH_MODE="")
+    assert done.stderr.startswith("cuedeck: warning: 192.0.2.1:1 is another computer"), done.stderr

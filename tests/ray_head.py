@@ -1,0 +1,39 @@
+"""A real Ray head on this machine for the cluster tests."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RAY = Path(sys.executable).parent / "ray"
+
+
+@contextlib.contextmanager
+def head(extra_env: dict | None = None):
+    """A real Ray head on this machine: loopback, two CPUs, its own temporary folder and its
+    own CUEDECK_HOME (the cluster's models; it never has a library). Gives (address, that home)."""
+    # A short folder: Ray's socket paths must stay under the system's 107 characters.
+    folder = Path(tempfile.mkdtemp(prefix="cdray-"))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "CUEDECK_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT),
+           "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
+    started = subprocess.run(
+        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--num-gpus=0", "--include-dashboard=false", f"--temp-dir={folder / 'ray'}",
+         "--object-store-memory=200000000", "--disable-usage-stats"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        yield f"127.0.0.1:{port}", folder / "home"
+    finally:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
