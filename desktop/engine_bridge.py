@@ -1,8 +1,10 @@
-"""The engine client, adapted to Qt: a timer polls the worker and turns events into signals.
+"""The engine client, adapted to Qt: a timer polls the engine and turns events into signals.
 
 The window owns the library, so the library thread does the library's part of every job:
 it stages the audio a continuation or melody starts from before the job goes to the engine,
-and keeps the candidates as files and rows when it comes back (engine.exchange).
+and keeps the candidates as files and rows when it comes back (engine.exchange). Jobs run on
+this computer or on a Ray cluster (`use_cluster`); each place has its own client, and a job
+stays with the place it was sent to.
 """
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -10,6 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from engine import exchange, registry
 from engine import protocol as p
 from engine.client import EngineClient
+from engine.cluster import ClusterClient
 from engine.request import GenerationRequest
 
 POLL_MS = 30
@@ -25,28 +28,36 @@ class EngineBridge(QObject):
     def __init__(self, background, parent=None):
         super().__init__(parent)
         self._background = background
-        self._client = EngineClient()
+        self.cluster = ""  # where new jobs run: "" is this computer, else a Ray cluster's address
+        self._clients: dict[str, EngineClient] = {"": EngineClient()}  # by place
         self._staging: dict[str, bool] = {}  # jobs whose audio is being staged → cancelled
         self._timer = QTimer(self, interval=POLL_MS)
         self._timer.timeout.connect(self._poll)
 
     @property
     def busy(self) -> bool:
-        return self._client.busy or bool(self._staging)
+        return any(c.busy for c in self._clients.values()) or bool(self._staging)
 
     @property
     def worker_pid(self) -> int | None:
-        return self._client.worker_pid
+        local = self._clients.get("")
+        return local.worker_pid if local else None
+
+    def use_cluster(self, address: str) -> None:
+        """Send new jobs to the Ray cluster at `address` ("": this computer)."""
+        self.cluster = address
 
     def start(self) -> None:
-        """Start the worker ahead of the first job, so that job does not wait for torch."""
-        self._client.start()
+        """Start the engine ahead of the first job, so that job does not wait for it."""
+        self._client(self.cluster).start()
         self._timer.start()
 
     def submit(self, request: GenerationRequest) -> str:
         """Queue a job; returns its id (raises BadInput at once for a bad request)."""
         request = request.validated()
-        registry.require_present(registry.get(request.model))
+        place = self.cluster
+        if not place:  # (a cluster says whether it has the model)
+            registry.require_present(registry.get(request.model))
         job_id = exchange.new_job_id()
         self._staging[job_id] = False
 
@@ -59,7 +70,7 @@ class EngineBridge(QObject):
                 self._discard(job_id)
                 self.cancelled.emit(job_id)
                 return
-            self._client.submit(request, conditioning, job_id)
+            self._client(place).submit(request, conditioning, job_id)
             self._timer.start()
 
         def failed(message: str) -> None:
@@ -73,12 +84,18 @@ class EngineBridge(QObject):
     def cancel(self, job_id: str) -> None:
         if job_id in self._staging:
             self._staging[job_id] = True  # it ends when its staging does
-        else:
-            self._client.cancel(job_id)
+        for client in self._clients.values():
+            client.cancel(job_id)  # (the one that has it)
 
     def close(self) -> None:
         self._timer.stop()
-        self._client.close()
+        for client in self._clients.values():
+            client.close()
+
+    def _client(self, place: str) -> EngineClient:
+        if place not in self._clients:
+            self._clients[place] = ClusterClient(place) if place else EngineClient()
+        return self._clients[place]
 
     def _discard(self, job_id: str) -> None:
         self._background.library(lambda library: exchange.discard(job_id))
@@ -89,20 +106,27 @@ class EngineBridge(QObject):
                                  lambda message: self.failed.emit(result.job_id, message, ""))
 
     def _poll(self) -> None:
-        for event in self._client.poll(0):
-            if isinstance(event, p.Progress):
-                self.progress.emit(event.job_id, event.fraction, event.stage)
-            elif isinstance(event, p.Preview):
-                folder = exchange.job_folder(event.job_id)
-                self.preview.emit(event.job_id, event.seconds, event.sample_rate, event.channels,
-                                  [str(folder / name) for name in event.files])
-            elif isinstance(event, p.Result):
-                self._keep(event)
-            elif isinstance(event, p.Error):
-                self._discard(event.job_id)
-                self.failed.emit(event.job_id, event.message, event.model or "")
-            elif isinstance(event, p.Cancelled):
-                self._discard(event.job_id)
-                self.cancelled.emit(event.job_id)
-        if not self._client.busy:
+        for place, client in list(self._clients.items()):
+            for event in client.poll(0):
+                self._deliver(event)
+            if place not in ("", self.cluster) and not client.busy:  # a cluster no longer used
+                client.close()
+                del self._clients[place]
+        if not any(c.busy for c in self._clients.values()):
             self._timer.stop()
+
+    def _deliver(self, event) -> None:
+        if isinstance(event, p.Progress):
+            self.progress.emit(event.job_id, event.fraction, event.stage)
+        elif isinstance(event, p.Preview):
+            folder = exchange.job_folder(event.job_id)
+            self.preview.emit(event.job_id, event.seconds, event.sample_rate, event.channels,
+                              [str(folder / name) for name in event.files])
+        elif isinstance(event, p.Result):
+            self._keep(event)
+        elif isinstance(event, p.Error):
+            self._discard(event.job_id)
+            self.failed.emit(event.job_id, event.message, event.model or "")
+        elif isinstance(event, p.Cancelled):
+            self._discard(event.job_id)
+            self.cancelled.emit(event.job_id)

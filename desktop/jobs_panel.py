@@ -17,12 +17,13 @@ MIN_WIDTH = 220
 
 
 class JobRow(QWidget):
-    def __init__(self, job_id: str, request: GenerationRequest, on_cancel):
+    def __init__(self, job_id: str, request: GenerationRequest, on_cancel, where: str = ""):
         super().__init__()
         self.job_id = job_id
         self.finished = False
         more = f" · more like cue {request.parent_id}" if request.parent_id else ""
-        text = f"{request.prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}"
+        where = f" · on {where}" if where else ""
+        text = f"{request.prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}{where}"
         self.title = QLabel(textFormat=Qt.TextFormat.PlainText, toolTip=text)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._text = text
@@ -83,9 +84,10 @@ class JobsPanel(QScrollArea):
         self.setWidget(body)
         self._rows: dict[str, JobRow] = {}
 
-    def add(self, job_id: str, request: GenerationRequest) -> None:
+    def add(self, job_id: str, request: GenerationRequest, where: str = "") -> None:
+        """A row for a new job; `where` it runs when not on this computer."""
         self._empty.hide()
-        row = JobRow(job_id, request, self.cancel_requested.emit)
+        row = JobRow(job_id, request, self.cancel_requested.emit, where)
         self._rows[job_id] = row
         self._layout.insertWidget(0, row)
         finished = [r for r in self._rows.values() if r.finished]

@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         self.history = EditHistory(self)
         self.store = CueStore(self.background, self.history, self)
         self.engine = EngineBridge(self.background, self)
+        self.engine.use_cluster(settings.get("engine/cluster"))
         self.audition = Audition(self.background, self)
         self.waveforms = WaveformCache(self.background, self)
         self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline)
@@ -278,7 +279,7 @@ class MainWindow(QMainWindow):
             return
         self._clear_prompt_error()
         self._requests[job_id] = request
-        self.jobs.add(job_id, request)
+        self.jobs.add(job_id, request, f"Ray cluster {self.engine.cluster}" if self.engine.cluster else "")
         self.grid.add_job(job_id, request)
 
     def _prompt_message(self, text: str, model: str | None = None) -> None:
@@ -421,7 +422,7 @@ class MainWindow(QMainWindow):
                                 self.auto_action.isChecked(), self.match_action.isChecked(),
                                 self.settings.get("engine/device"),
                                 self.settings.get("engine/precision"),
-                                self.settings.get("view/theme"), self)
+                                self.settings.get("view/theme"), self.settings.get("engine/cluster"), self)
         dialog.setModal(True)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
@@ -431,6 +432,8 @@ class MainWindow(QMainWindow):
         self.settings.set("audio/device", device)
         self.settings.set("engine/device", dialog.chosen_engine_device())
         self.settings.set("engine/precision", dialog.chosen_precision())
+        self.settings.set("engine/cluster", dialog.chosen_cluster())
+        self.engine.use_cluster(dialog.chosen_cluster())
         self.settings.set("view/theme", dialog.chosen_theme())
         theme.apply(QApplication.instance(), dialog.chosen_theme())
         self.audition.set_device(device)

@@ -14,6 +14,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "audio/device": (str, ""),  # "" is the system default
     "audio/loop": (bool, False), "audio/auto_audition": (bool, True), "audio/match_loudness": (bool, True),
     "engine/device": (str, "auto"), "engine/precision": (str, "fp32"),
+    "engine/cluster": (str, ""),  # a Ray cluster's host:port; "" is this computer
     "view/theme": (str, "system"), "view/common_scale": (bool, False),
     "export/folder": (str, ""), "timeline/open": (str, ""),
 }

@@ -1,8 +1,11 @@
 """Settings: audio output device, auto-audition, loudness-matched audition, where the engine
 runs (CUDA, Apple MPS or the CPU), and the theme."""
 
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
+                               QLineEdit)
 
+from engine import cluster
+from engine.errors import BadInput
 from engine.player import output_devices
 
 from . import theme
@@ -10,7 +13,7 @@ from . import theme
 class SettingsDialog(QDialog):
     def __init__(self, background, device, auto_audition: bool, match_loudness: bool,
                  engine_device: str = "auto", precision: str = "fp32", theme_choice: str = "system",
-                 parent=None):
+                 cluster_address: str = "", parent=None):
         super().__init__(parent)
         self.setWindowTitle("CueDeck settings")
         self.device = QComboBox()
@@ -34,6 +37,11 @@ class SettingsDialog(QDialog):
                              ("bf16 (CPUs with AVX512-BF16, GPUs)", "bf16")]:
             self.precision.addItem(label, value)
         self.precision.setCurrentIndex(max(self.precision.findData(precision), 0))
+        self.cluster = QLineEdit(cluster_address, placeholderText="this computer",
+                                 toolTip="host:port of a Ray cluster to generate on; empty: this computer")
+        self.cluster_note = QLabel(wordWrap=True)
+        self.cluster.textChanged.connect(self._cluster_changed)
+        self._cluster_changed(cluster_address)
         self.theme = QComboBox(toolTip="Dark, light, or the desktop's own choice (dark when it has none)")
         for label, value in theme.CHOICES:
             self.theme.addItem(label, value)
@@ -47,11 +55,38 @@ class SettingsDialog(QDialog):
         form.addRow("", self.device_note)
         form.addRow(self.auto_audition)
         form.addRow(self.match_loudness)
-        form.addRow("Generate on", self.engine_device)
+        form.addRow("Generate on", self.cluster)
+        form.addRow("", self.cluster_note)
+        form.addRow("Device", self.engine_device)
         form.addRow("Precision", self.precision)
         form.addRow("Theme", self.theme)
         form.addRow(buttons)
         background.files(output_devices, self._devices_found, self._no_devices)
+
+    def _cluster_changed(self, text: str) -> None:
+        """Say what is wrong with the address, or warn when it reaches another computer
+        without Ray's token authentication."""
+        text = text.strip()
+        try:
+            unprotected = bool(text) and cluster.unprotected(text)
+            note = (f"{text} is another computer and RAY_AUTH_MODE=token is not set: anyone who can reach "
+                    "it can run code on it" if unprotected else "")
+        except BadInput as e:
+            note = str(e)
+        self.cluster_note.setText(note)
+        self.cluster_note.setVisible(bool(note))
+
+    def accept(self) -> None:
+        try:
+            if self.chosen_cluster():
+                cluster.check_address(self.chosen_cluster())
+        except BadInput:
+            self.cluster.setFocus()  # the note under it says why
+            return
+        super().accept()
+
+    def chosen_cluster(self) -> str:
+        return self.cluster.text().strip()
 
     def _devices_found(self, devices: list[dict]) -> None:
         for d in devices:

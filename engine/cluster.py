@@ -66,7 +66,7 @@ def _stderr_to_log():
 def unprotected(address: str) -> bool:
     """Whether connecting to `address` would reach another computer without Ray's token
     authentication (anyone who reaches such a cluster can run code on it)."""
-    host = _host_port(address)[0]
+    host = check_address(address)[0]
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -74,7 +74,8 @@ def unprotected(address: str) -> bool:
     return not loopback and os.environ.get("RAY_AUTH_MODE") != "token"
 
 
-def _host_port(address: str) -> tuple[str, int]:
+def check_address(address: str) -> tuple[str, int]:
+    """(host, port) of a cluster address, or BadInput."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise BadInput(f"{address!r} is not a cluster address; give host:port, e.g. gpu-box:6379")
@@ -84,7 +85,7 @@ def _host_port(address: str) -> tuple[str, int]:
 def _reachable(address: str) -> None:
     """A quick look before Ray's own connection, which retries for minutes."""
     try:
-        socket.create_connection(_host_port(address), timeout=CONNECT_SECONDS).close()
+        socket.create_connection(check_address(address), timeout=CONNECT_SECONDS).close()
     except OSError as e:
         raise GenerationFailed(f"cannot reach the Ray cluster at {address} ({e.strerror or e}); check the "
                                "address, the network, and that `ray start --head` runs there") from None

@@ -84,6 +84,46 @@ def test_ctrl_c_cancels_a_job_on_the_cluster_and_keeps_nothing(ray_cluster, cued
     assert generate("short", "-n", "1", "-d", "1", "--cluster", address)
 
 
+WINDOW = """
+import json, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QLabel
+from desktop.main_window import MainWindow
+from desktop.settings import open_settings
+
+app = QApplication([])
+settings = open_settings()
+settings.set("engine/cluster", sys.argv[1])
+window = MainWindow(settings)
+window.show()
+window.prompt.prompt.setPlainText("generated on the cluster")
+window.prompt.candidates.setValue(2)
+window.prompt.duration.setValue(1.0)
+window.generate()
+ended = []
+window.engine.finished.connect(lambda job, cues: (ended.append([c.place for c in cues]), app.quit()))
+window.engine.failed.connect(lambda job, message, model: (ended.append(message), app.quit()))
+QTimer.singleShot(240_000, app.quit)
+app.exec()
+rows = [label.toolTip() for label in window.jobs.findChildren(QLabel) if label.toolTip()]
+window.close()
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "audiocraft"))
+print(json.dumps({"ended": ended, "rows": rows, "heavy": heavy}))
+"""
+
+
+def test_the_window_generates_on_the_cluster_set_in_its_settings(ray_cluster):
+    address, _ = ray_cluster
+    done = subprocess.run([sys.executable, "-c", WINDOW, address], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["ended"] and found["ended"][0] == [found["ended"][0][0]] * 2, found
+    assert found["ended"][0][0].startswith(f"Ray cluster {address}, node "), found
+    assert any(row.endswith(f" · on Ray cluster {address}") for row in found["rows"]), found["rows"]
+    assert found["heavy"] == []  # the window still never loads torch
+
+
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
     address, _ = ray_cluster
     done = run_cli("generate", "x", "-n", "1", "-d", "1", "--model", "musicgen-small", "--cluster", address)

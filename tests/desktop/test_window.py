@@ -241,6 +241,28 @@ def test_settings_dialog_lists_output_devices_and_keeps_the_choice(qtbot, window
     assert not window.auto_action.isChecked() and not window.grid.auto_audition
 
 
+def test_settings_send_new_jobs_to_a_cluster_with_a_warning_and_refuse_a_bad_address(qtbot, window, monkeypatch):
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    window.open_settings()
+    dialog = window.findChild(SettingsDialog)
+    dialog.cluster.setText("gpu-box")
+    assert dialog.cluster_note.isVisible() and "is not a cluster address" in dialog.cluster_note.text()
+    dialog.accept()
+    assert dialog.isVisible() and window.settings.get("engine/cluster") == ""  # refused: nothing changed
+    dialog.cluster.setText(" 10.0.0.5:6379 ")
+    assert "anyone who can reach it can run code on it" in dialog.cluster_note.text()
+    dialog.accept()
+    assert not dialog.isVisible() and window.settings.get("engine/cluster") == "10.0.0.5:6379"
+    assert window.engine.cluster == "10.0.0.5:6379"
+    window.open_settings()
+    again = [d for d in window.findChildren(SettingsDialog) if d.isVisible()][0]
+    assert again.cluster.text() == "10.0.0.5:6379"
+    again.cluster.clear()
+    assert not again.cluster_note.isVisible()
+    again.accept()
+    assert window.engine.cluster == ""  # back to this computer
+
+
 def test_settings_are_declared_typed_and_a_value_that_no_longer_converts_reads_as_its_default(cuedeck_home):
     from PySide6.QtCore import QSettings
 
