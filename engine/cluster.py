@@ -29,14 +29,21 @@ CONNECT_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
+_joined: list[str] = []  # the cluster this process has joined: Ray allows one at a time
+
+
 def connect(address: str):
-    """Join the Ray cluster at `address` as a client (once per process); GenerationFailed
-    with one line when it cannot be reached or does not match."""
+    """Join the Ray cluster at `address` as a client (leaving another one this process had
+    joined: a job still running there fails); GenerationFailed with one line when it cannot
+    be reached or does not match."""
     _reachable(address)
     import ray
 
     if ray.is_initialized():
-        return ray
+        if _joined == [address]:
+            return ray
+        ray.shutdown()
+    _joined.clear()
     try:
         with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
             ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False,
@@ -46,6 +53,7 @@ def connect(address: str):
         raise GenerationFailed(f"cannot use the Ray cluster at {address}: {why}; check the address, that "
                                "`ray start --head` runs there with the same Ray and Python versions, and, if it "
                                "uses token authentication, RAY_AUTH_MODE=token and its RAY_AUTH_TOKEN here") from None
+    _joined.append(address)
     return ray
 
 
