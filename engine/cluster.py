@@ -15,6 +15,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from dataclasses import replace
 
 from . import exchange, paths
@@ -26,7 +27,6 @@ from .request import GenerationRequest
 NAMESPACE = "cuedeck"
 REPLICA = "cuedeck-replica-0"
 CONNECT_SECONDS = 5.0
-log = logging.getLogger(__name__)
 
 
 _joined: list[str] = []  # the cluster this process has joined: Ray allows one at a time
@@ -57,12 +57,22 @@ def connect(address: str):
     return ray
 
 
-@contextlib.contextmanager
-def _stderr_to_log():
+def _log_path():
     folder = paths.log_dir()
     folder.mkdir(parents=True, exist_ok=True)
+    return folder / "cluster.log"
+
+
+def _note(line: str) -> None:
+    """Details for logs/cluster.log (the user got one line)."""
+    with open(_log_path(), "a") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+
+@contextlib.contextmanager
+def _stderr_to_log():
     saved = os.dup(2)
-    with open(folder / "cluster.log", "ab") as log_file:
+    with open(_log_path(), "ab") as log_file:
         os.dup2(log_file.fileno(), 2)
         try:
             yield
@@ -143,7 +153,7 @@ class ClusterClient(EngineClient):
         try:
             self._connected()
         except Exception as e:  # the first job says it, in one line
-            log.info("connecting to %s: %s", self.address, e)
+            _note(f"connecting to {self.address}: {e}")
 
     def _connected(self):
         with self._connecting:
@@ -217,7 +227,7 @@ class ClusterClient(EngineClient):
         except CueDeckError as e:  # could not connect: its own line
             self._events.put(p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed"))
         except Exception as e:  # the cluster, the replica or the connection failed
-            log.error("job %s on %s failed: %r", job_id, self.address, e)
+            _note(f"job {job_id} on {self.address} failed: {e!r}")
             why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             self._events.put(p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}); nothing of this "
                                              "job was kept: try again, or generate on this computer", "crashed"))

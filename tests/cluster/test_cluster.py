@@ -3,6 +3,7 @@ files as here, bit for bit; audio and rows only in the local library; clear line
 cluster is not there."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -122,6 +123,27 @@ def test_the_window_generates_on_the_cluster_set_in_its_settings(ray_cluster):
     assert found["ended"][0][0].startswith(f"Ray cluster {address}, node "), found
     assert any(row.endswith(f" · on Ray cluster {address}") for row in found["rows"]), found["rows"]
     assert found["heavy"] == []  # the window still never loads torch
+
+
+def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_gets_a_new_one(ray_cluster, cuedeck_home):
+    address, _ = ray_cluster
+    status = run_cli("cluster", "status", address, "--json", timeout=120)
+    (replica,) = json.loads(status.stdout)["replicas"]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "generate", "long drone", "-n", "8", "-d", "30",
+                             "--cluster", address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not list((cuedeck_home / "library" / ".exchange").glob(".*.part/preview-*.f32")):  # it streams
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(replica["pid"], signal.SIGKILL)  # as the OOM killer would
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and f"the Ray cluster at {address} failed" in lines[0], err
+    with Library() as lib:
+        assert lib.search() == []
+    again = generate("after the crash", "-n", "1", "-d", "1", "--cluster", address)
+    assert again and json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"][0]["pid"] \
+        != replica["pid"]
 
 
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
