@@ -10,6 +10,7 @@ Faults for the tests: `cut_after[file] = n` closes the connection after n bytes 
 import hashlib
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +23,7 @@ class HubStandIn:
         self.root = Path(root)
         self.requests: list[str] = []
         self.cut_after: dict[str, int] = {}
+        self.slow_once: dict[str, float] = {}  # file name → seconds its next download takes
         self.corrupt: set[str] = set()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -94,6 +96,11 @@ class HubStandIn:
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                self.wfile.write(payload)
+                seconds = hub.slow_once.pop(match[3], 0.0)
+                pieces = 50 if seconds else 1  # paced: a cancel lands half way, however busy the machine
+                step = -(-len(payload) // pieces)
+                for at in range(0, len(payload), step):
+                    self.wfile.write(payload[at:at + step])
+                    time.sleep(seconds / pieces)
 
         return Handler

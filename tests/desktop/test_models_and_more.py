@@ -12,7 +12,8 @@ JOB_TIMEOUT = 120_000
 
 
 def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):
-    hub.add(models.TEXT_ENCODER, "model.safetensors", b"w" * 60_000_000)  # big enough to cancel
+    hub.add(models.TEXT_ENCODER, "model.safetensors", b"w" * 60_000_000)
+    hub.slow_once["model.safetensors"] = 5.0  # long enough to cancel half way
     window.open_models()
     dialog = window.models_dialog
     qtbot.waitUntil(lambda: dialog.table.rowCount() == len(registry.MODELS))

@@ -67,8 +67,9 @@ def test_an_interrupted_download_resumes_where_it_stopped(hub):
 
 
 def test_cancel_keeps_the_partial_file_and_the_next_install_resumes(hub):
-    big = b"x" * 40_000_000  # slow enough to cancel half way
+    big = b"x" * 40_000_000
     hub.add(models.TEXT_ENCODER, "model.safetensors", big)
+    hub.slow_once["model.safetensors"] = 5.0  # long enough to cancel half way
     process = subprocess.Popen([sys.executable, "-m", "engine.cli", "models", "install", NAME, "--progress-json"],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:
