@@ -28,6 +28,18 @@ def generate(*args: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
+def streaming_job(address: str, home, candidates: int) -> subprocess.Popen:
+    """`cuedeck generate` of a long job on the cluster, once its previews arrive here."""
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "generate", "long drone", "-n", str(candidates),
+                             "-d", "30", "--cluster", address], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 180
+    while not list((home / "library" / ".exchange").glob(".*.part/preview-*.f32")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    return proc
+
+
 def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluster, cuedeck_home):
     address, cluster_home = ray_cluster
     request = ("wind through a broken window", "-n", "3", "-d", "2", "--seed", "11", "--model", "tiny-sfx")
@@ -69,12 +81,7 @@ def test_cluster_status_names_its_nodes_and_models(ray_cluster):
 
 def test_ctrl_c_cancels_a_job_on_the_cluster_and_keeps_nothing(ray_cluster, cuedeck_home):
     address, cluster_home = ray_cluster
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "generate", "long drone", "-n", "4", "-d", "30",
-                             "--cluster", address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while not list((cuedeck_home / "library" / ".exchange").glob(".*.part/preview-*.f32")):  # it streams
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc = streaming_job(address, cuedeck_home, candidates=4)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err.strip() == "cuedeck: cancelled; nothing was written", err
@@ -129,12 +136,7 @@ def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_ge
     address, _ = ray_cluster
     status = run_cli("cluster", "status", address, "--json", timeout=120)
     (replica,) = json.loads(status.stdout)["replicas"]
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "generate", "long drone", "-n", "8", "-d", "30",
-                             "--cluster", address], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 180
-    while not list((cuedeck_home / "library" / ".exchange").glob(".*.part/preview-*.f32")):  # it streams
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
+    proc = streaming_job(address, cuedeck_home, candidates=8)
     os.kill(replica["pid"], signal.SIGKILL)  # as the OOM killer would
     _, err = proc.communicate(timeout=120)
     lines = err.strip().splitlines()
