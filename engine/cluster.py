@@ -166,12 +166,9 @@ class ClusterClient(EngineClient):
         request = request.validated()  # the cluster says whether it has the model
         job_id = job_id or exchange.new_job_id()
         folder = exchange.open_job(job_id)
-        data = None
-        if conditioning is not None:
-            data = (exchange.job_folder(job_id) / conditioning.file).read_bytes()
         job = p.encode(p.Generate(job_id, request, folder, conditioning))
         self._jobs.append(job_id)
-        thread = threading.Thread(target=self._follow, args=(job_id, job, data), daemon=True,
+        thread = threading.Thread(target=self._follow, args=(job_id, job, conditioning), daemon=True,
                                   name=f"cuedeck-cluster-{job_id}")
         self._threads[job_id] = thread
         thread.start()
@@ -208,13 +205,15 @@ class ClusterClient(EngineClient):
         self._threads.clear()
         self._replica = None
 
-    def _follow(self, job_id: str, job: dict, conditioning: bytes | None) -> None:
-        """On its own thread: the job's events from the cluster, its audio into the job folder."""
+    def _follow(self, job_id: str, job: dict, conditioning: p.Conditioning | None) -> None:
+        """On its own thread (a melody may be hundreds of MB): the conditioning audio to the
+        cluster, the job's events from it, its audio into the job folder."""
         import ray
 
         folder = exchange.job_folder(job_id)
         try:
-            for ref in self._connected().generate.remote(job, conditioning):
+            sent = (folder / conditioning.file).read_bytes() if conditioning else None
+            for ref in self._connected().generate.remote(job, sent):
                 data, files = ray.get(ref)
                 for name, content in files.items():
                     with open(folder / name, "ab") as f:
