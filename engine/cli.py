@@ -125,8 +125,10 @@ def cmd_cluster(args) -> int:
         print(f"  node {node['address']}: {'up' if node['alive'] else 'down'}, {node['cpus']:g} CPUs, "
               f"{node['gpus']:g} GPUs")
     for replica in found["replicas"]:
-        print(f"  replica on {replica['node']}: {'running a job' if replica['running'] else 'idle'}; "
-              f"models: {', '.join(replica['models']) or 'none'}")
+        print(f"  replica {replica['name']} on {replica['node']}: "
+              f"{'running a job' if replica['running'] else 'idle'}; models: {', '.join(replica['models']) or 'none'}")
+    print(f"  jobs: {len(found['running'])} running, {len(found['queued'])} queued"
+          + "".join(f"\n    next: {q['job']} from {q['desk']}" for q in found["queued"]))
     return 0
 
 

@@ -2,10 +2,12 @@
 interface, so the CLI and the desktop generate there the same way they do here.
 
 The cluster runs replicas (engine.replica, named Ray actors that outlive a desk's session, so
-a model stays loaded); each runs the same worker as this computer. A job's conditioning audio
-goes to the replica as bytes, its previews and candidates come back as bytes and land in this
-computer's job folder, so the library's owner keeps them exactly as it keeps local results.
-Ray is imported only here, on first use.
+a model stays loaded); each runs the same worker as this computer. A desk asks the cluster's
+dispatcher (engine.dispatcher) for free replicas, in its fair turn, and splits the job's
+candidates over the replicas it gets: candidate i's audio depends only on its seed, so the
+split changes nothing. A job's conditioning audio goes to the replicas as bytes, its previews
+and candidates come back as bytes and land in this computer's job folder, so the library's
+owner keeps them exactly as it keeps local results. Ray is imported only here, on first use.
 """
 
 import contextlib
@@ -13,6 +15,7 @@ import ipaddress
 import logging
 import os
 import queue
+import re
 import socket
 import threading
 import time
@@ -21,12 +24,13 @@ from dataclasses import replace
 from . import exchange, paths
 from . import protocol as p
 from .client import EngineClient
+from .dispatcher import NAME, NAMESPACE, Dispatcher
 from .errors import BadInput, CueDeckError, GenerationFailed
 from .request import GenerationRequest
 
-NAMESPACE = "cuedeck"
-REPLICA = "cuedeck-replica-0"
 CONNECT_SECONDS = 5.0
+MIN_PART = 2  # candidates per replica: a batch of one takes other convolution kernels in the
+# decoder, whose sums differ in the last bit (measured); batches of 2, 3, 4 and 8 agree
 
 
 _joined: list[str] = []  # the cluster this process has joined: Ray allows one at a time
@@ -109,41 +113,56 @@ def _reachable(address: str) -> None:
                                "address, the network, and that `ray start --head` runs there") from None
 
 
-def replica(address: str):
-    """The cluster's replica, started on first use (it keeps its model loaded for every desk)."""
+def dispatcher(address: str):
+    """The cluster's dispatcher, started by the first desk that asks (its replicas with it)."""
     ray = connect(address)
-    from .replica import Replica
-
-    actor = ray.remote(Replica).options(name=REPLICA, get_if_exists=True, lifetime="detached",
-                                        max_concurrency=16, num_cpus=1)
-    return actor.remote()
+    return ray.remote(Dispatcher).options(name=NAME, namespace=NAMESPACE, get_if_exists=True, lifetime="detached",
+                                          max_restarts=-1, max_concurrency=1000, num_cpus=0).remote()
 
 
 def status(address: str) -> dict:
-    """The cluster's nodes (CPUs, GPUs), its replica's node and models, and the job it runs."""
+    """The cluster's nodes (CPUs, GPUs), its replicas (node, models, the job they run) and the
+    jobs queued and running."""
     ray = connect(address)
     nodes = [{"address": n["NodeManagerAddress"], "alive": n["Alive"],
               "cpus": n["Resources"].get("CPU", 0), "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes()]
     try:
-        found = ray.get(replica(address).describe.remote(), timeout=120)
+        jobs = ray.get(dispatcher(address).describe.remote(), timeout=120)
+        names = sorted(set(jobs.pop("free")).union(*jobs["running"].values()))
+        replicas = ray.get([ray.get_actor(name, namespace=NAMESPACE).describe.remote() for name in names],
+                           timeout=120)
     except Exception as e:
         raise GenerationFailed(f"the Ray cluster at {address} has no working CueDeck replica ({type(e).__name__}); "
                                "install the same CueDeck on its nodes") from None
-    return {"address": address, "nodes": nodes, "replicas": [found]}
+    return {"address": address, "nodes": nodes, "replicas": replicas, **jobs}
+
+
+def split(request: GenerationRequest, replicas: int) -> list[tuple[int, GenerationRequest]]:
+    """The request's candidates in `replicas` parts as even as can be: (index of the part's
+    first candidate, the part as a request of its own, its seeds those of the whole)."""
+    parts, first = [], 0
+    for k in range(replicas):
+        count = (request.candidates - first) // (replicas - k)
+        parts.append((first, replace(request, candidates=count, seed=request.seed + first)))
+        first += count
+    return parts
 
 
 class ClusterClient(EngineClient):
     def __init__(self, address: str) -> None:
         super().__init__()
         self.address = address
+        self.desk = f"{socket.gethostname()} (pid {os.getpid()})"
         self._events: queue.Queue = queue.Queue()
         self._threads: dict[str, threading.Thread] = {}
-        self._replica = None
+        self._dispatcher = None
         self._connecting = threading.Lock()
+        self._parts: dict[str, list] = {}  # job → (part's job id, its replica) while it runs
+        self._cancelled: set[str] = set()
 
     @property
     def worker_pid(self) -> int | None:
-        return None  # the worker runs on the cluster
+        return None  # the workers run on the cluster
 
     def start(self) -> None:
         """Connect ahead of the first job, on a thread of its own: the caller never waits."""
@@ -157,26 +176,36 @@ class ClusterClient(EngineClient):
 
     def _connected(self):
         with self._connecting:
-            if self._replica is None:
-                self._replica = replica(self.address)
-            return self._replica
+            if self._dispatcher is None:
+                self._dispatcher = dispatcher(self.address)
+            return self._dispatcher
 
     def submit(self, request: GenerationRequest, conditioning: p.Conditioning | None = None,
                job_id: str | None = None) -> str:
         request = request.validated()  # the cluster says whether it has the model
         job_id = job_id or exchange.new_job_id()
-        folder = exchange.open_job(job_id)
-        job = p.encode(p.Generate(job_id, request, folder, conditioning))
+        exchange.open_job(job_id)
         self._jobs.append(job_id)
-        thread = threading.Thread(target=self._follow, args=(job_id, job, conditioning), daemon=True,
+        thread = threading.Thread(target=self._follow, args=(job_id, request, conditioning), daemon=True,
                                   name=f"cuedeck-cluster-{job_id}")
         self._threads[job_id] = thread
         thread.start()
         return job_id
 
     def cancel(self, job_id: str) -> None:
-        if job_id in self._jobs:
-            threading.Thread(target=lambda: self._connected().cancel.remote(job_id), daemon=True).start()
+        """Within a step, on every replica the job runs on (or its place in the queue given up)."""
+        if job_id not in self._jobs:
+            return
+        with self._connecting:
+            self._cancelled.add(job_id)
+            parts = list(self._parts.get(job_id, []))
+
+        def tell():
+            self._connected().withdraw.remote(job_id)
+            for part, replica in parts:
+                replica.cancel.remote(part)
+
+        threading.Thread(target=tell, daemon=True).start()
 
     def poll(self, timeout: float = 0.0) -> list:
         events = []
@@ -196,39 +225,138 @@ class ClusterClient(EngineClient):
         self.close(timeout=0)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Cancel what runs on the cluster for this desk and leave it (the replica stays)."""
+        """Cancel what runs on the cluster for this desk and leave it (the replicas stay)."""
         for job_id in list(self._jobs):
             self.cancel(job_id)
         for thread in list(self._threads.values()):
             thread.join(timeout)
         self._jobs.clear()
         self._threads.clear()
-        self._replica = None
+        self._dispatcher = None
 
-    def _follow(self, job_id: str, job: dict, conditioning: p.Conditioning | None) -> None:
-        """On its own thread (a melody may be hundreds of MB): the conditioning audio to the
-        cluster, the job's events from it, its audio into the job folder."""
+    def _follow(self, job_id: str, request: GenerationRequest, conditioning: p.Conditioning | None) -> None:
+        """On its own thread (a melody may be hundreds of MB): wait for replicas, run the job's
+        parts on them, and put the job's events together."""
         import ray
 
-        folder = exchange.job_folder(job_id)
+        granted, gathered = [], None
         try:
-            sent = (folder / conditioning.file).read_bytes() if conditioning else None
-            for ref in self._connected().generate.remote(job, sent):
-                data, files = ray.get(ref)
-                for name, content in files.items():
-                    with open(folder / name, "ab") as f:
-                        f.write(content)
-                event = p.decode(data)
-                if isinstance(event, p.Result):
-                    event = replace(event, making=replace(
-                        event.making, place=f"Ray cluster {self.address}, {event.making.place}"))
-                self._events.put(event)
+            sent = (exchange.job_folder(job_id) / conditioning.file).read_bytes() if conditioning else None
+            queue_ = self._connected()
+            granted = ray.get(queue_.acquire.remote(self.desk, job_id, max(1, request.candidates // MIN_PART)))
+            parts = split(request, len(granted))
+            with self._connecting:
+                cancelled = job_id in self._cancelled or not granted
+                self._parts[job_id] = [(f"{job_id}-{k + 1}", ray.get_actor(name, namespace=NAMESPACE))
+                                       for k, name in enumerate(granted)]
+            if cancelled:
+                self._events.put(p.Cancelled(job_id))
+                return
+            gathered = _Gathered(job_id, request, parts, self.address)
+            threads = [threading.Thread(target=self._run_part, args=(gathered, k, part_id, replica, part, conditioning,
+                                                                     sent), daemon=True)
+                       for k, ((part_id, replica), (_, part)) in enumerate(zip(self._parts[job_id], parts))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            self._events.put(gathered.end())
         except CueDeckError as e:  # could not connect: its own line
             self._events.put(p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed"))
-        except Exception as e:  # the cluster, the replica or the connection failed
-            _note(f"job {job_id} on {self.address} failed: {e!r}")
-            why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-            self._events.put(p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}); nothing of this "
-                                             "job was kept: try again, or generate on this computer", "crashed"))
+        except Exception as e:  # the cluster or the connection failed
+            self._events.put(self._failed(job_id, e))
+        finally:
+            with self._connecting:
+                self._parts.pop(job_id, None)
+                self._cancelled.discard(job_id)
+            if granted:
+                self._dispatcher.release.remote(job_id, granted)
+
+    def _run_part(self, gathered: "_Gathered", k: int, part_id: str, replica, part: GenerationRequest,
+                  conditioning: p.Conditioning | None, sent: bytes | None) -> None:
+        import ray
+
+        job = p.encode(p.Generate(part_id, part, exchange.job_folder(part_id).name, conditioning))
+        try:
+            for ref in replica.generate.remote(job, sent, gathered.job_id):
+                data, files = ray.get(ref)
+                for event in gathered.take(k, p.decode(data), files):
+                    self._events.put(event)
+        except Exception as e:  # the replica died, or the cluster went
+            gathered.fail(self._failed(gathered.job_id, e))
+        if gathered.failed:  # the other parts need not go on
+            for other_id, other in self._parts.get(gathered.job_id, []):
+                if other_id != part_id:
+                    other.cancel.remote(other_id)
+
+    def _failed(self, job_id: str, e: Exception) -> p.Error:
+        _note(f"job {job_id} on {self.address} failed: {e!r}")
+        why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        return p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}); nothing of this job was kept: "
+                               "try again, or generate on this computer", "crashed")
 
 
+class _Gathered:
+    """The parts of one job, each on its own replica, seen as the one job the desk asked for:
+    their files renumbered into its candidates, progress over all of them, previews once every
+    part has some, and one ending: the Result when every part has one, else the first Error
+    (or Cancelled)."""
+
+    def __init__(self, job_id: str, request: GenerationRequest, parts: list[tuple[int, GenerationRequest]],
+                 address: str) -> None:
+        self.job_id, self.request, self.address = job_id, request, address
+        self.folder = exchange.job_folder(job_id)
+        self.firsts = [first for first, _ in parts]
+        self.sizes = [part.candidates for _, part in parts]
+        self.fractions = [0.0] * len(parts)
+        self.seconds: list[float | None] = [None] * len(parts)
+        self.results: list[p.Result | None] = [None] * len(parts)
+        self.failed: p.Error | p.Cancelled | None = None
+        self.lock = threading.Lock()
+
+    def take(self, k: int, event, files: dict[str, bytes]) -> list:
+        """The events the desk gets for part k's `event` (its new audio written first)."""
+        with self.lock:
+            if self.failed:
+                return []
+            for name, content in files.items():
+                with open(self.folder / self._renamed(name, k), "ab") as f:
+                    f.write(content)
+            if isinstance(event, p.Progress):
+                self.fractions[k] = event.fraction
+                done = sum(f * n for f, n in zip(self.fractions, self.sizes)) / sum(self.sizes)
+                return [p.Progress(self.job_id, done, event.stage)]
+            if isinstance(event, p.Preview):
+                self.seconds[k] = event.seconds
+                if None in self.seconds:
+                    return []
+                return [p.Preview(self.job_id, min(self.seconds), event.sample_rate, event.channels,
+                                  [f"preview-{i + 1}.f32" for i in range(self.request.candidates)])]
+            if isinstance(event, p.Result):
+                self.results[k] = replace(event, candidates=[
+                    replace(c, index=c.index + self.firsts[k], file=self._renamed(c.file, k))
+                    for c in event.candidates])
+                return []
+            if isinstance(event, (p.Error, p.Cancelled)):
+                self.failed = replace(event, job_id=self.job_id)
+            return []
+
+    def fail(self, error: p.Error) -> None:
+        with self.lock:
+            self.failed = self.failed or error
+
+    def end(self) -> p.Result | p.Error | p.Cancelled:
+        if self.failed or None in self.results:
+            return self.failed or p.Error(self.job_id, f"the Ray cluster at {self.address} ended a part of the job "
+                                                       "without its audio; nothing was kept", "crashed")
+        first = self.results[0]
+        places = ", ".join(dict.fromkeys(r.making.place for r in self.results))
+        return replace(first, job_id=self.job_id, request=self.request,
+                       candidates=[c for r in self.results for c in r.candidates],
+                       making=replace(first.making, place=f"Ray cluster {self.address}, {places}"),
+                       elapsed=max(r.elapsed for r in self.results))
+
+    def _renamed(self, name: str, k: int) -> str:
+        """A part's `preview-2.f32` is the job's `preview-6.f32` when the part starts at candidate 5."""
+        kind, number = re.fullmatch(r"(\w+)-(\d+)\.f32", name).groups()
+        return f"{kind}-{int(number) + self.firsts[k]}.f32"

@@ -2,9 +2,10 @@
 `python -m engine.worker` a desk runs, through EngineClient), with the job's audio carried
 as bytes instead of files. Torch-free itself; engine.cluster runs it as a Ray actor.
 
-A replica runs one job at a time and keeps its worker (and the last model loaded) between
-jobs. Its node keeps its own CUEDECK_HOME (models, and the job folders its worker writes);
-it never has a library: the desk that asked keeps the results.
+A replica runs one job (or one part of a job split over replicas) at a time, as the
+dispatcher (engine.dispatcher) grants it, and keeps its worker (and the last model loaded)
+between jobs. Its node keeps its own CUEDECK_HOME (models, and the job folders its worker
+writes); it never has a library: the desk that asked keeps the results.
 """
 
 import os
@@ -22,18 +23,31 @@ POLL_SECONDS = 0.05
 
 
 class Replica:
-    def __init__(self) -> None:
+    def __init__(self, name: str, threads: int) -> None:
+        self.name = name
+        os.environ["CUEDECK_THREADS"] = str(threads)  # for its worker
         staging.sweep(exchange.root())  # what a killed replica of this node left
         self._engine = EngineClient()
         self._turn = threading.Lock()  # one job at a time: its events are its own
         self._cancelled: set[str] = set()
         self._running: str | None = None
 
-    def generate(self, job: dict, conditioning: bytes | None):
+    def generate(self, job: dict, conditioning: bytes | None, lease: str):
         """Run one encoded Generate; yields (event as a dict, {file name: bytes}) as they come:
         progress, previews (each candidate's new audio since the last), then the candidates'
-        audio with the Result, or an Error or Cancelled."""
+        audio with the Result, or an Error or Cancelled. Gives this replica back to the
+        dispatcher's `lease` when done, even if the desk that asked is gone."""
         generate = p.decode(job)
+        try:
+            yield from self._one_at_a_time(generate, conditioning)
+        finally:
+            import ray
+
+            from .dispatcher import NAME, NAMESPACE
+
+            ray.get_actor(NAME, namespace=NAMESPACE).release.remote(lease, [self.name])
+
+    def _one_at_a_time(self, generate: p.Generate, conditioning: bytes | None):
         with self._turn:
             if generate.job_id in self._cancelled:
                 self._cancelled.discard(generate.job_id)
@@ -87,8 +101,5 @@ class Replica:
 
     def describe(self) -> dict:
         """This replica's node, its models, and the job it runs."""
-        return {"node": socket.gethostname(), "pid": os.getpid(), "running": self._running,
+        return {"name": self.name, "node": socket.gethostname(), "pid": os.getpid(), "running": self._running,
                 "models": sorted(name for name, info in registry.MODELS.items() if info.is_present())}
-
-    def close(self) -> None:
-        self._engine.close()

@@ -62,7 +62,8 @@ class Worker:
 
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+        # (a cluster replica's worker gets its share of its node instead: engine.dispatcher)
+        torch.set_num_threads(int(os.environ.get("CUEDECK_THREADS") or 0) or max(1, (os.cpu_count() or 2) - 1))
 
         self._generator = Generator()
         staging.sweep(paths.models_dir())  # what killed workers left

@@ -4,6 +4,7 @@ cluster is not there."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +57,17 @@ def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluste
     assert not [p for p in (cluster_home / "library" / ".exchange").iterdir()]  # its job folders went
 
 
+def test_a_request_fans_out_over_the_free_replicas_and_the_split_changes_nothing(ray_cluster):
+    address, _ = ray_cluster
+    request = ("rain on a tin roof", "-n", "5", "-d", "2", "--seed", "40", "--model", "tiny-music")
+    there, here = generate(*request, "--cluster", address), generate(*request)
+    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]
+    assert [c["seed"] for c in there] == [40, 41, 42, 43, 44]
+    with Library() as lib:
+        (place,) = {cue.place for cue in lib.get_many([c["id"] for c in there])}
+    assert len(set(re.findall(r"replica \d+", place))) == 2, place  # 2 + 3 candidates, one part on each
+
+
 def test_a_continuation_on_the_cluster_starts_from_the_local_cue(ray_cluster):
     address, _ = ray_cluster
     (parent,) = generate("creaking hull", "-n", "1", "-d", "2", "--seed", "4")
@@ -74,9 +86,11 @@ def test_cluster_status_names_its_nodes_and_models(ray_cluster):
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
     assert [n["cpus"] for n in found["nodes"]] == [2] and all(n["alive"] for n in found["nodes"])
-    assert "tiny-music" in found["replicas"][0]["models"]
+    assert len(found["replicas"]) == 2 and all("tiny-music" in r["models"] for r in found["replicas"])
+    assert found["queued"] == [] and found["running"] == {}
     shown = run_cli("cluster", "status", address)
     assert "2 CPUs, 0 GPUs" in shown.stdout and "tiny-music" in shown.stdout
+    assert "jobs: 0 running, 0 queued" in shown.stdout
 
 
 def test_ctrl_c_cancels_a_job_on_the_cluster_and_keeps_nothing(ray_cluster, cuedeck_home):
@@ -134,18 +148,18 @@ def test_the_window_generates_on_the_cluster_set_in_its_settings(ray_cluster):
 
 def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_gets_a_new_one(ray_cluster, cuedeck_home):
     address, _ = ray_cluster
-    status = run_cli("cluster", "status", address, "--json", timeout=120)
-    (replica,) = json.loads(status.stdout)["replicas"]
-    proc = streaming_job(address, cuedeck_home, candidates=8)
+    proc = streaming_job(address, cuedeck_home, candidates=8)  # 4 + 4 on the two replicas
+    replica = json.loads(run_cli("cluster", "status", address, "--json", timeout=120).stdout)["replicas"][0]
+    assert replica["running"]
     os.kill(replica["pid"], signal.SIGKILL)  # as the OOM killer would
     _, err = proc.communicate(timeout=120)
     lines = err.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and f"the Ray cluster at {address} failed" in lines[0], err
     with Library() as lib:
         assert lib.search() == []
-    again = generate("after the crash", "-n", "1", "-d", "1", "--cluster", address)
-    assert again and json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"][0]["pid"] \
-        != replica["pid"]
+    again = generate("after the crash", "-n", "4", "-d", "1", "--cluster", address)
+    replicas = json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"]
+    assert len(again) == 4 and replica["pid"] not in [r["pid"] for r in replicas] and len(replicas) == 2
 
 
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
