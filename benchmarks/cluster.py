@@ -1,6 +1,7 @@
-"""The same request on this computer and on a local Ray cluster (issue 12), in one run:
-whole job and first audio, warm (model loaded), and what Ray adds per job. Prints figures;
-asserts nothing. Starts and stops its own Ray head on loopback.
+"""The same request on this computer and on a local Ray cluster of one and of two replicas
+(issue 12), in one run: whole job and first audio, warm (model loaded), what Ray adds per
+job, and the throughput two replicas give (the job's candidates split over them). Prints
+figures; asserts nothing. Starts and stops its own Ray heads on loopback.
 
     .venv/bin/python benchmarks/cluster.py [--model tiny-music] [-n 4] [-d 8] [--runs 3]
 """
@@ -41,10 +42,25 @@ def timed_job(engine, library, request) -> tuple[float, float]:
                 raise SystemExit(f"the job on {type(engine).__name__} ended: {event}")
 
 
-def measure(engine, library, request, runs: int) -> tuple[float, float]:
+def several_jobs(engine, library, request, jobs: int) -> float:
+    """Seconds to keep `jobs` jobs submitted at once, as several desks (or one busy one) would."""
+    started, left = time.perf_counter(), {engine.submit(request) for _ in range(jobs)}
+    while left:
+        for event in engine.poll(0.02):
+            if isinstance(event, p.Result):
+                exchange.keep(library, event)
+                left.discard(event.job_id)
+            elif isinstance(event, (p.Error, p.Cancelled)):
+                raise SystemExit(f"a job on {type(engine).__name__} ended: {event}")
+    return time.perf_counter() - started
+
+
+def measure(engine, library, request, runs: int, jobs: int) -> tuple[float, float, float]:
+    """(first audio, whole job) of one job at a time, median of `runs`, then `jobs` jobs at once."""
     timed_job(engine, library, request)  # cold: worker, model
     times = [timed_job(engine, library, request) for _ in range(runs)]
-    return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+    return (statistics.median(t[0] for t in times), statistics.median(t[1] for t in times),
+            several_jobs(engine, library, request, jobs))
 
 
 def main() -> None:
@@ -53,21 +69,28 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=4)
     parser.add_argument("-d", type=float, default=8.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=8, help="jobs submitted at once, for the throughput")
     args = parser.parse_args()
     request = GenerationRequest("bench", model=args.model, candidates=args.n, duration=args.d, seed=1)
+    import ray
+
     with Library() as library:
         with EngineClient() as engine:
-            here = measure(engine, library, request, args.runs)
-        with head() as (address, _):
-            with ClusterClient(address) as engine:
-                there = measure(engine, library, request, args.runs)
-            import ray
-
-            ray.shutdown()  # leave before the head stops
-    print(f"{args.model}, {args.n} × {args.d:g} s, warm, median of {args.runs}:")
-    print(f"  this computer: first audio {here[0]:.2f} s, whole job {here[1]:.2f} s")
-    print(f"  local Ray cluster (1 replica): first audio {there[0]:.2f} s, whole job {there[1]:.2f} s")
-    print(f"  Ray's overhead per job: {there[1] - here[1]:+.2f} s (target under 0.5 s)")
+            here = measure(engine, library, request, args.runs, args.jobs)
+        there = {}
+        for replicas in (1, 2):  # one replica gets one thread, as this computer's worker has
+            with head(replicas=replicas, cpus=replicas) as (address, _):
+                with ClusterClient(address) as engine:
+                    there[replicas] = measure(engine, library, request, args.runs, args.jobs)
+                ray.shutdown()  # leave before the head stops
+    print(f"{args.model}, {args.n} × {args.d:g} s, warm, {os.cpu_count()} cores; one job at a time (median of "
+          f"{args.runs}), then {args.jobs} jobs at once:")
+    for place, (first, whole, several) in [("this computer", here)] + [
+            (f"local Ray cluster, {n} replica{'s' * (n > 1)}", found) for n, found in there.items()]:
+        print(f"  {place}: first audio {first:.2f} s, whole job {whole:.2f} s; {args.jobs} jobs {several:.2f} s")
+    print(f"  Ray's overhead per job: {there[1][1] - here[1]:+.2f} s (target under 0.5 s)")
+    print(f"  two replicas against this computer: one job {here[1] / there[2][1]:.2f}× as fast; throughput of "
+          f"{args.jobs} jobs at once {here[2] / there[2][2]:.2f}× (target ≥ 1.6×)")
 
 
 if __name__ == "__main__":

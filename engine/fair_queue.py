@@ -31,8 +31,8 @@ class FairQueue:
             self._free = [r for r in self._free if r in self._known]
 
     def acquire(self, desk: str, job_id: str, most: int) -> list[str]:
-        """Wait for the job's turn and a free replica, then take up to `most` of the free ones;
-        [] when the job was withdrawn while it waited."""
+        """Wait for the job's turn and a free replica, then take up to `most` of the free ones,
+        sharing them with the jobs still waiting; [] when the job was withdrawn while it waited."""
         with self._changed:
             self._waiting.setdefault(desk, collections.deque()).append(job_id)
             while job_id not in self._withdrawn and not (self._free and self._next() == job_id):
@@ -48,8 +48,10 @@ class FairQueue:
             jobs.popleft()
             if jobs:  # the desk's next job waits behind the other desks'
                 self._waiting[desk] = jobs
-            taken, self._free = self._free[:max(1, most)], self._free[max(1, most):]
-            self._granted[job_id] = taken
+            # a job fans out over the free replicas that no other waiting job needs
+            share = max(1, min(most, len(self._free) // (1 + sum(map(len, self._waiting.values())))))
+            taken, self._free = self._free[:share], self._free[share:]
+            self._granted[job_id] = list(taken)
             return taken
 
     def withdraw(self, job_id: str) -> None:

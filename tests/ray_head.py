@@ -14,8 +14,8 @@ RAY = Path(sys.executable).parent / "ray"
 
 
 @contextlib.contextmanager
-def head(extra_env: dict | None = None, replicas: int = 2):
-    """A real Ray head on this machine: loopback, two CPUs and `replicas` engine replicas, its
+def head(extra_env: dict | None = None, replicas: int = 2, cpus: int = 2):
+    """A real Ray head on this machine: loopback, `cpus` CPUs and `replicas` engine replicas, its
     own temporary folder and its own CUEDECK_HOME (the cluster's models; it never has a
     library). Gives (address, that home)."""
     # A short folder: Ray's socket paths must stay under the system's 107 characters.
@@ -26,7 +26,7 @@ def head(extra_env: dict | None = None, replicas: int = 2):
     env = {**os.environ, "CUEDECK_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT),
            "HF_HUB_OFFLINE": "1", "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
     started = subprocess.run(
-        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+        [RAY, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={cpus}",
          "--num-gpus=0", f'--resources={{"cuedeck_replicas": {replicas}}}', "--include-dashboard=false",
          f"--temp-dir={folder / 'ray'}",
          "--object-store-memory=200000000", "--disable-usage-stats"],

@@ -72,3 +72,15 @@ def test_a_job_withdrawn_while_it_waits_gets_nothing_and_keeps_no_place():
     queue.withdraw("b1")  # no longer waiting: nothing to withdraw
     queue.release("b1", ["r1"])
     assert queue.acquire("a", "a3", 1) == ["r1"]
+
+
+def test_replicas_freed_while_jobs_wait_are_shared_between_them():
+    queue, got = FairQueue(), {}
+    queue.add(["r1", "r2", "r3", "r4"])
+    got["a1"] = queue.acquire("a", "a1", 8)
+    assert got["a1"] == ["r1", "r2", "r3", "r4"]  # alone: the job takes every replica it can use
+    threads = {job: waiting(queue, desk, job, 8, got) for desk, job in (("a", "a2"), ("b", "b1"))}
+    queue.release("a1", got["a1"])
+    for thread in threads.values():
+        thread.join(5)
+    assert sorted(got["a2"] + got["b1"]) == ["r1", "r2", "r3", "r4"] and len(got["a2"]) == len(got["b1"]) == 2
