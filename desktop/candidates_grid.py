@@ -132,13 +132,13 @@ class JobGroup(QWidget):
         for card, cue in zip(self.cards, cues):
             card.set_cue(cue)
 
-    def fail(self, message: str, on_install=None) -> None:
+    def fail(self, message: str, action=None) -> None:
         self.status.setText(f"<span style='color:{theme.ERROR}'>{escape(message)}</span>")
         self.status.setWordWrap(True)
-        if on_install is not None:  # the in-app fix, one click away
-            install = QPushButton(on_install[0])
-            install.clicked.connect(on_install[1])
-            self.layout().addWidget(install, 0, Qt.AlignmentFlag.AlignLeft)
+        if action is not None:  # the in-app fix, one click away
+            button = QPushButton(action[0])
+            button.clicked.connect(action[1])
+            self.layout().addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
         for card in self.built:
             card.deleteLater()
         self.built, self._wanted = [], 0
@@ -216,13 +216,14 @@ class CandidatesGrid(QScrollArea):
             if self._current is None or self._current.cue is None:
                 self._set_current(group.cards[0])
 
-    def job_failed(self, job_id: str, message: str, model: str | None = None) -> None:
+    def job_failed(self, job_id: str, message: str, action=None) -> None:
+        """`action`: (label, callable), the fix one click away (install the model, run it here)."""
         if group := self._group(job_id):
             if self._current in group.built:
                 self._current = None
-            group.fail(message, model and (f"Install {model}…", lambda: self.install_requested.emit(model)))
+            group.fail(message, action)
 
-    def job_cancelled(self, job_id: str) -> None:
+    def remove_job(self, job_id: str) -> None:
         if group := self._group(job_id):
             self._remove(group)
 

@@ -52,10 +52,11 @@ class EngineBridge(QObject):
         self._client(self.cluster).start()
         self._timer.start()
 
-    def submit(self, request: GenerationRequest) -> str:
-        """Queue a job; returns its id (raises BadInput at once for a bad request)."""
+    def submit(self, request: GenerationRequest, here: bool = False) -> str:
+        """Queue a job, on the cluster in use unless `here`; returns its id (raises BadInput at
+        once for a bad request)."""
         request = request.validated()
-        place = self.cluster
+        place = "" if here else self.cluster
         if not place:  # (a cluster says whether it has the model)
             registry.require_present(registry.get(request.model))
         job_id = exchange.new_job_id()

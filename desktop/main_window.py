@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self.waveforms = WaveformCache(self.background, self)
         self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline)
         self._requests = {}  # job id → request, for the jobs still running
+        self._on_cluster: set[str] = set()  # those of them sent to a cluster
 
         self.prompt = PromptPanel()
         self.prompt_error = QLabel("", wordWrap=True, textFormat=Qt.TextFormat.PlainText)
@@ -268,18 +269,22 @@ class MainWindow(QMainWindow):
         self._submit(replace(panel, prompt=cue.prompt, model=cue.model, parent_id=cue.id,
                              prompt_seconds=None, duration=duration))
 
-    def _submit(self, request) -> None:
+    def _submit(self, request, here: bool = False) -> None:
+        """Queue `request` on the cluster in use (Settings → Generate on), or here."""
         request = replace(request, device=self.settings.get("engine/device"),
                           precision=self.settings.get("engine/precision"))
         try:
             request = request.validated()
-            job_id = self.engine.submit(request)
+            job_id = self.engine.submit(request, here)
         except BadInput as e:
             self._prompt_message(str(e), getattr(e, "model", None) if isinstance(e, ModelNotPresent) else None)
             return
         self._clear_prompt_error()
         self._requests[job_id] = request
-        self.jobs.add(job_id, request, f"Ray cluster {self.engine.cluster}" if self.engine.cluster else "")
+        place = "" if here else self.engine.cluster
+        if place:
+            self._on_cluster.add(job_id)
+        self.jobs.add(job_id, request, f"Ray cluster {place}" if place else "")
         self.grid.add_job(job_id, request)
 
     def _prompt_message(self, text: str, model: str | None = None) -> None:
@@ -301,6 +306,7 @@ class MainWindow(QMainWindow):
 
     def _finished(self, job_id: str, cues: list) -> None:
         self._requests.pop(job_id, None)
+        self._on_cluster.discard(job_id)
         self.jobs.done(job_id)
         self.grid.job_done(job_id, cues)
         self.library.refresh()
@@ -308,14 +314,23 @@ class MainWindow(QMainWindow):
             self.grid.setFocus()
 
     def _failed(self, job_id: str, message: str, model: str) -> None:
-        self._requests.pop(job_id, None)
+        request = self._requests.pop(job_id, None)
         self.jobs.failed(job_id, message)
-        self.grid.job_failed(job_id, message, model or None)
+        if model:
+            action = (f"Install {model}…", lambda: self.open_models(model))
+        elif job_id in self._on_cluster and request is not None:  # the cluster failed: offer this computer
+            action = ("Generate on this computer",
+                      lambda: (self.grid.remove_job(job_id), self._submit(request, here=True)))
+        else:
+            action = None
+        self._on_cluster.discard(job_id)
+        self.grid.job_failed(job_id, message, action)
 
     def _cancelled(self, job_id: str) -> None:
         self._requests.pop(job_id, None)
+        self._on_cluster.discard(job_id)
         self.jobs.cancelled(job_id)
-        self.grid.job_cancelled(job_id)
+        self.grid.remove_job(job_id)
 
     # -- models ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from . import __version__, exchange, paths, registry, ucs
 from .client import EngineClient
 from .cluster import ClusterClient, unprotected  # (Ray itself loads only when a cluster is used)
-from .errors import BadInput, CueDeckError, ModelNotPresent
+from .errors import BadInput, CueDeckError, GenerationFailed, ModelNotPresent
 from .cue import Cue
 from .library import Library
 from .request import MAX_CANDIDATES, GenerationRequest, check_text
@@ -170,6 +170,8 @@ def _state_line(state) -> str:
 
 
 def _install(models, args) -> int:
+    if args.cluster:
+        return _install_on_cluster(args)
     show = sys.stderr.isatty()
 
     def progress(done: int, total: int, what: str) -> None:
@@ -188,6 +190,26 @@ def _install(models, args) -> int:
         if show and not args.progress_json:
             print(file=sys.stderr)
     print(_state_line(state))
+    return 0
+
+
+def _install_on_cluster(args) -> int:
+    from .cluster import install
+
+    print(f"installing {args.name} on every node of the Ray cluster at {args.cluster} (each downloads it "
+          "from the hub itself)…", file=sys.stderr)
+    try:
+        found = install(args.cluster, args.name)
+    except KeyboardInterrupt:
+        print(f"\ncuedeck: install of {args.name} on the cluster cancelled; run it again to resume",
+              file=sys.stderr)
+        return 130
+    for node in found:
+        print(f"node {node['node']}: {'installed' if node['installed'] else 'not installed'} ({node['detail']})")
+    missing = [node for node in found if not node["installed"]]
+    if missing:
+        raise GenerationFailed(f"{args.name} is missing on {len(missing)} of {len(found)} nodes, first "
+                               f"{missing[0]['node']}: {missing[0]['detail']}")
     return 0
 
 
@@ -394,6 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = acts.add_parser("install", help="download a model (and the text encoder) from the hub; resumes")
     a.add_argument("name")
     a.add_argument("--progress-json", action="store_true", help="progress as JSON lines on stdout")
+    a.add_argument("--cluster", metavar="ADDRESS",
+                   help="install on every node of the Ray cluster at ADDRESS instead of this computer")
     a = acts.add_parser("import", help="copy a model folder (state_dict.bin, compression_state_dict.bin) in")
     a.add_argument("name")
     a.add_argument("dir")

@@ -48,11 +48,21 @@ def connect(address: str):
             return ray
         ray.shutdown()
     _joined.clear()
+    # Ray refuses another Python patch release by default; what crosses (plain data) needs
+    # only the same minor release.
+    os.environ.setdefault("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "minor")
     try:
         with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
             ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False,
                      configure_logging=False)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, … with long texts
+        versions = re.findall(r"Ray: (\S+)\s+Python: (\S+)", str(e))  # the cluster's, then this process's
+        if str(e).startswith("Version mismatch") and len(versions) == 2:
+            (ray_there, python_there), (ray_here, python_here) = versions
+            raise GenerationFailed(
+                f"the Ray cluster at {address} runs Ray {ray_there} on Python {python_there} and this computer "
+                f"Ray {ray_here} on Python {python_here}: they must match (the same Ray, the same Python 3.x); "
+                "install the same CueDeck on both") from None
         why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise GenerationFailed(f"cannot use the Ray cluster at {address}: {why}; check the address, that "
                                "`ray start --head` runs there with the same Ray and Python versions, and, if it "
@@ -135,6 +145,46 @@ def status(address: str) -> dict:
         raise GenerationFailed(f"the Ray cluster at {address} has no working CueDeck replica ({type(e).__name__}); "
                                "install the same CueDeck on its nodes") from None
     return {"address": address, "nodes": nodes, "replicas": replicas, **jobs}
+
+
+def install(address: str, name: str) -> list[dict]:
+    """Install model `name` on every node of the cluster, each from its own network, at once:
+    for each node {"node", "installed", "detail"} (where it is, or why it is not). Ctrl+C
+    stops the downloads; the next install resumes them."""
+    ray = connect(address)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    task = ray.remote(_install_here)
+    refs = [task.options(num_cpus=0, max_retries=0,
+                         scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(name)
+            for n in nodes]
+    try:
+        done = []
+        for node, ref in zip(nodes, refs):
+            try:
+                done.append(ray.get(ref))
+            except Exception as e:  # the node went away, or Ray failed there
+                done.append({"node": f"{node['NodeManagerAddress']} (Ray node {node['NodeID'][:8]})",
+                             "installed": False, "detail": f"{type(e).__name__} on that node"})
+        return done
+    except KeyboardInterrupt:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+
+
+def _install_here(name: str) -> dict:
+    """On a cluster node: the model installed as `cuedeck models install` does it there."""
+    import ray
+
+    from . import models
+
+    node = f"{socket.gethostname()} (Ray node {ray.get_runtime_context().get_node_id()[:8]})"
+    try:
+        return {"node": node, "installed": True, "detail": str(models.install(name).path)}
+    except CueDeckError as e:
+        return {"node": node, "installed": False, "detail": str(e)}
 
 
 def split(request: GenerationRequest, replicas: int) -> list[tuple[int, GenerationRequest]]:

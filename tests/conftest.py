@@ -163,16 +163,23 @@ def checkpoint(tmp_path_factory):
     return tiny_models.build("tiny-music", tmp_path_factory.mktemp("ckpt") / "tiny-music")
 
 
+def stock(server, checkpoint) -> None:
+    """The stand-in hub serves tiny-music's files as musicgen-small, and a text encoder."""
+    from engine import models, registry
+    from hub_standin import REPO
+
+    for f in registry.CHECKPOINT_FILES:
+        server.add(REPO, f, (checkpoint / f).read_bytes())
+    for f in models.TEXT_ENCODER_FILES:
+        server.add(models.TEXT_ENCODER, f, f"stand-in {f}".encode() * 1000)
+
+
 @pytest.fixture
 def hub(tmp_path, checkpoint, monkeypatch):
-    from engine import models, registry
-    from hub_standin import REPO, HubStandIn
+    from hub_standin import HubStandIn
 
     with HubStandIn(tmp_path / "hub") as server:
-        for f in registry.CHECKPOINT_FILES:
-            server.add(REPO, f, (checkpoint / f).read_bytes())
-        for f in models.TEXT_ENCODER_FILES:
-            server.add(models.TEXT_ENCODER, f, f"stand-in {f}".encode() * 1000)
+        stock(server, checkpoint)
         monkeypatch.setenv("HF_ENDPOINT", server.url)
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")
         use_hf_home(monkeypatch, tmp_path / "hf")

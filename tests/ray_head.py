@@ -39,3 +39,16 @@ def head(extra_env: dict | None = None, replicas: int = 2, cpus: int = 2):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+
+
+def join(address: str, home: Path, extra_env: dict | None = None, replicas: int = 1) -> None:
+    """A second node on this machine, one CPU and its own CUEDECK_HOME (`home`), joined to the
+    head at `address` (and stopped with it)."""
+    env = {**os.environ, "CUEDECK_HOME": str(home), "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1",
+           "RAY_USAGE_STATS_ENABLED": "0", **(extra_env or {})}
+    started = subprocess.run(
+        [RAY, "start", f"--address={address}", "--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0",
+         f'--resources={{"cuedeck_replicas": {replicas}}}', "--object-store-memory=100000000",
+         "--disable-usage-stats"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert started.returncode == 0, started.stdout + started.stderr

@@ -12,15 +12,25 @@ import time
 
 import pytest
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, run_cli, stock
 from engine.library import Library
-from ray_head import head
+from hub_standin import HubStandIn
+from ray_head import head, join
+
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    """One cluster for the tests of this module (the last one starts its own, with a token)."""
-    with head() as cluster:
-        yield cluster
+def ray_cluster(checkpoint, tmp_path_factory):
+    """One cluster of two nodes for the tests of this module (the token test starts its own):
+    the head, with two replicas, reaches a model hub (a stand-in on this machine); the second
+    node, with one, reaches none. Gives (address, the nodes' CUEDECK_HOMEs)."""
+    folder = tmp_path_factory.mktemp("cluster")
+    with HubStandIn(folder / "hub") as server:
+        stock(server, checkpoint)
+        with head(extra_env={"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf")}) \
+                as (address, home):
+            join(address, folder / "node-2", {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0",
+                                              "HF_HOME": str(folder / "hf-2")})
+            yield address, [home, folder / "node-2"]
 
 
 def generate(*args: str) -> list[dict]:
@@ -42,7 +52,7 @@ def streaming_job(address: str, home, candidates: int) -> subprocess.Popen:
 
 
 def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluster, cuedeck_home):
-    address, cluster_home = ray_cluster
+    address, cluster_homes = ray_cluster
     request = ("wind through a broken window", "-n", "3", "-d", "2", "--seed", "11", "--model", "tiny-sfx")
     there = generate(*request, "--cluster", address)
     here = generate(*request)
@@ -53,8 +63,9 @@ def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluste
             assert cue.path.is_file() and cue.path.is_relative_to(cuedeck_home)
             assert cue.place.startswith(f"Ray cluster {address}, node ") and cue.device == "cpu"
         assert all(cue.place is None for cue in lib.get_many([c["id"] for c in here]))
-    assert not list(cluster_home.rglob("*.sqlite3")) and not list(cluster_home.rglob("*.wav"))
-    assert not [p for p in (cluster_home / "library" / ".exchange").iterdir()]  # its job folders went
+    for home in cluster_homes:
+        assert not list(home.rglob("*.sqlite3")) and not list(home.rglob("*.wav"))
+        assert not list(home.glob("library/.exchange/*"))  # its job folders went
 
 
 def test_a_request_fans_out_over_the_free_replicas_and_the_split_changes_nothing(ray_cluster):
@@ -85,8 +96,8 @@ def test_cluster_status_names_its_nodes_and_models(ray_cluster):
     done = run_cli("cluster", "status", address, "--json", timeout=300)
     assert done.returncode == 0, done.stderr
     found = json.loads(done.stdout)
-    assert [n["cpus"] for n in found["nodes"]] == [2] and all(n["alive"] for n in found["nodes"])
-    assert len(found["replicas"]) == 2 and all("tiny-music" in r["models"] for r in found["replicas"])
+    assert sorted(n["cpus"] for n in found["nodes"]) == [1, 2] and all(n["alive"] for n in found["nodes"])
+    assert len(found["replicas"]) == 3 and all("tiny-music" in r["models"] for r in found["replicas"])
     assert found["queued"] == [] and found["running"] == {}
     shown = run_cli("cluster", "status", address)
     assert "2 CPUs, 0 GPUs" in shown.stdout and "tiny-music" in shown.stdout
@@ -159,16 +170,53 @@ def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_ge
         assert lib.search() == []
     again = generate("after the crash", "-n", "4", "-d", "1", "--cluster", address)
     replicas = json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"]
-    assert len(again) == 4 and replica["pid"] not in [r["pid"] for r in replicas] and len(replicas) == 2
+    assert len(again) == 4 and replica["pid"] not in [r["pid"] for r in replicas] and len(replicas) == 3
 
 
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
     address, _ = ray_cluster
-    done = run_cli("generate", "x", "-n", "1", "-d", "1", "--model", "musicgen-small", "--cluster", address)
+    done = run_cli("generate", "x", "-n", "1", "-d", "1", "--model", "audiogen-medium", "--cluster", address)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1, done.stderr
-    assert "musicgen-small is not installed on the cluster's node" in lines[0]
-    assert "run `cuedeck models install musicgen-small` there" in lines[0]
+    assert "audiogen-medium is not installed on the cluster's node" in lines[0]
+    assert "run `cuedeck models install audiogen-medium` there" in lines[0]
+
+
+def test_a_model_is_installed_on_every_node_or_the_node_that_lacks_it_is_named(ray_cluster):
+    address, _ = ray_cluster
+    done = run_cli("models", "install", "musicgen-small", "--cluster", address, timeout=300)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and lines[-1].startswith("cuedeck: musicgen-small is missing on 1 of 2 nodes, first "),\
+        done.stderr
+    assert "cannot reach the model hub" in lines[-1], lines[-1]
+    assert sorted(line.split(": ", 1)[1].split(" (")[0] for line in done.stdout.splitlines()) == \
+        ["installed", "not installed"], done.stdout
+    replicas = json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"]
+    assert sorted("musicgen-small" in r["models"] for r in replicas) == [False, True, True]  # the head's two
+
+
+MISMATCH = """
+import sys
+import ray._private.utils as utils
+from engine.cli import main
+
+mine = utils.compute_version_info()
+utils.compute_version_info = lambda: ("2.0.0", "3.9.1")  # this desk, as an older install would report
+sys.exit(main(["cluster", "status", sys.argv[1]]))
+"""
+
+
+def test_a_desk_whose_ray_or_python_differs_from_the_clusters_is_told_which_versions_match(ray_cluster):
+    address, _ = ray_cluster
+    done = subprocess.run([sys.executable, "-c", MISMATCH, address], capture_output=True, text=True, timeout=300,
+                          cwd=ROOT)
+    lines = done.stderr.strip().splitlines()
+    ray_version = subprocess.run([sys.executable, "-c", "import ray; print(ray.__version__)"], capture_output=True,
+                                 text=True).stdout.strip()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0] == (f"cuedeck: the Ray cluster at {address} runs Ray {ray_version} on Python "
+                        f"{sys.version.split()[0]} and this computer Ray 2.0.0 on Python 3.9.1: they must match (the "
+                        "same Ray, the same Python 3.x); install the same CueDeck on both")
 
 
 def test_a_cluster_that_is_not_there_is_one_line_and_nothing_is_kept(cuedeck_home):

@@ -279,3 +279,21 @@ def test_settings_are_declared_typed_and_a_value_that_no_longer_converts_reads_a
     assert open_settings().get("prompt/candidates") == 4
     with pytest.raises(KeyError):
         settings.set("prompt/colour", "blue")  # every key is declared in desktop/settings.py
+
+
+def test_a_cluster_that_cannot_be_reached_offers_to_generate_on_this_computer(qtbot, window):
+    from PySide6.QtWidgets import QPushButton
+
+    window.engine.use_cluster("127.0.0.1:1")  # nothing listens there
+    group = generate(qtbot, window, prompt="offered here", n=2)
+    row = window.jobs.row(group.job_id)
+    assert row.title.toolTip().endswith(" · on Ray cluster 127.0.0.1:1")
+    qtbot.waitUntil(lambda: "cannot reach the Ray cluster at 127.0.0.1:1" in group.status.text(), timeout=30_000)
+    (here,) = [b for b in group.findChildren(QPushButton) if b.text() == "Generate on this computer"]
+    qtbot.mouseClick(here, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.grid.groups) == 1 and window.grid.groups[0] is not group)
+    again = window.grid.groups[0]
+    qtbot.waitUntil(lambda: all(card.cue for card in again.cards), timeout=JOB_TIMEOUT)
+    assert [card.cue.place for card in again.cards] == [None, None]  # made here
+    assert [card.cue.prompt for card in again.cards] == ["offered here"] * 2
+    assert window.engine.cluster == "127.0.0.1:1"  # the setting stays: the next job tries the cluster again
