@@ -26,6 +26,7 @@ from . import protocol as p
 from .client import EngineClient
 from .dispatcher import NAME, NAMESPACE, Dispatcher
 from .errors import BadInput, CueDeckError, GenerationFailed
+from .replica import ENDS
 from .request import GenerationRequest
 
 CONNECT_SECONDS = 5.0
@@ -37,9 +38,12 @@ _joined: list[str] = []  # the cluster this process has joined: Ray allows one a
 
 
 def connect(address: str):
-    """Join the Ray cluster at `address` as a client (leaving another one this process had
-    joined: a job still running there fails); GenerationFailed with one line when it cannot
-    be reached or does not match."""
+    """Join the Ray cluster whose head serves Ray Client at `address` (host:port, the head's
+    `--ray-client-server-port`, 10001 by default), leaving another one this process had joined
+    (a job still running there fails); GenerationFailed with one line when it cannot be reached
+    or does not match. Ray Client needs one port and makes this computer no node of the
+    cluster: when the cluster goes, a job fails and this process lives on."""
+    host, port = check_address(address)
     _reachable(address)
     import ray
 
@@ -53,8 +57,8 @@ def connect(address: str):
     os.environ.setdefault("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "minor")
     try:
         with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
-            ray.init(address=address, namespace=NAMESPACE, logging_level=logging.ERROR, log_to_driver=False,
-                     configure_logging=False)
+            ray.init(address=f"ray://{host}:{port}", namespace=NAMESPACE, logging_level=logging.ERROR,
+                     log_to_driver=False, configure_logging=False)
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, … with long texts
         versions = re.findall(r"Ray: (\S+)\s+Python: (\S+)", str(e))  # the cluster's, then this process's
         if str(e).startswith("Version mismatch") and len(versions) == 2:
@@ -110,7 +114,7 @@ def check_address(address: str) -> tuple[str, int]:
     """(host, port) of a cluster address, or BadInput."""
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
-        raise BadInput(f"{address!r} is not a cluster address; give host:port, e.g. gpu-box:6379")
+        raise BadInput(f"{address!r} is not a cluster address; give host:port, e.g. gpu-box:10001")
     return host, int(port)
 
 
@@ -328,10 +332,13 @@ class ClusterClient(EngineClient):
 
         job = p.encode(p.Generate(part_id, part, exchange.job_folder(part_id).name, conditioning))
         try:
-            for ref in replica.generate.remote(job, sent, gathered.job_id):
-                data, files = ray.get(ref)
-                for event in gathered.take(k, p.decode(data), files):
-                    self._events.put(event)
+            ray.get(replica.start.remote(job, sent, gathered.job_id))
+            ended = False
+            while not ended:
+                for data, files in ray.get(replica.events.remote(part_id)):
+                    ended = data["type"] in ENDS
+                    for event in gathered.take(k, p.decode(data), files):
+                        self._events.put(event)
         except Exception as e:  # the replica died, or the cluster went
             gathered.fail(self._failed(gathered.job_id, e))
         if gathered.failed:  # the other parts need not go on

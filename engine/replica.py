@@ -1,6 +1,9 @@
 """An engine replica on a Ray cluster node: the node's own worker process (the same
 `python -m engine.worker` a desk runs, through EngineClient), with the job's audio carried
-as bytes instead of files. Torch-free itself; engine.cluster runs it as a Ray actor.
+as bytes instead of files. Torch-free itself; engine.dispatcher runs it as a Ray actor.
+
+Desks reach it through Ray Client, which has no streaming calls: a desk starts a job and
+fetches its events (`events`, which waits for the next ones) until the last.
 
 A replica runs one job (or one part of a job split over replicas) at a time, as the
 dispatcher (engine.dispatcher) grants it, and keeps its worker (and the last model loaded)
@@ -9,6 +12,7 @@ writes); it never has a library: the desk that asked keeps the results.
 """
 
 import os
+import queue
 import socket
 import threading
 from dataclasses import replace
@@ -20,6 +24,7 @@ from .client import EngineClient
 from .errors import BadInput, ModelNotPresent
 
 POLL_SECONDS = 0.05
+ENDS = ("result", "error", "cancelled")  # the types of a job's last event
 
 
 class Replica:
@@ -31,15 +36,42 @@ class Replica:
         self._turn = threading.Lock()  # one job at a time: its events are its own
         self._cancelled: set[str] = set()
         self._running: str | None = None
+        self._outbox: dict[str, queue.Queue] = {}  # job → its events, until the desk fetches the last
 
-    def generate(self, job: dict, conditioning: bytes | None, lease: str):
-        """Run one encoded Generate; yields (event as a dict, {file name: bytes}) as they come:
-        progress, previews (each candidate's new audio since the last), then the candidates'
-        audio with the Result, or an Error or Cancelled. Gives this replica back to the
-        dispatcher's `lease` when done, even if the desk that asked is gone."""
+    def start(self, job: dict, conditioning: bytes | None, lease: str) -> None:
+        """Run one encoded Generate, on a thread of its own; its events wait for `events`.
+        The replica goes back to the dispatcher's `lease` when the job ends, even if the desk
+        that asked is gone."""
         generate = p.decode(job)
+        box = self._outbox[generate.job_id] = queue.Queue()
+        threading.Thread(target=self._run_job, args=(generate, conditioning, lease, box), daemon=True,
+                         name=f"cuedeck-replica-{generate.job_id}").start()
+
+    def events(self, job_id: str, wait: float = 1.0) -> list:
+        """(event as a dict, {file name: bytes}) for what the job did since the last call,
+        waiting up to `wait` seconds for the first: progress, previews (each candidate's new
+        audio), then the candidates' audio with the Result, or an Error or Cancelled."""
+        box = self._outbox.get(job_id)
+        if box is None:
+            return [(p.encode(p.Error(job_id, "the cluster's replica lost the job (it restarted)", "crashed")), {})]
+        items = []
         try:
-            yield from self._one_at_a_time(generate, conditioning)
+            items.append(box.get(timeout=wait))
+            while True:
+                items.append(box.get_nowait())
+        except queue.Empty:
+            pass
+        if items and items[-1][0]["type"] in ENDS:
+            self._outbox.pop(job_id, None)
+        return items
+
+    def _run_job(self, generate: p.Generate, conditioning: bytes | None, lease: str, box: queue.Queue) -> None:
+        try:
+            for item in self._one_at_a_time(generate, conditioning):
+                box.put(item)
+        except Exception as e:  # the worker could not start, the node's disk is full, …
+            box.put((p.encode(p.Error(generate.job_id, f"the cluster's replica failed: {type(e).__name__}: {e}",
+                                      "crashed")), {}))
         finally:
             import ray
 
@@ -86,8 +118,10 @@ class Replica:
                 files = {}
                 if isinstance(event, p.Preview):
                     for name in event.files:
-                        data = (folder / name).read_bytes()
-                        files[name], sent[name] = data[sent.get(name, 0):], len(data)
+                        with open(folder / name, "rb") as f:
+                            f.seek(sent.get(name, 0))
+                            files[name] = f.read()
+                        sent[name] = sent.get(name, 0) + len(files[name])
                 elif isinstance(event, p.Result):
                     files = {c.file: (folder / c.file).read_bytes() for c in event.candidates}
                     event = replace(event, making=replace(

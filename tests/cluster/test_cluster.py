@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, run_cli, stock
 from engine.library import Library
 from hub_standin import HubStandIn
-from ray_head import head, join
+from ray_head import head
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,9 @@ def ray_cluster(checkpoint, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     with HubStandIn(folder / "hub") as server:
         stock(server, checkpoint)
-        with head(extra_env={"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf")}) \
-                as (address, home):
-            join(address, folder / "node-2", {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0",
-                                              "HF_HOME": str(folder / "hf-2")})
+        offline = {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf-2")}
+        with head(extra_env={"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf")},
+                  nodes=[(folder / "node-2", offline)]) as (address, home):
             yield address, [home, folder / "node-2"]
 
 
