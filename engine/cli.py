@@ -125,6 +125,9 @@ def cmd_cluster(args) -> int:
         print(f"  node {node['address']}: {'up' if node['alive'] else 'down'}, {node['cpus']:g} CPUs, "
               f"{node['gpus']:g} GPUs")
     for replica in found["replicas"]:
+        if not replica["answering"]:
+            print(f"  replica {replica['name']}: not answering (starting again after a crash?)")
+            continue
         print(f"  replica {replica['name']} on {replica['node']}: "
               f"{'running a job' if replica['running'] else 'idle'}; models: {', '.join(replica['models']) or 'none'}")
     print(f"  jobs: {len(found['running'])} running, {len(found['queued'])} queued"

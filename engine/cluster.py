@@ -45,6 +45,9 @@ def connect(address: str):
     cluster: when the cluster goes, a job fails and this process lives on."""
     host, port = check_address(address)
     _reachable(address)
+    # The port answers: a refusal (no token, the wrong one) needs no half-minute of retries.
+    os.environ.setdefault("RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S", "2")
+    os.environ.setdefault("RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S", "5")
     import ray
 
     if ray.is_initialized():
@@ -72,7 +75,26 @@ def connect(address: str):
                                "`ray start --head` runs there with the same Ray and Python versions, and, if it "
                                "uses token authentication, RAY_AUTH_MODE=token and its RAY_AUTH_TOKEN here") from None
     _joined.append(address)
+    # What Ray says later (a lost connection…) goes to the log too; its client's log channel
+    # does not pass its warnings on to "ray".
+    for name in ("ray", "ray.util.client.logsclient"):
+        ray_log = logging.getLogger(name)
+        ray_log.handlers, ray_log.propagate = [logging.FileHandler(_log_path())], False
+    if threading.excepthook is not _grpc_to_log:
+        _grpc_to_log.before = threading.excepthook
+        threading.excepthook = _grpc_to_log
     return ray
+
+
+def _grpc_to_log(args) -> None:
+    """gRPC's own threads (under Ray Client) raise when the cluster goes away; the job says
+    so in one line, their tracebacks go to the log. Other threads' go where they went."""
+    import traceback
+
+    if any("/grpc/" in frame.filename for frame in traceback.extract_tb(args.exc_traceback)):
+        _note("".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback)))
+    else:
+        _grpc_to_log.before(args)
 
 
 def _log_path():
@@ -142,13 +164,19 @@ def status(address: str) -> dict:
               "cpus": n["Resources"].get("CPU", 0), "gpus": n["Resources"].get("GPU", 0)} for n in ray.nodes()]
     try:
         jobs = ray.get(dispatcher(address).describe.remote(), timeout=120)
-        names = sorted(set(jobs.pop("free")).union(*jobs["running"].values()))
-        replicas = ray.get([ray.get_actor(name, namespace=NAMESPACE).describe.remote() for name in names],
-                           timeout=120)
     except Exception as e:
-        raise GenerationFailed(f"the Ray cluster at {address} has no working CueDeck replica ({type(e).__name__}); "
-                               "install the same CueDeck on its nodes") from None
-    return {"address": address, "nodes": nodes, "replicas": replicas, **jobs}
+        raise GenerationFailed(f"the Ray cluster at {address} cannot run CueDeck ({type(e).__name__}); install the "
+                               "same CueDeck on its nodes") from None
+    names = sorted(set(jobs.pop("free")).union(*jobs["running"].values()))
+    return {"address": address, "nodes": nodes, "replicas": [_describe(ray, name) for name in names], **jobs}
+
+
+def _describe(ray, name: str) -> dict:
+    try:
+        return ray.get(ray.get_actor(name, namespace=NAMESPACE).describe.remote(), timeout=30)
+    except Exception as e:  # (a replica Ray restarts after a crash answers again soon)
+        _note(f"replica {name} did not answer: {e!r}")
+        return {"name": name, "node": "?", "pid": None, "running": None, "models": [], "answering": False}
 
 
 def install(address: str, name: str) -> list[dict]:
@@ -255,9 +283,9 @@ class ClusterClient(EngineClient):
             parts = list(self._parts.get(job_id, []))
 
         def tell():
-            self._connected().withdraw.remote(job_id)
+            _tell(lambda: self._connected().withdraw.remote(job_id))
             for part, replica in parts:
-                replica.cancel.remote(part)
+                _tell(lambda: replica.cancel.remote(part))
 
         threading.Thread(target=tell, daemon=True).start()
 
@@ -324,7 +352,7 @@ class ClusterClient(EngineClient):
                 self._parts.pop(job_id, None)
                 self._cancelled.discard(job_id)
             if granted:
-                self._dispatcher.release.remote(job_id, granted)
+                _tell(lambda: queue_.release.remote(job_id, granted))
 
     def _run_part(self, gathered: "_Gathered", k: int, part_id: str, replica, part: GenerationRequest,
                   conditioning: p.Conditioning | None, sent: bytes | None) -> None:
@@ -344,13 +372,25 @@ class ClusterClient(EngineClient):
         if gathered.failed:  # the other parts need not go on
             for other_id, other in self._parts.get(gathered.job_id, []):
                 if other_id != part_id:
-                    other.cancel.remote(other_id)
+                    _tell(lambda: other.cancel.remote(other_id))
 
     def _failed(self, job_id: str, e: Exception) -> p.Error:
+        from ray.exceptions import RayActorError
+
         _note(f"job {job_id} on {self.address} failed: {e!r}")
-        why = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        return p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}); nothing of this job was kept: "
-                               "try again, or generate on this computer", "crashed")
+        with self._connecting:
+            self._dispatcher = None  # connect again for the next job
+        why = "a replica stopped" if isinstance(e, RayActorError) else f"it stopped answering: {type(e).__name__}"
+        return p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}; details in logs/cluster.log); "
+                               "nothing of this job was kept: try again, or generate on this computer", "crashed")
+
+
+def _tell(call) -> None:
+    """A message whose loss only the log needs to know of (the cluster may be gone)."""
+    try:
+        call()
+    except Exception as e:
+        _note(f"could not tell the cluster: {e!r}")
 
 
 class _Gathered:

@@ -136,4 +136,5 @@ class Replica:
     def describe(self) -> dict:
         """This replica's node, its models, and the job it runs."""
         return {"name": self.name, "node": socket.gethostname(), "pid": os.getpid(), "running": self._running,
-                "models": sorted(name for name, info in registry.MODELS.items() if info.is_present())}
+                "models": sorted(name for name, info in registry.MODELS.items() if info.is_present()),
+                "answering": True}

@@ -9,26 +9,34 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run_cli, stock
 from engine.library import Library
 from hub_standin import HubStandIn
-from ray_head import head
+from ray_head import RAY, head
+
+
+TOKEN = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}
 
 
 @pytest.fixture(scope="module")
 def ray_cluster(checkpoint, tmp_path_factory):
-    """One cluster of two nodes for the tests of this module (the token test starts its own):
-    the head, with two replicas, reaches a model hub (a stand-in on this machine); the second
-    node, with one, reaches none. Gives (address, the nodes' CUEDECK_HOMEs)."""
+    """One cluster of two nodes for the tests of this module, set up as the README says, with
+    Ray's token authentication (the desks of these tests have the token): the head, with two
+    replicas, reaches a model hub (a stand-in on this machine); the second node, with one,
+    reaches none. Gives (address, the nodes' CUEDECK_HOMEs)."""
     folder = tmp_path_factory.mktemp("cluster")
-    with HubStandIn(folder / "hub") as server:
+    with HubStandIn(folder / "hub") as server, pytest.MonkeyPatch.context() as desk:
         stock(server, checkpoint)
-        offline = {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf-2")}
-        with head(extra_env={"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf")},
-                  nodes=[(folder / "node-2", offline)]) as (address, home):
+        offline = {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf-2"),
+                   **TOKEN}
+        online = {"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf"), **TOKEN}
+        with head(extra_env=online, nodes=[(folder / "node-2", offline)]) as (address, home):
+            for name, value in TOKEN.items():
+                desk.setenv(name, value)
             yield address, [home, folder / "node-2"]
 
 
@@ -50,32 +58,30 @@ def streaming_job(address: str, home, candidates: int) -> subprocess.Popen:
     return proc
 
 
-def test_the_same_request_gives_the_same_files_on_the_cluster_as_here(ray_cluster, cuedeck_home):
+def test_a_request_fans_out_over_the_replicas_and_gives_the_same_files_as_here(ray_cluster, cuedeck_home):
     address, cluster_homes = ray_cluster
-    request = ("wind through a broken window", "-n", "3", "-d", "2", "--seed", "11", "--model", "tiny-sfx")
+    request = ("wind through a broken window", "-n", "5", "-d", "2", "--seed", "11", "--model", "tiny-sfx")
     there = generate(*request, "--cluster", address)
     here = generate(*request)
-    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]
-    assert [c["seed"] for c in there] == [11, 12, 13]
+    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]  # split 2 + 3, bit for bit one batch
+    assert [c["seed"] for c in there] == [11, 12, 13, 14, 15]
     with Library() as lib:
-        for cue in lib.get_many([c["id"] for c in there]):
-            assert cue.path.is_file() and cue.path.is_relative_to(cuedeck_home)
-            assert cue.place.startswith(f"Ray cluster {address}, node ") and cue.device == "cpu"
+        there_cues = lib.get_many([c["id"] for c in there])
+        assert all(cue.path.is_file() and cue.path.is_relative_to(cuedeck_home) for cue in there_cues)
+        (place,) = {cue.place for cue in there_cues}
+        assert place.startswith(f"Ray cluster {address}, node ") and {cue.device for cue in there_cues} == {"cpu"}
+        assert len(set(re.findall(r"replica \d+", place))) == 2, place  # one part on each of two replicas
         assert all(cue.place is None for cue in lib.get_many([c["id"] for c in here]))
     for home in cluster_homes:
         assert not list(home.rglob("*.sqlite3")) and not list(home.rglob("*.wav"))
         assert not list(home.glob("library/.exchange/*"))  # its job folders went
 
 
-def test_a_request_fans_out_over_the_free_replicas_and_the_split_changes_nothing(ray_cluster):
+def test_a_desk_without_the_clusters_token_is_refused_in_one_line(ray_cluster):
     address, _ = ray_cluster
-    request = ("rain on a tin roof", "-n", "5", "-d", "2", "--seed", "40", "--model", "tiny-music")
-    there, here = generate(*request, "--cluster", address), generate(*request)
-    assert [c["sha256"] for c in there] == [c["sha256"] for c in here]
-    assert [c["seed"] for c in there] == [40, 41, 42, 43, 44]
-    with Library() as lib:
-        (place,) = {cue.place for cue in lib.get_many([c["id"] for c in there])}
-    assert len(set(re.findall(r"replica \d+", place))) == 2, place  # 2 + 3 candidates, one part on each
+    refused = run_cli("cluster", "status", address, timeout=300, RAY_AUTH_MODE="", RAY_AUTH_TOKEN="")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode == 1 and len(lines) == 1 and "RAY_AUTH_TOKEN" in lines[0], refused.stderr
 
 
 def test_a_continuation_on_the_cluster_starts_from_the_local_cue(ray_cluster):
@@ -156,20 +162,36 @@ def test_the_window_generates_on_the_cluster_set_in_its_settings(ray_cluster):
     assert found["heavy"] == []  # the window still never loads torch
 
 
+def replica_pids() -> list[int]:
+    """The cluster's replica processes on this machine (a second desk connecting to ask the
+    cluster would wait for a core while the replicas use both)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(b"ray::Replica"):
+                pids.append(int(entry.name))
+        except OSError:  # it ended meanwhile
+            pass
+    return sorted(pids)
+
+
 def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_gets_a_new_one(ray_cluster, cuedeck_home):
     address, _ = ray_cluster
-    proc = streaming_job(address, cuedeck_home, candidates=8)  # 4 + 4 on the two replicas
-    replica = json.loads(run_cli("cluster", "status", address, "--json", timeout=120).stdout)["replicas"][0]
-    assert replica["running"]
-    os.kill(replica["pid"], signal.SIGKILL)  # as the OOM killer would
+    proc = streaming_job(address, cuedeck_home, candidates=8)  # 3 + 3 + 2 on the three replicas
+    pid = replica_pids()[0]
+    os.kill(pid, signal.SIGKILL)  # as the OOM killer would
     _, err = proc.communicate(timeout=120)
     lines = err.strip().splitlines()
-    assert proc.returncode == 1 and len(lines) == 1 and f"the Ray cluster at {address} failed" in lines[0], err
+    assert proc.returncode == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"cuedeck: the Ray cluster at {address} failed (a replica stopped;"), err
     with Library() as lib:
         assert lib.search() == []
-    again = generate("after the crash", "-n", "4", "-d", "1", "--cluster", address)
+    again = generate("after the crash", "-n", "6", "-d", "1", "--cluster", address)  # on all three replicas
+    with Library() as lib:
+        assert len(again) == 6 and len(re.findall(r"replica \d+", lib.get(again[0]["id"]).place)) == 3
     replicas = json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"]
-    assert len(again) == 4 and replica["pid"] not in [r["pid"] for r in replicas] and len(replicas) == 3
+    assert [r["answering"] for r in replicas] == [True] * 3 and pid not in [r["pid"] for r in replicas]
+    assert sorted(r["pid"] for r in replicas) == replica_pids()
 
 
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
@@ -238,3 +260,19 @@ def test_a_desk_is_warned_before_it_reaches_another_computer_without_a_token(mon
     assert not unprotected("10.0.0.5:6379")
     done = run_cli("generate", "x", "-n", "1", "-d", "1", "--cluster", "192.0.2.1:1", RAY_AUTH_MODE="")
     assert done.stderr.startswith("cuedeck: warning: 192.0.2.1:1 is another computer"), done.stderr
+
+
+def test_a_cluster_gone_mid_job_is_one_line_and_nothing_is_kept(ray_cluster, cuedeck_home, monkeypatch):
+    """The last test of the module: it stops the cluster."""
+    address, _ = ray_cluster
+    monkeypatch.setenv("RAY_CLIENT_RECONNECT_GRACE_PERIOD", "5")  # how long the desk waits for it to come back
+    proc = streaming_job(address, cuedeck_home, candidates=8)
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    _, err = proc.communicate(timeout=120)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"cuedeck: the Ray cluster at {address} failed (it stopped answering") and \
+        lines[0].endswith("nothing of this job was kept: try again, or generate on this computer"), err
+    with Library() as lib:
+        assert lib.search() == []
+    assert not list((cuedeck_home / "library" / ".exchange").iterdir())
