@@ -379,7 +379,9 @@ class ClusterClient(EngineClient):
 
         _note(f"job {job_id} on {self.address} failed: {e!r}")
         with self._connecting:
-            self._dispatcher = None  # connect again for the next job
+            self._dispatcher = None  # ask again for the next job
+            if not isinstance(e, RayActorError):
+                _joined.clear()  # and connect again: the connection may be what failed
         why = "a replica stopped" if isinstance(e, RayActorError) else f"it stopped answering: {type(e).__name__}"
         return p.Error(job_id, f"the Ray cluster at {self.address} failed ({why}; details in logs/cluster.log); "
                                "nothing of this job was kept: try again, or generate on this computer", "crashed")

@@ -1,4 +1,5 @@
-"""The cluster's queue: first come, first served per desk, desks in turn, no desk starves."""
+"""The cluster's queue (first come, first served per desk, desks in turn, no desk starves),
+and how a job splits over the replicas it gets."""
 
 import threading
 import time
@@ -84,3 +85,13 @@ def test_replicas_freed_while_jobs_wait_are_shared_between_them():
     for thread in threads.values():
         thread.join(5)
     assert sorted(got["a2"] + got["b1"]) == ["r1", "r2", "r3", "r4"] and len(got["a2"]) == len(got["b1"]) == 2
+
+
+def test_a_job_splits_into_even_parts_whose_candidates_keep_their_seeds():
+    from engine.cluster import split
+    from engine.request import GenerationRequest
+
+    request = GenerationRequest("x", candidates=8, seed=100).validated()
+    parts = split(request, 3)
+    assert [(first, part.candidates, part.seed) for first, part in parts] == [(0, 2, 100), (2, 3, 102), (5, 3, 105)]
+    assert [s for _, part in parts for s in part.candidate_seeds()] == request.candidate_seeds()
