@@ -78,8 +78,8 @@ def main() -> None:
         with EngineClient() as engine:
             here = measure(engine, library, request, args.runs, args.jobs)
         there = {}
-        for replicas in (1, 2):  # one replica gets one thread, as this computer's worker has
-            with head(replicas=replicas, cpus=replicas) as (address, _):
+        for replicas in (1, 2):  # (one replica gets both cores; each of two, one)
+            with head(replicas=replicas) as (address, _):
                 with ClusterClient(address) as engine:
                     there[replicas] = measure(engine, library, request, args.runs, args.jobs)
                 ray.shutdown()  # leave before the head stops

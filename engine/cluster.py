@@ -59,9 +59,16 @@ def connect(address: str):
     # only the same minor release.
     os.environ.setdefault("RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL", "minor")
     try:
-        with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
-            ray.init(address=f"ray://{host}:{port}", namespace=NAMESPACE, logging_level=logging.ERROR,
-                     log_to_driver=False, configure_logging=False)
+        for attempt in range(3):
+            try:
+                with _stderr_to_log():  # Ray's own retries print to stderr; the user gets one line
+                    ray.init(address=f"ray://{host}:{port}", namespace=NAMESPACE, logging_level=logging.ERROR,
+                             log_to_driver=False, configure_logging=False)
+                break
+            except ConnectionError as e:  # a busy head starts a desk's server process too slowly
+                if "Initialization failure" not in str(e) or attempt == 2:
+                    raise
+                _note(f"connecting to {address}, attempt {attempt + 1}: {e}")
     except Exception as e:  # Ray raises ConnectionError, RuntimeError, … with long texts
         versions = re.findall(r"Ray: (\S+)\s+Python: (\S+)", str(e))  # the cluster's, then this process's
         if str(e).startswith("Version mismatch") and len(versions) == 2:

@@ -33,19 +33,25 @@ class Replica:
         os.environ["CUEDECK_THREADS"] = str(threads)  # for its worker
         staging.sweep(exchange.root())  # what a killed replica of this node left
         self._engine = EngineClient()
-        self._turn = threading.Lock()  # one job at a time: its events are its own
         self._cancelled: set[str] = set()
         self._running: str | None = None
+        self._inbox: queue.Queue = queue.Queue()  # jobs to run, in order
         self._outbox: dict[str, queue.Queue] = {}  # job → its events, until the desk fetches the last
+        # One thread runs every job, one at a time: the worker it starts lives as long as that
+        # thread (Linux kills a worker with the thread that started it: serve._die_with_parent).
+        threading.Thread(target=self._serve, daemon=True, name="cuedeck-replica").start()
 
     def start(self, job: dict, conditioning: bytes | None, lease: str) -> None:
-        """Run one encoded Generate, on a thread of its own; its events wait for `events`.
-        The replica goes back to the dispatcher's `lease` when the job ends, even if the desk
-        that asked is gone."""
+        """Queue one encoded Generate; its events wait for `events`. The replica goes back to
+        the dispatcher's `lease` when the job ends, even if the desk that asked is gone."""
         generate = p.decode(job)
-        box = self._outbox[generate.job_id] = queue.Queue()
-        threading.Thread(target=self._run_job, args=(generate, conditioning, lease, box), daemon=True,
-                         name=f"cuedeck-replica-{generate.job_id}").start()
+        self._outbox[generate.job_id] = queue.Queue()
+        self._inbox.put((generate, conditioning, lease))
+
+    def _serve(self) -> None:
+        while True:
+            generate, conditioning, lease = self._inbox.get()
+            self._run_job(generate, conditioning, lease, self._outbox[generate.job_id])
 
     def events(self, job_id: str, wait: float = 1.0) -> list:
         """(event as a dict, {file name: bytes}) for what the job did since the last call,
@@ -67,7 +73,7 @@ class Replica:
 
     def _run_job(self, generate: p.Generate, conditioning: bytes | None, lease: str, box: queue.Queue) -> None:
         try:
-            for item in self._one_at_a_time(generate, conditioning):
+            for item in self._one_job(generate, conditioning):
                 box.put(item)
         except Exception as e:  # the worker could not start, the node's disk is full, …
             box.put((p.encode(p.Error(generate.job_id, f"the cluster's replica failed: {type(e).__name__}: {e}",
@@ -79,18 +85,17 @@ class Replica:
 
             ray.get_actor(NAME, namespace=NAMESPACE).release.remote(lease, [self.name])
 
-    def _one_at_a_time(self, generate: p.Generate, conditioning: bytes | None):
-        with self._turn:
-            if generate.job_id in self._cancelled:
-                self._cancelled.discard(generate.job_id)
-                yield p.encode(p.Cancelled(generate.job_id)), {}
-                return
-            self._running = generate.job_id
-            try:
-                yield from self._run(generate, conditioning)
-            finally:
-                self._running = None
-                exchange.discard(generate.job_id)
+    def _one_job(self, generate: p.Generate, conditioning: bytes | None):
+        if generate.job_id in self._cancelled:
+            self._cancelled.discard(generate.job_id)
+            yield p.encode(p.Cancelled(generate.job_id)), {}
+            return
+        self._running = generate.job_id
+        try:
+            yield from self._run(generate, conditioning)
+        finally:
+            self._running = None
+            exchange.discard(generate.job_id)
 
     def _run(self, job: p.Generate, conditioning: bytes | None):
         folder = exchange.job_folder(job.job_id)

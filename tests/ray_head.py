@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +35,22 @@ def head(extra_env: dict | None = None, replicas: int = 2, cpus: int = 2, nodes:
     try:
         for node in nodes:
             join(f"127.0.0.1:{port}", *node)
+        _wait_for(client_port)  # Ray Client's server starts after `ray start` returns
         yield f"127.0.0.1:{client_port}", folder / "home"
     finally:
         subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_for(port: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port}"
+            time.sleep(0.1)
 
 
 def _free_port() -> int:
