@@ -57,7 +57,7 @@ def several_jobs(engine, library, request, jobs: int) -> float:
 
 def measure(engine, library, request, runs: int, jobs: int) -> tuple[float, float, float]:
     """(first audio, whole job) of one job at a time, median of `runs`, then `jobs` jobs at once."""
-    timed_job(engine, library, request)  # cold: worker, model
+    several_jobs(engine, library, request, 2)  # cold: each replica's worker and model
     times = [timed_job(engine, library, request) for _ in range(runs)]
     return (statistics.median(t[0] for t in times), statistics.median(t[1] for t in times),
             several_jobs(engine, library, request, jobs))
@@ -78,8 +78,8 @@ def main() -> None:
         with EngineClient() as engine:
             here = measure(engine, library, request, args.runs, args.jobs)
         there = {}
-        for replicas in (1, 2):  # (one replica gets both cores; each of two, one)
-            with head(replicas=replicas) as (address, _):
+        for replicas in (1, 2):  # one replica with one thread, as here (so: Ray's overhead); two with one each
+            with head(replicas=replicas, cpus=replicas) as (address, _):
                 with ClusterClient(address) as engine:
                     there[replicas] = measure(engine, library, request, args.runs, args.jobs)
                 ray.shutdown()  # leave before the head stops

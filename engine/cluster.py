@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import re
+import shutil
 import socket
 import threading
 import time
@@ -26,12 +27,14 @@ from . import protocol as p
 from .client import EngineClient
 from .dispatcher import NAME, NAMESPACE, Dispatcher
 from .errors import BadInput, CueDeckError, GenerationFailed
-from .replica import ENDS
+from .replica import ENDS, preview_of
 from .request import GenerationRequest
 
 CONNECT_SECONDS = 5.0
-MIN_PART = 2  # candidates per replica: a batch of one takes other convolution kernels in the
-# decoder, whose sums differ in the last bit (measured); batches of 2, 3, 4 and 8 agree
+MIN_PART = 4  # candidates per replica. Each step reads all the model's weights whatever the batch,
+# so a smaller part costs a replica nearly as much (musicgen-small architecture, one thread,
+# 4 s: 2 candidates 97 s, 4 candidates 123 s). Never 1: a batch of one takes other convolution
+# kernels in the decoder, whose sums differ in the last bit (measured; 2, 3, 4 and 8 agree).
 
 
 _joined: list[str] = []  # the cluster this process has joined: Ray allows one at a time
@@ -245,6 +248,7 @@ class ClusterClient(EngineClient):
         self._events: queue.Queue = queue.Queue()
         self._threads: dict[str, threading.Thread] = {}
         self._dispatcher = None
+        self._replicas: dict[str, object] = {}  # name → actor handle, while connected
         self._connecting = threading.Lock()
         self._parts: dict[str, list] = {}  # job → (part's job id, its replica) while it runs
         self._cancelled: set[str] = set()
@@ -267,7 +271,16 @@ class ClusterClient(EngineClient):
         with self._connecting:
             if self._dispatcher is None:
                 self._dispatcher = dispatcher(self.address)
+                self._replicas.clear()
             return self._dispatcher
+
+    def _replica(self, name: str):
+        """Replica `name`'s handle (asking the cluster for it once: each ask is a round trip)."""
+        import ray
+
+        if name not in self._replicas:
+            self._replicas[name] = ray.get_actor(name, namespace=NAMESPACE)
+        return self._replicas[name]
 
     def submit(self, request: GenerationRequest, conditioning: p.Conditioning | None = None,
                job_id: str | None = None) -> str:
@@ -334,10 +347,10 @@ class ClusterClient(EngineClient):
             queue_ = self._connected()
             granted = ray.get(queue_.acquire.remote(self.desk, job_id, max(1, request.candidates // MIN_PART)))
             parts = split(request, len(granted))
+            replicas = [self._replica(name) for name in granted]
             with self._connecting:
                 cancelled = job_id in self._cancelled or not granted
-                self._parts[job_id] = [(f"{job_id}-{k + 1}", ray.get_actor(name, namespace=NAMESPACE))
-                                       for k, name in enumerate(granted)]
+                self._parts[job_id] = [(f"{job_id}-{k + 1}", replica) for k, replica in enumerate(replicas)]
             if cancelled:
                 self._events.put(p.Cancelled(job_id))
                 return
@@ -439,6 +452,10 @@ class _Gathered:
                 return [p.Preview(self.job_id, min(self.seconds), event.sample_rate, event.channels,
                                   [f"preview-{i + 1}.f32" for i in range(self.request.candidates)])]
             if isinstance(event, p.Result):
+                for c in event.candidates:  # the replica sends no audio that the previews sent
+                    if c.file not in files:
+                        shutil.copyfile(self.folder / self._renamed(preview_of(c.file), k),
+                                        self.folder / self._renamed(c.file, k))
                 self.results[k] = replace(event, candidates=[
                     replace(c, index=c.index + self.firsts[k], file=self._renamed(c.file, k))
                     for c in event.candidates])

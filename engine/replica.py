@@ -15,6 +15,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from .client import EngineClient
 from .errors import BadInput, ModelNotPresent
 
 POLL_SECONDS = 0.05
+GATHER_SECONDS = 0.25  # how long `events` gathers a job's events before it answers (each answer
+# is a round trip through Ray Client's proxy, which costs the cluster's cores more than the event)
 ENDS = ("result", "error", "cancelled")  # the types of a job's last event
 
 
@@ -37,6 +40,7 @@ class Replica:
         self._running: str | None = None
         self._inbox: queue.Queue = queue.Queue()  # jobs to run, in order
         self._outbox: dict[str, queue.Queue] = {}  # job → its events, until the desk fetches the last
+        self._streaming: set[str] = set()  # the jobs whose first audio the desk has
         # One thread runs every job, one at a time: the worker it starts lives as long as that
         # thread (Linux kills a worker with the thread that started it: serve._die_with_parent).
         threading.Thread(target=self._serve, daemon=True, name="cuedeck-replica").start()
@@ -63,13 +67,22 @@ class Replica:
         items = []
         try:
             items.append(box.get(timeout=wait))
-            while True:
-                items.append(box.get_nowait())
+            until = time.monotonic() + GATHER_SECONDS
+            while not self._urgent(job_id, items[-1][0]["type"]):
+                items.append(box.get(timeout=max(0.0, until - time.monotonic())))
         except queue.Empty:
             pass
         if items and items[-1][0]["type"] in ENDS:
             self._outbox.pop(job_id, None)
+            self._streaming.discard(job_id)
         return items
+
+    def _urgent(self, job_id: str, kind: str) -> bool:
+        """Whether the desk needs an event of this kind at once: the job's end, or its first audio."""
+        if kind == "preview" and job_id not in self._streaming:
+            self._streaming.add(job_id)
+            return True
+        return kind in ENDS
 
     def _run_job(self, generate: p.Generate, conditioning: bytes | None, lease: str, box: queue.Queue) -> None:
         try:
@@ -127,8 +140,11 @@ class Replica:
                             f.seek(sent.get(name, 0))
                             files[name] = f.read()
                         sent[name] = sent.get(name, 0) + len(files[name])
-                elif isinstance(event, p.Result):
-                    files = {c.file: (folder / c.file).read_bytes() for c in event.candidates}
+                elif isinstance(event, p.Result):  # a candidate's audio, unless the previews sent were all of it
+                    for c in event.candidates:
+                        audio, preview = (folder / c.file).read_bytes(), folder / preview_of(c.file)
+                        if sent.get(preview.name) != len(audio) or preview.read_bytes() != audio:
+                            files[c.file] = audio
                     event = replace(event, making=replace(
                         event.making, place=f"node {socket.gethostname()} (replica {os.getpid()})"))
                 yield p.encode(event), files
@@ -143,3 +159,8 @@ class Replica:
         return {"name": self.name, "node": socket.gethostname(), "pid": os.getpid(), "running": self._running,
                 "models": sorted(name for name, info in registry.MODELS.items() if info.is_present()),
                 "answering": True}
+
+
+def preview_of(candidate_file: str) -> str:
+    """`candidate-2.f32`'s previews are in `preview-2.f32`."""
+    return candidate_file.replace("candidate-", "preview-", 1)
