@@ -18,11 +18,15 @@ class Dispatcher(FairQueue):
     def __init__(self) -> None:
         super().__init__()
         self._nodes: dict[str, list[str]] = {}  # node id → its replicas' names
+        self._replicas: dict[str, object] = {}  # name → actor handle
         self._refresh()
 
     def acquire(self, desk: str, job_id: str, most: int) -> list[str]:
         self._refresh()
-        return super().acquire(desk, job_id, most)
+        granted = super().acquire(desk, job_id, most)
+        for name in granted:  # it gives itself back if the desk never starts the job there
+            self._replicas[name].reserve.remote(job_id)
+        return granted
 
     def _refresh(self) -> None:
         """Replicas on the nodes that joined, none on the nodes that left."""
@@ -42,7 +46,7 @@ class Dispatcher(FairQueue):
             threads = max(1, int(resources.get("CPU", 1)) // count)
             names = [f"cuedeck-replica-{node[:8]}-{i + 1}" for i in range(count)]
             for name in names:
-                ray.remote(Replica).options(
+                self._replicas[name] = ray.remote(Replica).options(
                     name=name, namespace=NAMESPACE, get_if_exists=True, lifetime="detached", max_restarts=-1,
                     max_concurrency=16, num_cpus=0, num_gpus=gpus / count,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(name, threads)

@@ -28,6 +28,10 @@ POLL_SECONDS = 0.05
 GATHER_SECONDS = 0.25  # how long `events` gathers a job's events before it answers (each answer
 # is a round trip through Ray Client's proxy, which costs the cluster's cores more than the event)
 ENDS = ("result", "error", "cancelled")  # the types of a job's last event
+# A desk fetches its job's events at least every second, and starts a job on a replica as soon
+# as the dispatcher grants it: one silent this long is gone (Ray Client gives a lost connection
+# 30 s to come back), and what it held goes back to the other desks.
+SILENT_SECONDS = float(os.environ.get("CUEDECK_SILENT_DESK_SECONDS") or 90)
 
 
 class Replica:
@@ -41,21 +45,47 @@ class Replica:
         self._inbox: queue.Queue = queue.Queue()  # jobs to run, in order
         self._outbox: dict[str, queue.Queue] = {}  # job → its events, until the desk fetches the last
         self._streaming: set[str] = set()  # the jobs whose first audio the desk has
+        self._heard: dict[str, float] = {}  # lease granted, or job started → when its desk last spoke
+        self._leases: set[str] = set()  # of the jobs started here, until they end
         # One thread runs every job, one at a time: the worker it starts lives as long as that
         # thread (Linux kills a worker with the thread that started it: serve._die_with_parent).
         threading.Thread(target=self._serve, daemon=True, name="cuedeck-replica").start()
+        threading.Thread(target=self._forget_silent_desks, daemon=True, name="cuedeck-silent-desks").start()
+
+    def reserve(self, lease: str) -> None:
+        """The dispatcher granted this replica to the job `lease`; its desk starts it next
+        (or already did: the two calls come from different callers)."""
+        if lease not in self._leases:
+            self._heard[lease] = time.monotonic()
 
     def start(self, job: dict, conditioning: bytes | None, lease: str) -> None:
         """Queue one encoded Generate; its events wait for `events`. The replica goes back to
         the dispatcher's `lease` when the job ends, even if the desk that asked is gone."""
         generate = p.decode(job)
         self._outbox[generate.job_id] = queue.Queue()
+        self._leases.add(lease)
+        self._heard.pop(lease, None)
+        self._heard[generate.job_id] = time.monotonic()
         self._inbox.put((generate, conditioning, lease))
 
     def _serve(self) -> None:
         while True:
             generate, conditioning, lease = self._inbox.get()
-            self._run_job(generate, conditioning, lease, self._outbox[generate.job_id])
+            self._run_job(generate, conditioning, lease, self._outbox.get(generate.job_id, queue.Queue()))
+
+    def _forget_silent_desks(self) -> None:
+        """Give back a grant no desk started, and stop a job no desk fetches."""
+        while True:
+            time.sleep(SILENT_SECONDS / 6)
+            for key, heard in list(self._heard.items()):
+                if time.monotonic() - heard < SILENT_SECONDS:
+                    continue
+                self._heard.pop(key, None)
+                if self._outbox.pop(key, None) is None:  # a grant
+                    _release(key, self.name)
+                else:
+                    self._cancelled.add(key)  # the job ends at its next step and gives the replica back
+                    self._streaming.discard(key)
 
     def events(self, job_id: str, wait: float = 1.0) -> list:
         """(event as a dict, {file name: bytes}) for what the job did since the last call,
@@ -63,7 +93,10 @@ class Replica:
         audio), then the candidates' audio with the Result, or an Error or Cancelled."""
         box = self._outbox.get(job_id)
         if box is None:
-            return [(p.encode(p.Error(job_id, "the cluster's replica lost the job (it restarted)", "crashed")), {})]
+            return [(p.encode(p.Error(job_id, "the cluster's replica no longer has the job (it restarted, or this "
+                                              f"computer did not ask for it for {SILENT_SECONDS:.0f} s)", "crashed")),
+                     {})]
+        self._heard[job_id] = time.monotonic()
         items = []
         try:
             items.append(box.get(timeout=wait))
@@ -75,6 +108,7 @@ class Replica:
         if items and items[-1][0]["type"] in ENDS:
             self._outbox.pop(job_id, None)
             self._streaming.discard(job_id)
+            self._heard.pop(job_id, None)
         return items
 
     def _urgent(self, job_id: str, kind: str) -> bool:
@@ -92,11 +126,8 @@ class Replica:
             box.put((p.encode(p.Error(generate.job_id, f"the cluster's replica failed: {type(e).__name__}: {e}",
                                       "crashed")), {}))
         finally:
-            import ray
-
-            from .dispatcher import NAME, NAMESPACE
-
-            ray.get_actor(NAME, namespace=NAMESPACE).release.remote(lease, [self.name])
+            self._leases.discard(lease)
+            _release(lease, self.name)
 
     def _one_job(self, generate: p.Generate, conditioning: bytes | None):
         if generate.job_id in self._cancelled:
@@ -159,6 +190,14 @@ class Replica:
         return {"name": self.name, "node": socket.gethostname(), "pid": os.getpid(), "running": self._running,
                 "models": sorted(name for name, info in registry.MODELS.items() if info.is_present()),
                 "answering": True}
+
+
+def _release(lease: str, name: str) -> None:
+    import ray
+
+    from .dispatcher import NAME, NAMESPACE
+
+    ray.get_actor(NAME, namespace=NAMESPACE).release.remote(lease, [name])
 
 
 def preview_of(candidate_file: str) -> str:

@@ -20,6 +20,7 @@ from ray_head import RAY, head
 
 
 TOKEN = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}
+SILENT_SECONDS = 30  # a desk's silence before the cluster gives back what it held
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +32,10 @@ def ray_cluster(checkpoint, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     with HubStandIn(folder / "hub") as server, pytest.MonkeyPatch.context() as desk:
         stock(server, checkpoint)
+        nodes = {**TOKEN, "CUEDECK_SILENT_DESK_SECONDS": str(SILENT_SECONDS)}
         offline = {"HF_ENDPOINT": "http://127.0.0.1:1", "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf-2"),
-                   **TOKEN}
-        online = {"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf"), **TOKEN}
+                   **nodes}
+        online = {"HF_ENDPOINT": server.url, "HF_HUB_OFFLINE": "0", "HF_HOME": str(folder / "hf"), **nodes}
         with head(extra_env=online, nodes=[(folder / "node-2", offline)]) as (address, home):
             for name, value in TOKEN.items():
                 desk.setenv(name, value)
@@ -56,6 +58,12 @@ def streaming_job(address: str, home, candidates: int) -> subprocess.Popen:
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
     return proc
+
+
+def cluster_status(address: str) -> dict:
+    done = run_cli("cluster", "status", address, "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def test_a_request_fans_out_over_the_replicas_and_gives_the_same_files_as_here(ray_cluster, cuedeck_home):
@@ -98,9 +106,7 @@ def test_a_continuation_on_the_cluster_starts_from_the_local_cue(ray_cluster):
 
 def test_cluster_status_names_its_nodes_and_models(ray_cluster):
     address, _ = ray_cluster
-    done = run_cli("cluster", "status", address, "--json", timeout=300)
-    assert done.returncode == 0, done.stderr
-    found = json.loads(done.stdout)
+    found = cluster_status(address)
     assert sorted(n["cpus"] for n in found["nodes"]) == [1, 2] and all(n["alive"] for n in found["nodes"])
     assert len(found["replicas"]) == 3 and all("tiny-music" in r["models"] for r in found["replicas"])
     assert found["queued"] == [] and found["running"] == {}
@@ -192,6 +198,28 @@ def test_a_replica_killed_mid_job_fails_that_job_in_one_line_and_the_next_job_ge
         assert len(again) == 8 and len(re.findall(r"replica \d+", lib.get(again[0]["id"]).place)) == 2
     replicas = json.loads(run_cli("cluster", "status", address, "--json").stdout)["replicas"]
     assert len(replicas) == 3 and not {r["pid"] for r in replicas} & set(killed)
+
+
+GONE_AFTER_GRANT = """
+import os, sys
+import ray
+from engine import cluster
+granted = ray.get(cluster.dispatcher(sys.argv[1]).acquire.remote("a desk that dies", "its job", 2))
+print(len(granted), flush=True)
+os._exit(0)  # as a desk killed between its turn and the job's start
+"""
+
+
+def test_replicas_granted_to_a_desk_that_dies_before_it_starts_its_job_go_back_to_the_others(ray_cluster):
+    address, _ = ray_cluster
+    done = subprocess.run([sys.executable, "-c", GONE_AFTER_GRANT, address], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+    assert done.stdout.strip() == "2", done.stderr
+    found = cluster_status(address)
+    assert list(found["running"]) == ["its job"], found
+    deadline = time.monotonic() + 4 * SILENT_SECONDS
+    while (found := cluster_status(address))["running"]:  # given back after SILENT_SECONDS
+        assert time.monotonic() < deadline, found
 
 
 def test_a_model_the_cluster_lacks_is_one_line_that_says_where_to_install_it(ray_cluster):
