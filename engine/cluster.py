@@ -341,7 +341,7 @@ class ClusterClient(EngineClient):
         parts on them, and put the job's events together."""
         import ray
 
-        granted, gathered = [], None
+        granted, ended = [], None
         try:
             sent = (exchange.job_folder(job_id) / conditioning.file).read_bytes() if conditioning else None
             queue_ = self._connected()
@@ -352,27 +352,30 @@ class ClusterClient(EngineClient):
                 cancelled = job_id in self._cancelled or not granted
                 self._parts[job_id] = [(f"{job_id}-{k + 1}", replica) for k, replica in enumerate(replicas)]
             if cancelled:
-                self._events.put(p.Cancelled(job_id))
-                return
-            gathered = _Gathered(job_id, request, parts, self.address)
-            threads = [threading.Thread(target=self._run_part, args=(gathered, k, part_id, replica, part, conditioning,
-                                                                     sent), daemon=True)
-                       for k, ((part_id, replica), (_, part)) in enumerate(zip(self._parts[job_id], parts))]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            self._events.put(gathered.end())
+                ended = p.Cancelled(job_id)
+            else:
+                gathered = _Gathered(job_id, request, parts, self.address)
+                threads = [threading.Thread(target=self._run_part, args=(gathered, k, part_id, replica, part,
+                                                                         conditioning, sent), daemon=True)
+                           for k, ((part_id, replica), (_, part)) in enumerate(zip(self._parts[job_id], parts))]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                ended = gathered.end()
         except CueDeckError as e:  # could not connect: its own line
-            self._events.put(p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed"))
+            ended = p.Error(job_id, str(e), "bad_input" if isinstance(e, BadInput) else "failed")
         except Exception as e:  # the cluster or the connection failed
-            self._events.put(self._failed(job_id, e))
+            ended = self._failed(job_id, e)
         finally:
             with self._connecting:
                 self._parts.pop(job_id, None)
                 self._cancelled.discard(job_id)
-            if granted:
-                _tell(lambda: queue_.release.remote(job_id, granted))
+            # Each replica gives itself back as its part ends, unless it died or never started the
+            # part; then the desk does, before it says the job ended (the CLI exits on that).
+            if granted and not isinstance(ended, p.Result):
+                _tell(lambda: ray.get(queue_.release.remote(job_id, granted), timeout=5))
+            self._events.put(ended)
 
     def _run_part(self, gathered: "_Gathered", k: int, part_id: str, replica, part: GenerationRequest,
                   conditioning: p.Conditioning | None, sent: bytes | None) -> None:
