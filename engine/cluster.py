@@ -27,7 +27,7 @@ from . import protocol as p
 from .client import EngineClient
 from .dispatcher import NAME, NAMESPACE, Dispatcher
 from .errors import BadInput, CueDeckError, GenerationFailed
-from .replica import ENDS, preview_of
+from .replica import ENDS
 from .request import GenerationRequest
 
 CONNECT_SECONDS = 5.0
@@ -453,12 +453,12 @@ class _Gathered:
                 if None in self.seconds:
                     return []
                 return [p.Preview(self.job_id, min(self.seconds), event.sample_rate, event.channels,
-                                  [f"preview-{i + 1}.f32" for i in range(self.request.candidates)])]
+                                  [exchange.preview_file(i) for i in range(self.request.candidates)])]
             if isinstance(event, p.Result):
                 for c in event.candidates:  # the replica sends no audio that the previews sent
                     if c.file not in files:
-                        shutil.copyfile(self.folder / self._renamed(preview_of(c.file), k),
-                                        self.folder / self._renamed(c.file, k))
+                        shutil.copyfile(self.folder / exchange.preview_file(c.index + self.firsts[k]),
+                                        self.folder / exchange.candidate_file(c.index + self.firsts[k]))
                 self.results[k] = replace(event, candidates=[
                     replace(c, index=c.index + self.firsts[k], file=self._renamed(c.file, k))
                     for c in event.candidates])

@@ -153,11 +153,22 @@ def read_conditioning(folder: Path, given: p.Conditioning) -> tuple[np.ndarray, 
         raise GenerationFailed(f"the job's {given.kind} audio could not be read ({e})") from None
 
 
+def candidate_file(index: int) -> str:
+    """The file of candidate `index` (from 0) in its job's folder."""
+    return f"candidate-{index + 1}.f32"
+
+
+def preview_file(index: int) -> str:
+    """The file candidate `index`'s streamed audio grows in, while its job runs; once it
+    ends, the candidate's file (which often holds the same bytes)."""
+    return f"preview-{index + 1}.f32"
+
+
 def stage_candidates(folder: Path, audio: np.ndarray, seeds: list[int]) -> list[p.Candidate]:
     """Each candidate of `audio` [candidates, channels, samples] as a file of the job's folder."""
     candidates = []
     for index, (samples, seed) in enumerate(zip(audio, seeds)):
-        file = f"candidate-{index + 1}.f32"
+        file = candidate_file(index)
         write_frames(folder / file, samples)
         candidates.append(p.Candidate(index, seed, file, samples.shape[1], samples.shape[0]))
     return candidates

@@ -173,7 +173,7 @@ class Replica:
                         sent[name] = sent.get(name, 0) + len(files[name])
                 elif isinstance(event, p.Result):  # a candidate's audio, unless the previews sent were all of it
                     for c in event.candidates:
-                        audio, preview = (folder / c.file).read_bytes(), folder / preview_of(c.file)
+                        audio, preview = (folder / c.file).read_bytes(), folder / exchange.preview_file(c.index)
                         if sent.get(preview.name) != len(audio) or preview.read_bytes() != audio:
                             files[c.file] = audio
                     event = replace(event, making=replace(
@@ -198,8 +198,3 @@ def _release(lease: str, name: str) -> None:
     from .dispatcher import NAME, NAMESPACE
 
     ray.get_actor(NAME, namespace=NAMESPACE).release.remote(lease, [name])
-
-
-def preview_of(candidate_file: str) -> str:
-    """`candidate-2.f32`'s previews are in `preview-2.f32`."""
-    return candidate_file.replace("candidate-", "preview-", 1)

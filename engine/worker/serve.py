@@ -137,7 +137,7 @@ class _Previews:
 
     def add(self, audio, start: float, rate: int) -> None:
         """audio [candidates, channels, samples] starting at `start` seconds."""
-        files = [f"preview-{i + 1}.f32" for i in range(audio.shape[0])]
+        files = [exchange.preview_file(i) for i in range(audio.shape[0])]
         for file, candidate in zip(files, audio):
             exchange.write_frames(self.folder / file, candidate, append=True)
         self.send(p.Preview(self.job_id, start + audio.shape[-1] / rate, rate, audio.shape[1], files))
