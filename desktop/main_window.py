@@ -262,11 +262,11 @@ class MainWindow(QMainWindow):
         self._submit(self.prompt.request())
 
     def more_like_this(self, cue) -> None:
-        """Continuations of `cue`: its prompt and model, the panel's count and duration
+        """Continuations of `cue`: its prompt, negative prompt and model, the panel's count and duration
         (at least a few seconds past the part of the cue they start from)."""
         panel = self.prompt.request()
         duration = max(panel.duration, min(cue.duration, 5.0) + 3.0)
-        self._submit(replace(panel, prompt=cue.prompt, model=cue.model, parent_id=cue.id,
+        self._submit(replace(panel, prompt=cue.prompt, negative=cue.negative, model=cue.model, parent_id=cue.id,
                              prompt_seconds=None, duration=duration))
 
     def _submit(self, request, here: bool = False) -> None:

@@ -3,7 +3,7 @@
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox,
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
@@ -26,6 +26,8 @@ class PromptPanel(QWidget):
         self.prompt.setMaximumHeight(60)
         self.prompt.setTabChangesFocus(True)
         self.prompt.textChanged.connect(self.text_changed)
+        self.negative = QLineEdit(placeholderText="optional, e.g. “vocals, drums”", clearButtonEnabled=True)
+        self.negative.setToolTip("What the cues should not have: guidance steers away from it (needs CFG above 1)")
         self.model = QComboBox()
         self._present = {name: info.tiny for name, info in registry.MODELS.items()}
         for info in registry.MODELS.values():
@@ -96,6 +98,7 @@ class PromptPanel(QWidget):
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Not", self.negative)
         form.addRow("Model", self.model)
         info_row = QHBoxLayout()
         info_row.addWidget(self.model_info, 1)
@@ -157,7 +160,7 @@ class PromptPanel(QWidget):
 
     def request(self) -> GenerationRequest:
         return GenerationRequest(
-            prompt=self.prompt.toPlainText(), model=self.model.currentData(),
+            prompt=self.prompt.toPlainText(), negative=self.negative.text(), model=self.model.currentData(),
             candidates=self.candidates.value(), duration=self.duration.value(),
             top_k=self.top_k.value(), top_p=self.top_p.value(),
             temperature=self.temperature.value(), cfg_coef=self.cfg.value(),
@@ -178,6 +181,7 @@ class PromptPanel(QWidget):
 
     def save(self, settings) -> None:
         settings.set("prompt/text", self.prompt.toPlainText())
+        settings.set("prompt/negative", self.negative.text())
         settings.set("prompt/model", self.model.currentData())
         for key, box in self._numbers().items():
             settings.set(f"prompt/{key}", box.value())
@@ -186,6 +190,7 @@ class PromptPanel(QWidget):
 
     def restore(self, settings) -> None:
         self.prompt.setPlainText(settings.get("prompt/text"))
+        self.negative.setText(settings.get("prompt/negative"))
         index = self.model.findData(settings.get("prompt/model"))
         self.model.setCurrentIndex(max(index, 0))
         for key, box in self._numbers().items():

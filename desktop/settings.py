@@ -7,7 +7,7 @@ from engine import paths
 
 SCHEMA: dict[str, tuple[type, object]] = {
     "window/geometry": (QByteArray, None), "window/state": (QByteArray, None),
-    "prompt/text": (str, ""), "prompt/model": (str, "tiny-music"),
+    "prompt/text": (str, ""), "prompt/negative": (str, ""), "prompt/model": (str, "tiny-music"),
     "prompt/candidates": (int, 4), "prompt/duration": (float, 8.0), "prompt/seed": (int, 1),
     "prompt/top_k": (int, 250), "prompt/top_p": (float, 0.0), "prompt/temperature": (float, 1.0),
     "prompt/cfg": (float, 3.0), "prompt/fixed_seed": (bool, False), "prompt/advanced": (bool, False),

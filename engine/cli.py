@@ -77,7 +77,7 @@ def _print_cues(cues, as_json: bool) -> None:
 
 def cmd_generate(args) -> int:
     request = GenerationRequest(
-        prompt=args.prompt, model=args.model, candidates=args.n, duration=args.duration,
+        prompt=args.prompt, negative=args.negative, model=args.model, candidates=args.n, duration=args.duration,
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
         device=args.device, melody=_melody_argument(args.melody), precision=args.precision).validated()
@@ -382,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = GenerationRequest("")
     g = sub.add_parser("generate", help="generate candidate cues from a prompt")
     g.add_argument("prompt", type=_text)
+    g.add_argument("--negative", type=_text, default="", metavar="TEXT",
+                   help='what the cues should not have, e.g. "vocals, drums" (guidance steers away from it)')
     g.add_argument("-n", type=int, default=d.candidates, help=f"candidates, 1–{MAX_CANDIDATES} (default {d.candidates})")
     g.add_argument("-d", "--duration", type=float, default=d.duration, help=f"seconds (default {d.duration:g})")
     g.add_argument("--model", default=d.model, help=f"model name, see `cuedeck models` (default {d.model})")

@@ -11,6 +11,7 @@ class Cue:
     id: int
     path: Path  # absolute
     prompt: str
+    negative: str  # what guidance steered away from ('' for none)
     model: str
     licence: str
     audiocraft_version: str
@@ -55,14 +56,14 @@ class Cue:
 
 def provenance_line(cue: Cue) -> str:
     """For file metadata (BWF description, iXML notes)."""
-    return (f"{cue.prompt} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+    return (f"{cue.prompt}" + (f" | not: {cue.negative}" if cue.negative else "") + f" | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
             f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
             f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
 
 
 def provenance_text(cue: Cue) -> str:
     """For the window: every fact of the cue's making, a line each."""
-    return (f"{cue.prompt}\n\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
+    return (f"{cue.prompt}\n" + (f"Not: {cue.negative}\n" if cue.negative else "") + f"\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
             f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
             f"{cue.batch_index + 1} of {cue.batch_size})\n"
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "

@@ -26,7 +26,7 @@ from .timeline import Clip, Timeline
 
 RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)  # offered in the export dialog
 RATE_RANGE = (8000, 192000)
-PROVENANCE_FIELDS = ("id", "prompt", "model", "licence", "seed", "request_seed", "batch_size",
+PROVENANCE_FIELDS = ("id", "prompt", "negative", "model", "licence", "seed", "request_seed", "batch_size",
                      "batch_index", "top_k", "top_p", "temperature", "cfg_coef", "duration",
                      "sample_rate", "channels", "audiocraft_version", "cuedeck_version",
                      "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "catid",

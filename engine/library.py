@@ -97,6 +97,10 @@ MIGRATIONS = [
     ALTER TABLE cues ADD COLUMN precision TEXT;
     ALTER TABLE cues ADD COLUMN place TEXT;
     """,
+    # 5: the negative prompt guidance steered away from ('' for none).
+    """
+    ALTER TABLE cues ADD COLUMN negative TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 
@@ -269,7 +273,7 @@ class Library:
                             "loudness_lufs": levels[index][0], "peak": levels[index][1],
                             "conditioning_sha256": conditioning[0] if conditioning else None,
                             "conditioning_source": conditioning[1] if conditioning else None,
-                            "parent_id": request.parent_id, "created_at": created,
+                            "negative": request.negative, "parent_id": request.parent_id, "created_at": created,
                             "device": device, "precision": request.precision, "place": place,
                         }
                         names = ", ".join(row)

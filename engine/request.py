@@ -33,17 +33,14 @@ class GenerationRequest:
     device: str = "auto"  # auto = CUDA, else Apple MPS, else CPU
     melody: str | None = None  # melody models: an audio file, or "cue:ID" for a library cue
     precision: str = "fp32"  # fp32 = the same tokens as audiocraft; bf16 or int8 = faster
+    negative: str = ""  # what the cue should not be: guidance steers away from it
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
-        prompt = self.prompt.strip() if isinstance(self.prompt, str) else ""
+        prompt = _prompt_text("the prompt", self.prompt)
         if not prompt:
             raise BadInput("the prompt is empty; describe the cue, e.g. \"warm analog pad, slow swell\"")
-        if len(prompt) > MAX_PROMPT_CHARS:
-            raise BadInput(f"the prompt is {len(prompt)} characters long; keep it to {MAX_PROMPT_CHARS}")
-        if "\x00" in prompt:
-            raise BadInput("the prompt contains a NUL character; remove it")
-        check_text("the prompt", prompt)
+        negative = _prompt_text("the negative prompt", self.negative)
         info = registry.get(self.model)
         _int_in("candidates", self.candidates, 1, MAX_CANDIDATES)
         _number_in("duration", self.duration, MIN_DURATION, info.longest,
@@ -53,6 +50,9 @@ class GenerationRequest:
         _number_in("top-p", self.top_p, 0.0, 1.0)
         _number_in("temperature", self.temperature, 0.0, MAX_TEMPERATURE)
         _number_in("cfg", self.cfg_coef, 0.0, MAX_CFG)
+        if negative and self.cfg_coef == 1:
+            raise BadInput("a negative prompt works through guidance, and cfg 1 turns guidance off; "
+                           "raise cfg (3 is the default) or clear the negative prompt")
         if self.precision not in PRECISIONS:
             raise BadInput(f"precision is one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.device not in DEVICES:
@@ -81,7 +81,7 @@ class GenerationRequest:
         if seed is None:
             seed = secrets.randbelow(highest + 1)
         _int_in("seed", seed, 0, highest, f" with {self.candidates} candidates (candidate i uses seed + i)")
-        return replace(self, prompt=prompt, seed=seed, duration=float(self.duration),
+        return replace(self, prompt=prompt, negative=negative, seed=seed, duration=float(self.duration),
                        top_p=float(self.top_p), temperature=float(self.temperature),
                        cfg_coef=float(self.cfg_coef), prompt_seconds=prompt_seconds)
 
@@ -99,6 +99,16 @@ class GenerationRequest:
             return cls(**data)
         except TypeError as e:
             raise BadInput(f"malformed generation request: {e}") from None
+
+
+def _prompt_text(what: str, value) -> str:
+    """A prompt's text, stripped ("" for none), or BadInput."""
+    text = value.strip() if isinstance(value, str) else ""
+    if len(text) > MAX_PROMPT_CHARS:
+        raise BadInput(f"{what} is {len(text)} characters long; keep it to {MAX_PROMPT_CHARS}")
+    if "\x00" in text:
+        raise BadInput(f"{what} contains a NUL character; remove it")
+    return check_text(what, text)
 
 
 def check_text(what: str, text: str) -> str:

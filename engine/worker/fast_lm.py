@@ -28,9 +28,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from audiocraft.models.lm import LMModel
-from audiocraft.modules.conditioners import ClassifierFreeGuidanceDropout, ConditioningAttributes
+from audiocraft.modules.conditioners import ConditioningAttributes
 from audiocraft.modules.transformer import create_sin_embedding
 from audiocraft.utils import utils as audiocraft_utils
+
+from .negative import TEXT, unconditional
 
 
 def supports(lm) -> bool:
@@ -146,8 +148,10 @@ class FastDecoder:
     def generate(self, descriptions: list[str], max_gen_len: int, use_sampling: bool = True,
                  temp: float = 1.0, top_k: int = 250, top_p: float = 0.0, cfg_coef: float = 3.0,
                  callback: tp.Callable[[int, int], None] | None = None,
-                 on_frames: tp.Callable[[torch.Tensor, int], None] | None = None) -> torch.Tensor:
-        """Codes [B, K, max_gen_len] for `descriptions`, as `LMModel.generate` makes them.
+                 on_frames: tp.Callable[[torch.Tensor, int], None] | None = None,
+                 negative: str = "") -> torch.Tensor:
+        """Codes [B, K, max_gen_len] for `descriptions`, as `LMModel.generate` makes them
+        (guided away from the `negative` text, if any: engine.worker.negative).
 
         `callback(step, total)` after every step; `on_frames(codes, n)` whenever the first n
         frames of every codebook are final, with `codes()` giving them ([B, K, max_gen_len],
@@ -155,7 +159,7 @@ class FastDecoder:
         lm = self.lm
         device = next(lm.parameters()).device
         B, K = len(descriptions), lm.num_codebooks
-        cross = self._cross_source(descriptions)               # [2B, L, D]
+        cross = self._cross_source(descriptions, negative)     # [2B, L, D]
         kv_cross = [self._project_kv(cross, layer) for layer in self.layers]
 
         pattern = lm.pattern_provider.get_pattern(max_gen_len)
@@ -188,11 +192,12 @@ class FastDecoder:
         return codes[..., :max_gen_len]
 
     @torch.inference_mode()
-    def teacher_forced_logits(self, descriptions: list[str], sequence: torch.Tensor) -> torch.Tensor:
-        """Logits [S, 2B, K, card] (conditional rows, then null rows) for a given pattern
-        sequence [B, K, S]: how the precisions are compared on the same inputs."""
+    def teacher_forced_logits(self, descriptions: list[str], sequence: torch.Tensor,
+                              negative: str = "") -> torch.Tensor:
+        """Logits [S, 2B, K, card] (conditional rows, then null or negative rows) for a given
+        pattern sequence [B, K, S]: how the precisions are compared on the same inputs."""
         B, _, S = sequence.shape
-        cross = self._cross_source(descriptions)
+        cross = self._cross_source(descriptions, negative)
         kv_cross = [self._project_kv(cross, layer) for layer in self.layers]
         shape = (len(self.layers), 2 * B, self.heads, S, self.dim // self.heads)
         cache_k = torch.zeros(shape, dtype=self.cache_dtype, device=sequence.device)
@@ -202,11 +207,11 @@ class FastDecoder:
 
     # -- one step -------------------------------------------------------------------------
 
-    def _cross_source(self, descriptions: list[str]) -> torch.Tensor:
-        """The text conditioning of every candidate, then the null conditioning (CFG)."""
+    def _cross_source(self, descriptions: list[str], negative: str) -> torch.Tensor:
+        """The text conditioning of every candidate, then CFG's null (or negative) one."""
         lm = self.lm
-        conditions = [ConditioningAttributes(text={"description": d}) for d in descriptions]
-        conditions = conditions + ClassifierFreeGuidanceDropout(p=1.0)(conditions)
+        conditions = [ConditioningAttributes(text={TEXT: d}) for d in descriptions]
+        conditions = conditions + unconditional(conditions, negative)
         tensors = lm.condition_provider(lm.condition_provider.tokenize(conditions))
         dummy = torch.zeros(len(conditions), 1, self.dim, device=next(lm.parameters()).device)
         _, cross = lm.fuser(dummy, tensors)

@@ -24,6 +24,7 @@ from ..errors import BadInput, Cancelled, GenerationFailed
 from ..registry import ModelInfo
 from ..request import GenerationRequest
 from . import fast_lm, tiny_models
+from .negative import steering_away_from
 from .fast_lm import FastDecoder
 from .streaming import StreamingDecoder
 
@@ -222,7 +223,7 @@ class Generator:
         descriptions = [request.prompt] * request.candidates
         fast = (prompt_audio is None and melody is None and request.duration <= info.max_duration
                 and fast_lm.supports(model.lm))
-        with torch.inference_mode(), _per_candidate_sampling(seeds):
+        with torch.inference_mode(), _per_candidate_sampling(seeds), steering_away_from(request.negative):
             if fast:
                 tokens, audio = self._fast(model, request, descriptions, progress, on_audio)
             elif melody is not None:
@@ -256,7 +257,7 @@ class Generator:
         tokens = decoder.generate(
             descriptions, frames, use_sampling=request.temperature > 0,
             temp=request.temperature, top_k=request.top_k, top_p=request.top_p, cfg_coef=request.cfg_coef,
-            callback=progress, on_frames=stream.frames_ready)
+            callback=progress, on_frames=stream.frames_ready, negative=request.negative)
         return tokens, stream.audio()
 
 

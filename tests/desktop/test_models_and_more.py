@@ -40,6 +40,7 @@ def test_install_from_the_dialog_with_cancel_and_resume(qtbot, window, hub):
 
 def test_more_like_this_continues_the_current_candidate(qtbot, window):
     window.prompt.prompt.setPlainText("dark drone")
+    window.prompt.negative.setText("choir")
     window.prompt.candidates.setValue(1)
     window.prompt.duration.setValue(2.0)
     qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -47,6 +48,7 @@ def test_more_like_this_continues_the_current_candidate(qtbot, window):
     qtbot.waitUntil(lambda: first.cards[0].cue is not None, timeout=JOB_TIMEOUT)
     parent = first.cards[0].cue
     window.prompt.candidates.setValue(2)
+    window.prompt.negative.clear()  # the continuation steers away from what its cue did
     window.grid.setFocus()
     qtbot.keyClick(window.grid, Qt.Key.Key_M)
     assert len(window.grid.groups) == 2, window.prompt_error.text()
@@ -57,8 +59,10 @@ def test_more_like_this_continues_the_current_candidate(qtbot, window):
         for card in more.cards:
             cue = lib.get(card.cue.id)
             assert cue.parent_id == parent.id and cue.conditioning_source.startswith(f"cue {parent.id}")
+            assert cue.negative == parent.negative == "choir"
             assert cue.duration == pytest.approx(5.0)  # at least 3 s past the 2 s it starts from
     assert f"Continues cue {parent.id} (cue {parent.id}, last" in more.cards[0].toolTip()
+    assert "Not: choir" in more.cards[0].toolTip()
 
 
 def test_a_card_can_play_its_candidate_while_it_generates(qtbot, window):

@@ -205,6 +205,7 @@ def test_layout_and_last_settings_persist_between_runs(qtbot):
     qtbot.addWidget(first)
     first.show()
     first.prompt.prompt.setPlainText("granular ice texture")
+    first.prompt.negative.setText("wind")
     first.prompt.model.setCurrentIndex(first.prompt.model.findData("tiny-sfx"))
     first.prompt.candidates.setValue(6)
     first.prompt.duration.setValue(3.5)
@@ -216,8 +217,8 @@ def test_layout_and_last_settings_persist_between_runs(qtbot):
     qtbot.addWidget(again)
     again.show()
     request = again.prompt.request()
-    assert (request.prompt, request.model, request.candidates, request.duration, request.seed) == (
-        "granular ice texture", "tiny-sfx", 6, 3.5, 42)
+    assert (request.prompt, request.negative, request.model, request.candidates, request.duration,
+            request.seed) == ("granular ice texture", "wind", "tiny-sfx", 6, 3.5, 42)
     assert again.height() == 700  # (the offscreen screen clamps a restored width to its own)
     again.close()
 

@@ -6,10 +6,12 @@ close to fp32; streamed audio arrives before the end and joins up to the whole."
 import numpy as np
 import pytest
 import torch
+from audiocraft.modules.conditioners import ConditioningAttributes
 
 from engine import registry
 from engine.worker.fast_lm import FastDecoder, supports
 from engine.worker.generation import Generator, _per_candidate_sampling
+from engine.worker.negative import steering_away_from, unconditional
 from engine.request import GenerationRequest
 from engine.worker.streaming import StreamingDecoder
 
@@ -57,6 +59,30 @@ def test_a_candidates_seed_reproduces_it_alone_or_in_any_batch(generator):
         with _per_candidate_sampling([9, 8]):
             swapped = decoder.generate(["pad"] * 2, 40, top_k=50)
     assert torch.equal(alone[0], batch[1]) and torch.equal(swapped[1], batch[1])
+
+
+def test_a_negative_prompt_takes_the_null_conditions_place_in_guidance(generator):
+    """Greedy tokens guided away from "drums" are, at every step, the argmax of
+    `negative + (prompt - negative) * cfg` over audiocraft's own logits for the two texts;
+    audiocraft's generate gives the same tokens, and no negative changes nothing."""
+    model = generator.load(registry.get("tiny-music"), "cpu")
+    lm, decoder, cfg = model.lm, FastDecoder(model.lm), 3.0
+    with torch.inference_mode():
+        ours = decoder.generate(PROMPTS[:2], 30, use_sampling=False, cfg_coef=cfg, negative="drums")
+        assert torch.equal(decoder.generate(PROMPTS[:2], 30, use_sampling=False, cfg_coef=cfg, negative=""),
+                           reference_tokens(model, PROMPTS[:2], 30, use_sampling=False, cfg_coef=cfg))
+        with steering_away_from("drums"):
+            assert torch.equal(ours, reference_tokens(model, PROMPTS[:2], 30, use_sampling=False, cfg_coef=cfg))
+        pattern = lm.pattern_provider.get_pattern(30)
+        sequence, _, mask = pattern.build_pattern_sequence(ours, lm.special_token_id)
+        texts = lambda prompts: [ConditioningAttributes(text={"description": p}) for p in prompts]
+        prompt, negative = lm(sequence, texts(PROMPTS[:2])), lm(sequence, texts(["drums"] * 2))  # [B, K, S, card]
+        by_hand = (negative + (prompt - negative) * cfg).argmax(-1)[..., :-1]  # step s picks token s + 1
+        null = lm(sequence, unconditional(texts(PROMPTS[:2])))
+        away_from_nothing = (null + (prompt - null) * cfg).argmax(-1)[..., :-1]
+    chosen, valid = sequence[..., 1:], mask[..., 1:].expand_as(sequence[..., 1:])
+    assert valid.sum() > 100 and torch.equal(by_hand[valid], chosen[valid])
+    assert not torch.equal(away_from_nothing[valid], chosen[valid])
 
 
 @pytest.mark.parametrize("precision, limit", [("bf16", 0.1), ("int8", 0.1)])

@@ -1,6 +1,7 @@
 """Generation through audiocraft's real classes and loaders, on the tiny checkpoints."""
 
 import pickle
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -63,6 +64,16 @@ def test_a_candidate_seed_gives_the_same_tokens_alone_or_in_a_batch(generator):
     assert np.array_equal(alone.tokens[0], batch.tokens[2])
     # EnCodec decodes a batch of one with other float rounding: equal to a few ulp.
     np.testing.assert_allclose(alone.audio[0], batch.audio[2], atol=1e-5)
+
+
+@pytest.mark.parametrize("model, duration", [("tiny-sfx", 11.0), ("tiny-magnet", 1.0)])
+def test_a_negative_prompt_steers_audiocrafts_own_paths_too(generator, model, duration):
+    """Past one window (AudioGen) and MAGNeT run audiocraft's generate, guided away from the
+    negative text for that job only."""
+    request = GenerationRequest("rain on tin", model=model, candidates=2, duration=duration, seed=3)
+    plain, steered = generator.generate(request), generator.generate(replace(request, negative="thunder"))
+    assert not np.array_equal(plain.tokens, steered.tokens)
+    assert np.array_equal(generator.generate(request).tokens, plain.tokens)
 
 
 def test_progress_is_the_fraction_of_the_whole_job_and_names_the_stage(generator):
