@@ -16,6 +16,7 @@ bench: setup
 	$(PY) benchmarks/desktop_speed.py
 	$(PY) benchmarks/export_speed.py
 	$(PY) benchmarks/handover_speed.py
+	$(PY) benchmarks/catid.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py --dtype int8
 

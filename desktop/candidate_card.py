@@ -196,6 +196,10 @@ class CandidateCard(QFrame):
         self.stars.set_rating(cue.rating)
         if not self.catid.isModified():  # never overwrite what the user is typing
             self.catid.setText(cue.catid or "")
+        suggested = ucs.suggest(cue.prompt, *cue.tags)
+        self.catid.setPlaceholderText(f"CatID? {suggested[0].catid} (Shift+C)" if suggested else "UCS CatID (C)")
+        self.catid.setToolTip("Suggested for the prompt and tags: " + ", ".join(
+            f"{c.catid} ({c.category} / {c.subcategory})" for c in suggested) if suggested else "")
         while self.tags_row.count():
             self.tags_row.takeAt(0).widget().deleteLater()
         for tag in cue.tags:

@@ -1,6 +1,7 @@
 """What the user can do to cues, in one place, for every view that shows cues. Edits take a
 list: the library's multi-selection rates, tags, keeps or deletes many cues as one step."""
 
+from engine import ucs
 from engine.cue import Cue
 
 
@@ -28,6 +29,8 @@ class CueActions:
             self.delete(cues)
         elif name == "timeline":
             self.add_to_timeline(cues)
+        elif name == "suggested_catid":
+            self.file_under_suggestion(cues)
         else:
             return False
         return True
@@ -63,6 +66,15 @@ class CueActions:
         changed = [c for c in cues if text.lower() != (c.catid or "").lower()]
         if changed:
             self.store.set_catid(changed, text or None)
+
+    def file_under_suggestion(self, cues: list[Cue]) -> None:
+        """Each cue under the first CatID suggested for its prompt and tags (Shift+C)."""
+        chosen: dict[str, list[Cue]] = {}
+        for cue in cues:
+            for found in ucs.suggest(cue.prompt, *cue.tags, n=1):
+                chosen.setdefault(found.catid, []).append(cue)
+        for catid, group in chosen.items():
+            self.set_catid(group, catid)
 
     def delete(self, cues: list[Cue]) -> None:
         self.store.delete(cues)

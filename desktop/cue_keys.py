@@ -6,6 +6,7 @@ SHORTCUTS = [
     ("Candidates and library", [
         ("Space", "play / stop"), ("← → ↑ ↓", "move between candidates"), ("L", "loop on / off"),
         ("0–5", "rate (0 clears)"), ("T", "tag"), ("K", "keep"), ("C", "UCS CatID"),
+        ("Shift+C", "file under the CatID suggested for the prompt and tags"),
         ("M", "more like this: continue the cue"), ("A", "add to the timeline (end of track 1)"),
         ("Delete", "delete (Ctrl+Z brings it back)"),
         ("Esc", "leave a text field, back to the candidates"),
@@ -29,6 +30,8 @@ def cue_action(event) -> tuple[str, int | None] | None:
     key = event.key()
     if key == Qt.Key.Key_Space:
         return ("toggle", None)
+    if key == Qt.Key.Key_C and event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+        return ("suggested_catid", None)
     if Qt.Key.Key_0 <= key <= Qt.Key.Key_5:
         return ("rate", key - Qt.Key.Key_0)
     return {Qt.Key.Key_L: ("loop", None), Qt.Key.Key_T: ("tag", None),

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
                                QLabel, QLineEdit, QMainWindow, QMessageBox, QPlainTextEdit,
                                QPushButton, QSplitter, QTextEdit, QVBoxLayout, QWidget)
 
-from engine import __version__, registry
+from engine import __version__, registry, ucs
 from engine.errors import BadInput, ModelNotPresent
 from engine.export import export_cue
 from engine.registry import WEIGHTS_LICENCE
@@ -482,6 +482,7 @@ class MainWindow(QMainWindow):
         self.timeline_doc.refresh_names(then_open=True, prefer=self.settings.get("timeline/open") or None)
         self._refresh_presence()
         self.background.files(lambda: __import__("sounddevice"), None, self.show_error)
+        self.background.files(lambda: ucs.suggest(""))  # builds the CatID suggestions' index (0.1 s)
 
     def _default_dock_sizes(self) -> None:
         """Room for the candidates in the middle, in proportion to the window (docks size

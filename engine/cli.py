@@ -218,7 +218,8 @@ def _install_on_cluster(args) -> int:
 
 def cmd_ucs(args) -> int:
     query = (args.query or "").lower()
-    for c in ucs.categories().values():
+    found = ucs.suggest(args.suggest) if args.suggest else ucs.categories().values()
+    for c in found:
         text = " ".join([c.catid, c.category, c.subcategory, c.explanation, *c.synonyms]).lower()
         if query in text:
             if args.json:
@@ -227,6 +228,14 @@ def cmd_ucs(args) -> int:
             else:
                 print(f"{c.catid:<10} {c.category} / {c.subcategory}")
     return 0
+
+
+def _suggested(cue: Cue) -> str:
+    found = ucs.suggest(cue.prompt, *cue.tags, n=1)
+    if not found:
+        raise BadInput(f"no UCS CatID fits the words of cue {cue.id}'s prompt and tags; give one "
+                       "(`cuedeck ucs WORD` lists them)")
+    return found[0].catid
 
 
 def cmd_library(args) -> int:
@@ -254,7 +263,8 @@ def cmd_library(args) -> int:
             "tag": lambda: lib.add_tags(args.id, args.tags),
             "untag": lambda: lib.remove_tags(args.id, args.tags),
             "note": lambda: lib.set_notes(args.id, args.text),
-            "catid": lambda: lib.set_catid(args.id, None if args.clear else args.catid),
+            "catid": lambda: lib.set_catid(args.id, None if args.clear else
+                                           _suggested(lib.get(args.id)) if args.suggested else args.catid),
         }
         cue = edits[args.action]()
         if args.json:
@@ -431,6 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("ucs", help="list UCS categories (CatIDs), optionally matching a word")
     u.add_argument("query", nargs="?", type=_text)
+    u.add_argument("--suggest", metavar="PROMPT", type=_text,
+                   help="the three CatIDs that fit a prompt best, best first")
     u.add_argument("--json", action="store_true")
     u.set_defaults(func=cmd_ucs)
 
@@ -462,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
         elif extra == "catid":
             a.add_argument("catid", nargs="?", type=_text, help="UCS CatID, see `cuedeck ucs`")
             a.add_argument("--clear", action="store_true")
+            a.add_argument("--suggested", action="store_true",
+                           help="the CatID suggested for the cue's prompt and tags (`cuedeck ucs --suggest`)")
         a.add_argument("--json", action="store_true")
     a = acts.add_parser("delete", help="delete cues: their files and rows")
     a.add_argument("ids", type=_id, nargs="+")
@@ -513,8 +527,8 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), _terminated)
     args = build_parser().parse_args(argv)
-    if getattr(args, "action", None) == "catid" and not args.clear and not args.catid:
-        print("cuedeck: give a CatID or --clear", file=sys.stderr)
+    if getattr(args, "action", None) == "catid" and not (args.clear or args.catid or args.suggested):
+        print("cuedeck: give a CatID, --suggested or --clear", file=sys.stderr)
         return 2
     if getattr(args, "rate", None) is None and args.command == "export":
         args.rate = 48000

@@ -13,6 +13,7 @@ from desktop.cue_keys import SHORTCUTS
 from desktop.main_window import MIN_SIZES, MainWindow
 from desktop.settings import open_settings
 from desktop.waveform import overview, overview_image
+from engine import ucs
 from engine.request import GenerationRequest
 from test_window import JOB_TIMEOUT, add_cues, generate, saved
 
@@ -211,6 +212,10 @@ def test_keep_filter_search_by_catid_category_model_and_delete_with_undo(qtbot, 
     qtbot.waitUntil(lambda: len(library.selected_cues()) == 5)
     qtbot.keyClick(library.view, Qt.Key.Key_2)
     qtbot.waitUntil(lambda: all(saved(c.id).rating == 2 for c in rain + pad))
+    qtbot.keyClick(library.view, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)  # each row's suggested CatID
+    suggested = {c.id: ucs.suggest(c.prompt)[0].catid for c in rain + pad}
+    assert suggested[rain[0].id] == "RAIN" and suggested[pad[0].id] != "RAIN"
+    qtbot.waitUntil(lambda: all(saved(i).catid == catid for i, catid in suggested.items()))
     library.view.clearSelection()
     library.view.selectRow(0)
     rect = library.view.visualRect(library.model.index(0, 2))

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from desktop.main_window import MainWindow
 from desktop.settings import open_settings
 from desktop.settings_dialog import SettingsDialog
+from engine import ucs
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -57,6 +58,11 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
 
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     assert grid.current is second
+    suggested = second.catid.placeholderText()  # "CatID? XXXX (Shift+C)": what the prompt suggests
+    assert suggested.split()[1] == ucs.suggest("warm analog pad")[0].catid
+    qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: saved(second.cue.id).catid == suggested.split()[1])
+    qtbot.waitUntil(lambda: second.catid.text() == suggested.split()[1])
     window.auto_action.setChecked(False)
     window._set_auto(False)
     qtbot.keyClick(grid, Qt.Key.Key_L)  # loop, so the null device keeps playing

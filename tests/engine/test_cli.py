@@ -134,6 +134,7 @@ def test_library_commands_edit_and_find_cues(cuedeck_home):
     assert found("--tag", "wet", "--model", "tiny-music") == [a.id]
     assert str(b.id) in ok("list") and "★★★★★" in ok("list")
     assert json.loads(ok("catid", str(b.id), "--clear", "--json"))["catid"] is None
+    assert json.loads(ok("catid", str(a.id), "--suggested", "--json"))["catid"] == "RAINMetl"
     ok("delete", str(a.id))
     assert not a.path.exists() and found() == [b.id]
 
@@ -145,3 +146,4 @@ def test_models_and_version():
     assert by_name["musicgen-large"]["licence"] == "CC-BY-NC-4.0"
     assert "cuedeck 0.1.0" in run_cli("--version").stdout
     assert "AMBForst" in run_cli("ucs", "forest").stdout
+    assert run_cli("ucs", "--suggest", "rain on a tin roof").stdout.split()[0] == "RAINMetl"
