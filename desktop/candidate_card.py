@@ -197,9 +197,10 @@ class CandidateCard(QFrame):
         if not self.catid.isModified():  # never overwrite what the user is typing
             self.catid.setText(cue.catid or "")
         suggested = ucs.suggest(cue.prompt, *cue.tags)
-        self.catid.setPlaceholderText(f"CatID? {suggested[0].catid} (Shift+C)" if suggested else "UCS CatID (C)")
-        self.catid.setToolTip("Suggested for the prompt and tags: " + ", ".join(
-            f"{c.catid} ({c.category} / {c.subcategory})" for c in suggested) if suggested else "")
+        names = ", ".join(f"{c.catid} ({c.category} / {c.subcategory})" for c in suggested)
+        self.catid.setPlaceholderText(f"⇧C {suggested[0].catid}" if suggested else "UCS CatID (C)")
+        self.catid.setToolTip(f"UCS CatID (C); suggested for the prompt and tags: {names} (Shift+C takes "
+                              "the first)" if suggested else "UCS CatID (C)")
         while self.tags_row.count():
             self.tags_row.takeAt(0).widget().deleteLater()
         for tag in cue.tags:

@@ -58,7 +58,7 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
 
     qtbot.keyClick(grid, Qt.Key.Key_Right)
     assert grid.current is second
-    suggested = second.catid.placeholderText()  # "CatID? XXXX (Shift+C)": what the prompt suggests
+    suggested = second.catid.placeholderText()  # "⇧C XXXX": what the prompt suggests
     assert suggested.split()[1] == ucs.suggest("warm analog pad")[0].catid
     qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: saved(second.cue.id).catid == suggested.split()[1])
