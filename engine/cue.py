@@ -56,14 +56,16 @@ class Cue:
 
 def provenance_line(cue: Cue) -> str:
     """For file metadata (BWF description, iXML notes)."""
-    return (f"{cue.prompt}" + (f" | not: {cue.negative}" if cue.negative else "") + f" | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+    negative = f" | not: {cue.negative}" if cue.negative else ""
+    return (f"{cue.prompt}{negative} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
             f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
             f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
 
 
 def provenance_text(cue: Cue) -> str:
     """For the window: every fact of the cue's making, a line each."""
-    return (f"{cue.prompt}\n" + (f"Not: {cue.negative}\n" if cue.negative else "") + f"\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
+    negative = f"Not: {cue.negative}\n" if cue.negative else ""
+    return (f"{cue.prompt}\n{negative}\nModel: {cue.model}\nWeights licence: {cue.licence}\n"
             f"Seed: {cue.seed} (request seed {cue.request_seed}, candidate "
             f"{cue.batch_index + 1} of {cue.batch_size})\n"
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "

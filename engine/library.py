@@ -273,7 +273,8 @@ class Library:
                             "loudness_lufs": levels[index][0], "peak": levels[index][1],
                             "conditioning_sha256": conditioning[0] if conditioning else None,
                             "conditioning_source": conditioning[1] if conditioning else None,
-                            "negative": request.negative, "parent_id": request.parent_id, "created_at": created,
+                            "negative": request.negative, "parent_id": request.parent_id,
+                            "created_at": created,
                             "device": device, "precision": request.precision, "place": place,
                         }
                         names = ", ".join(row)
