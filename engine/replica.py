@@ -30,7 +30,7 @@ GATHER_SECONDS = 1.0  # how long `events` gathers a job's events before it answe
 # at 0.25 s they took a tenth of what two replicas' workers took); the desk's progress and
 # previews come once a second, its first audio and the job's end at once
 ENDS = ("result", "error", "cancelled")  # the types of a job's last event
-# A desk fetches its job's events at least every second, and starts a job on a replica as soon
+# A desk fetches its job's events at least every two seconds, and starts a job on a replica as soon
 # as the dispatcher grants it: one silent this long is gone (Ray Client gives a lost connection
 # 30 s to come back), and what it held goes back to the other desks.
 SILENT_SECONDS = float(os.environ.get("CUEDECK_SILENT_DESK_SECONDS") or 90)
