@@ -1,14 +1,14 @@
 """A candidate card: waveform with playhead, play/stop, rating, keep, UCS CatID, tags."""
 
 from functools import lru_cache
+from html import escape
 
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl, Signal
 from PySide6.QtGui import QDrag, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QLabel, QLineEdit,
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
-from engine import ucs
-from engine import registry
+from engine import analysis, registry, ucs
 from engine.cue import Cue, provenance_text
 
 from . import theme
@@ -105,6 +105,10 @@ class CandidateCard(QFrame):
         self.more = QToolButton(text="More", autoRaise=True,
                                 toolTip="More like this: continuations that start from this cue's end (M)")
         self.wave = WaveformView()
+        self.measured = QLabel("")  # tempo, key, tone, true peak; its rank when the request wanted some
+        self.measured.setMinimumWidth(0)
+        self.measured.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.rank: str = ""
         self.stars = Stars()
         self.catid = CatIdEdit(placeholderText="UCS CatID (C)")
         self.tag_chips = QWidget()
@@ -132,8 +136,10 @@ class CandidateCard(QFrame):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(3)
-        for row in (top, middle, rating):
-            layout.addLayout(row)
+        layout.addLayout(top)
+        layout.addLayout(middle)
+        layout.addWidget(self.measured)
+        layout.addLayout(rating)
         layout.addWidget(self.tag_chips)
         layout.addWidget(self.tag_edit)
 
@@ -211,10 +217,25 @@ class CandidateCard(QFrame):
         self.tag_chips.setVisible(bool(cue.tags))
         self._fit_height()
         self.setToolTip(provenance_text(cue))
+        self._show_measures()
         for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
         self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).can_continue)
         self.show_overview()
+
+    def set_rank(self, rank: int, of: int) -> None:
+        """Its place among its job's candidates by how close it came to the wanted tempo and key."""
+        self.rank = f"{_ORDINALS[rank - 1] if rank <= len(_ORDINALS) else f'#{rank}'} of {of}"
+        self._show_measures()
+
+    def _show_measures(self) -> None:
+        cue = self.cue
+        text = analysis.summary(cue.measures)
+        wanted = analysis.wanted(cue.target_bpm, cue.target_key)
+        self.measured.setText(f"<small>{f'<b>{self.rank}</b> · ' if self.rank else ''}{escape(text)}</small>")
+        self.measured.setToolTip((f"Ranked {self.rank} by how close it came to {wanted}\n" if self.rank else "")
+                                 + "Measured: " + text + (f", {cue.measures.onset_rate:g} onsets/s, centroid "
+                                                         f"{cue.measures.centroid_hz:g} Hz" if cue.measures else ""))
 
     def show_overview(self) -> None:
         if self.cue:
@@ -314,6 +335,9 @@ class CandidateCard(QFrame):
             drag.setMimeData(cue_mime_data([self.cue], self.region))
             drag.exec(Qt.DropAction.CopyAction)
         super().mouseMoveEvent(event)
+
+
+_ORDINALS = ("best", "2nd", "3rd", "4th", "5th", "6th", "7th", "8th")
 
 
 def cue_mime_data(cues: list[Cue], region: tuple[float, float] | None = None) -> QMimeData:

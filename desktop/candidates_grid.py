@@ -6,8 +6,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
 
-from engine import registry
-from engine.cue import Cue
+from engine import analysis, registry
+from engine.cue import Cue, ranked
 from engine.request import GenerationRequest
 
 from .audition import Preview, preview_key
@@ -41,7 +41,9 @@ class JobGroup(QWidget):
         seed = f"seed {request.seed}" if request.seed is not None else "random seed"
         self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
                              f"{request.candidates} × {request.duration:g} s · {seed}"
-                             + (f" · more like cue {request.parent_id}" if request.parent_id else ""))
+                             + (f" · more like cue {request.parent_id}" if request.parent_id else "")
+                             + (f" · best first for {analysis.wanted(request.bpm, request.key)}"
+                                if request.bpm or request.key else ""))
         self.header.setWordWrap(True)
         self.discard = QToolButton(text="Discard unkept", autoRaise=True, visible=False,
                                    toolTip="Delete this job's candidates that are not kept (Ctrl+Z brings them back)")
@@ -131,6 +133,12 @@ class JobGroup(QWidget):
         self.discard.show()
         for card, cue in zip(self.cards, cues):
             card.set_cue(cue)
+        if cues and (cues[0].target_bpm or cues[0].target_key):  # best first, each with its rank
+            order = [cue.id for cue in ranked(cues, cues[0].target_bpm, cues[0].target_key)]
+            self.built.sort(key=lambda card: order.index(card.cue.id) if card.cue else len(order))
+            for rank, card in enumerate(self.built, start=1):
+                card.set_rank(rank, len(self.built))
+            self.arrange(self.columns)
 
     def fail(self, message: str, action=None) -> None:
         self.status.setText(f"<span style='color:{theme.ERROR}'>{escape(message)}</span>")

@@ -8,8 +8,12 @@ when the window closes, so Ctrl+Z brings it back whole (and a crash loses nothin
 
 from PySide6.QtCore import QObject, Signal
 
+from engine import analysis
 from engine.cue import Cue
+from engine.errors import NotFound
 from engine.library import normalise_tag
+
+MEASURE_BATCH = 20  # cues per child process of the background pass (its start costs about 2 s)
 
 
 class CueStore(QObject):
@@ -17,12 +21,15 @@ class CueStore(QObject):
     removed = Signal(list)  # cue ids, hidden (deleted, or about to be)
     restored = Signal(list)  # cue ids, back after an undone delete
     error = Signal(str)  # one line
+    measuring = Signal(int, int)  # the background pass: cues measured so far, cues to measure
 
     def __init__(self, background, history, parent=None):
         super().__init__(parent)
         self._background = background
         self._history = history
         self.deleted: set[int] = set()  # hidden now, removed from the library on close
+        self._measurer = None  # the background pass's child process, while it runs
+        self._stop_measuring = False
 
     # -- edits (each one undoable) ---------------------------------------------------------
 
@@ -87,6 +94,56 @@ class CueStore(QObject):
 
     def tags(self, done) -> None:
         self._background.library(lambda lib: lib.tags(), done, self.error.emit)
+
+    # -- the background pass ---------------------------------------------------------------
+
+    def measure_missing(self, done: int = 0, unreadable: tuple[int, ...] = ()) -> None:
+        """Measure the cues made before CueDeck measured them, newest first, a batch at a
+        time in a child process (engine.analysis); each shows its measures once saved."""
+        def next_batch(lib):
+            return lib.unmeasured(MEASURE_BATCH, skip=unreadable), lib.count_unmeasured() - len(unreadable)
+
+        def measure(found) -> None:
+            cues, left = found
+            self.measuring.emit(done, done + left)
+            if cues:
+                self._background.files(
+                    lambda: analysis.measure_files_apart([c.path for c in cues], self._measuring_in),
+                    lambda measures: save(cues, measures), self.error.emit)
+
+        def save(cues: list[Cue], measures: list) -> None:
+            def write(lib):
+                saved, failed = [], []
+                for cue, found in zip(cues, measures):
+                    if found is None:
+                        failed.append(cue.id)  # unreadable: `library check` says why
+                        continue
+                    try:
+                        saved.append(lib.set_measures(cue.id, found))
+                    except NotFound:  # deleted meanwhile
+                        pass
+                return saved, failed
+
+            def written(result) -> None:
+                saved, failed = result
+                for cue in saved:
+                    self.changed.emit(cue)
+                self.measure_missing(done + len(saved), unreadable + tuple(failed))
+
+            self._background.library(write, written, self.error.emit)
+
+        self._background.library(next_batch, measure, self.error.emit)
+
+    def stop_measuring(self) -> None:
+        """The window is closing: the pass goes on next time."""
+        self._stop_measuring = True
+        if self._measurer is not None:
+            self._measurer.kill()
+
+    def _measuring_in(self, child) -> None:  # (on a file thread)
+        self._measurer = child
+        if self._stop_measuring:
+            child.kill()
 
     # -- internals ---------------------------------------------------------------------
 

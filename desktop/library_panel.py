@@ -8,14 +8,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
                                QInputDialog, QLabel, QLineEdit, QMenu, QStyledItemDelegate, QTableView,
                                QVBoxLayout, QWidget)
 
-from engine import registry, ucs
+from engine import analysis, registry, ucs
 from engine.cue import Cue, provenance_text
 
 from .candidate_card import CUE_MIME, cue_mime_data, ucs_completer
+from . import theme
 from .cue_keys import cue_action
 from .waveform import overview_image
 
-COLUMNS = ["Waveform", "Rating", "Prompt", "Model", "Length", "Seed", "CatID", "Tags", "Keep"]
+COLUMNS = ["Waveform", "Rating", "Prompt", "Model", "Length", "Seed", "CatID", "Tags", "Keep", "BPM", "Key",
+           "Tone"]
+SORTED_BY = {1: "rating", 2: "prompt", 3: "model", 4: "duration", 5: "seed", 6: "catid", 9: "bpm", 10: "key",
+             11: "brightness"}  # column → Library.find's sort; the rest sort newest first
 WAVE_COLUMN = 0
 PAGE = 100  # rows fetched together as they come into view
 
@@ -23,6 +27,7 @@ PAGE = 100  # rows fetched together as they come into view
 class CueTableModel(QAbstractTableModel):
     """Holds the ids a search found; fetches the cues themselves a page at a time, off the
     UI thread, as their rows come into view. Rows still loading show an ellipsis."""
+    sort_requested = Signal(str, bool)  # Library.find's sort, descending
 
     def __init__(self, store, parent=None):
         super().__init__(parent)
@@ -100,8 +105,15 @@ class CueTableModel(QAbstractTableModel):
             return provenance_text(cue)
         if role != Qt.ItemDataRole.DisplayRole:
             return None
+        measured = cue.measures
         return [None, "★" * cue.rating, cue.prompt, cue.model, f"{cue.duration:.1f} s", cue.seed,
-                cue.catid or "", ", ".join(cue.tags), "✔" if cue.keep else ""][index.column()]
+                cue.catid or "", ", ".join(cue.tags), "✔" if cue.keep else "",
+                f"{measured.bpm:g}" if measured and measured.bpm else "", measured.key or "" if measured else "",
+                measured.tone if measured else ""][index.column()]
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        """A header click: the panel searches again in that order (the library sorts)."""
+        self.sort_requested.emit(SORTED_BY.get(column, "newest"), order == Qt.SortOrder.DescendingOrder)
 
     def flags(self, index):
         return super().flags(index) | Qt.ItemFlag.ItemIsDragEnabled
@@ -172,8 +184,21 @@ class LibraryPanel(QWidget):
         self.category.addItem("any UCS category", None)
         for name in sorted({c.category for c in ucs.categories().values()}):
             self.category.addItem(name, name)
+        self.tempo = QLineEdit(placeholderText="any BPM", clearButtonEnabled=True,
+                               toolTip="Measured tempo: 120 (±2) or a range, 110-130")
+        self.key = QComboBox()
+        self.key.addItem("any key", None)
+        for mode in ("major", "minor"):
+            for note in analysis.NOTES:
+                self.key.addItem(f"{note} {mode}", f"{note} {mode}")
+        self.tone = QComboBox(toolTip="Measured brightness (spectral centroid)")
+        self.tone.addItem("any tone", None)
+        for tone in analysis.TONES:
+            self.tone.addItem(tone, tone)
+        self._sort = ("newest", False)
         self.count = QLabel("")
         self.model = CueTableModel(store, self)
+        self.model.sort_requested.connect(self._sort_by)
         self.view = QTableView()
         self.view.setModel(self.model)
         self.view.setItemDelegateForColumn(WAVE_COLUMN, WaveformDelegate(waveforms, self.view))
@@ -187,7 +212,9 @@ class LibraryPanel(QWidget):
         # Fixed row heights: a reset with tens of thousands of rows costs nothing to lay out.
         self.view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.view.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        for column, width in enumerate([140, 70, 0, 90, 60, 95, 80, 110, 40]):
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSortingEnabled(True)
+        for column, width in enumerate([140, 70, 0, 90, 60, 95, 80, 110, 40, 55, 80, 60]):
             if width:
                 self.view.setColumnWidth(column, width)
         self.view.installEventFilter(self)
@@ -195,10 +222,12 @@ class LibraryPanel(QWidget):
         self.view.customContextMenuRequested.connect(self._context_menu)
 
         filters = QHBoxLayout()
-        for w in (self.tag, self.rating, self.model_filter, self.category):
-            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            w.setMinimumContentsLength(4)
+        for w in (self.tag, self.rating, self.model_filter, self.category, self.tempo, self.key, self.tone):
+            if isinstance(w, QComboBox):
+                w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                w.setMinimumContentsLength(4)
             filters.addWidget(w)
+        self.tempo.setMinimumWidth(60)
         search = QHBoxLayout()
         search.addWidget(self.search, 1)
         search.addWidget(self.kept)
@@ -213,8 +242,9 @@ class LibraryPanel(QWidget):
         self._debounce.timeout.connect(self.refresh)
         self.search.textChanged.connect(self._debounce.start)
         self.tag.currentTextChanged.connect(self._debounce.start)
-        for combo in (self.rating, self.model_filter, self.category):
+        for combo in (self.rating, self.model_filter, self.category, self.key, self.tone):
             combo.currentIndexChanged.connect(self._debounce.start)
+        self.tempo.textChanged.connect(self._debounce.start)
         self.kept.toggled.connect(self._debounce.start)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
         waveforms.ready.connect(self.model.refresh_rows_of)
@@ -222,7 +252,27 @@ class LibraryPanel(QWidget):
     def query(self) -> dict:
         return {"text": self.search.text(), "tag": self.tag.currentText().strip() or None,
                 "min_rating": self.rating.currentData(), "model": self.model_filter.currentData(),
-                "category": self.category.currentData(), "kept": self.kept.isChecked()}
+                "category": self.category.currentData(), "kept": self.kept.isChecked(),
+                "bpm": self._tempo_range(), "key": self.key.currentData(), "tone": self.tone.currentData(),
+                "sort": self._sort[0], "descending": self._sort[1]}
+
+    def _tempo_range(self) -> tuple[float, float] | None:
+        """The tempo filter, or None for none or while what is typed is not a tempo yet (then
+        the field says so in red)."""
+        text = self.tempo.text().strip()
+        try:
+            found = analysis.parse_bpm_range(text) if text else None
+        except ValueError as e:
+            self.tempo.setStyleSheet(f"color: {theme.ERROR}")
+            self.tempo.setToolTip(str(e))
+            return None
+        self.tempo.setStyleSheet("")
+        self.tempo.setToolTip("Measured tempo: 120 (±2) or a range, 110-130")
+        return found
+
+    def _sort_by(self, sort: str, descending: bool) -> None:
+        self._sort = (sort, descending)
+        self.refresh()
 
     def selected_cues(self) -> list[Cue]:
         """The selected rows' cues (the current one when none is selected)."""

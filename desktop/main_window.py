@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         for signal in (self.store.removed, self.store.restored):
             signal.connect(lambda _: self.library.refresh())
         self.store.error.connect(self.show_error)
+        self.store.measuring.connect(self._measuring)
         self.audition.error.connect(self.show_error)
         self.audition.loop_changed.connect(self._loop_changed)
         self.background.cue_damaged.connect(self.grid.mark_damaged)
@@ -483,6 +484,13 @@ class MainWindow(QMainWindow):
         self._refresh_presence()
         self.background.files(lambda: __import__("sounddevice"), None, self.show_error)
         self.background.files(lambda: ucs.suggest(""))  # builds the CatID suggestions' index (0.1 s)
+        self.store.measure_missing()
+
+    def _measuring(self, done: int, total: int) -> None:
+        if total and done < total:
+            self.statusBar().showMessage(f"Measuring older cues (tempo, key, brightness): {done} of {total}…")
+        elif done:
+            self.statusBar().showMessage(f"Measured {done} older cues: sort and filter the library by them", 10_000)
 
     def _default_dock_sizes(self) -> None:
         """Room for the candidates in the middle, in proportion to the window (docks size
@@ -572,5 +580,6 @@ class MainWindow(QMainWindow):
         self.store.commit_deletes()
         self.audition.close()
         self.engine.close()
+        self.store.stop_measuring()
         self.background.shutdown()
         super().closeEvent(event)

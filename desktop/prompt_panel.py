@@ -7,6 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
+from engine.analysis import MAX_BPM, NOTES
 from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION,
                             GenerationRequest)
 
@@ -74,7 +75,17 @@ class PromptPanel(QWidget):
         self.top_p.setToolTip("Nucleus sampling; 0 uses top-k instead")
         self.temperature.setToolTip("Higher is wilder; 0 is greedy (always the most likely code)")
         self.cfg.setToolTip("Classifier-free guidance: how closely to follow the prompt")
-        for box in (self.seed, self.top_k, self.top_p, self.temperature, self.cfg):
+        # 0 and "" want nothing: the candidates keep their order
+        self.bpm = QDoubleSpinBox(minimum=0.0, maximum=MAX_BPM, value=0.0, decimals=1, suffix=" BPM",
+                                  specialValueText="any tempo")
+        self.key = QComboBox()
+        self.key.addItem("any key", "")
+        for mode in ("major", "minor"):
+            for note in NOTES:
+                self.key.addItem(f"{note} {mode}", f"{note} {mode}")
+        self.bpm.setToolTip("Rank the candidates by how close their measured tempo came to this (best first)")
+        self.key.setToolTip("Rank the candidates by how close their measured key came to this (best first)")
+        for box in (self.seed, self.top_k, self.top_p, self.temperature, self.cfg, self.bpm):
             box.setMinimumWidth(100)  # room for the digits at any window size
 
         self.advanced = QToolButton(text="Advanced", checkable=True, autoRaise=True)
@@ -91,6 +102,10 @@ class PromptPanel(QWidget):
         advanced.addRow("Top-p", self.top_p)
         advanced.addRow("Temperature", self.temperature)
         advanced.addRow("CFG", self.cfg)
+        rank_row = QHBoxLayout()
+        rank_row.addWidget(self.bpm, 1)
+        rank_row.addWidget(self.key, 1)
+        advanced.addRow("Rank by", rank_row)
         self.advanced.toggled.connect(fields.setVisible)
         self.advanced.toggled.connect(lambda on: self.advanced.setArrowType(
             Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
@@ -165,7 +180,8 @@ class PromptPanel(QWidget):
             top_k=self.top_k.value(), top_p=self.top_p.value(),
             temperature=self.temperature.value(), cfg_coef=self.cfg.value(),
             seed=self.seed.value() if self.fixed_seed.isChecked() else None,
-            melody=self._melody if self.melody_row.isVisibleTo(self) else None)
+            melody=self._melody if self.melody_row.isVisibleTo(self) else None,
+            bpm=self.bpm.value() or None, key=self.key.currentData() or None)
 
     def set_melody(self, melody: str | None, label: str) -> None:
         self._melody = melody
@@ -187,6 +203,7 @@ class PromptPanel(QWidget):
             settings.set(f"prompt/{key}", box.value())
         settings.set("prompt/fixed_seed", self.fixed_seed.isChecked())
         settings.set("prompt/advanced", self.advanced.isChecked())
+        settings.set("prompt/key", self.key.currentData())
 
     def restore(self, settings) -> None:
         self.prompt.setPlainText(settings.get("prompt/text"))
@@ -197,8 +214,9 @@ class PromptPanel(QWidget):
             box.setValue(settings.get(f"prompt/{key}"))
         self.fixed_seed.setChecked(settings.get("prompt/fixed_seed"))
         self.advanced.setChecked(settings.get("prompt/advanced"))
+        self.key.setCurrentIndex(max(self.key.findData(settings.get("prompt/key")), 0))
 
     def _numbers(self) -> dict:
         return {"candidates": self.candidates, "duration": self.duration, "seed": self.seed,
                 "top_k": self.top_k, "top_p": self.top_p, "temperature": self.temperature,
-                "cfg": self.cfg}
+                "cfg": self.cfg, "bpm": self.bpm}

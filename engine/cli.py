@@ -8,14 +8,15 @@ import os
 import signal
 import sys
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__, exchange, paths, registry, ucs
+from . import __version__, analysis, exchange, paths, registry, ucs
 from .client import EngineClient
 from .cluster import ClusterClient, unprotected  # (Ray itself loads only when a cluster is used)
 from .errors import BadInput, CueDeckError, GenerationFailed, ModelNotPresent
-from .cue import Cue
-from .library import Library
+from .cue import Cue, ranked
+from .library import SORTS, Library
 from .request import MAX_CANDIDATES, GenerationRequest, check_text
 from .timeline import Clip, Timeline
 
@@ -51,6 +52,13 @@ def _text(value: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _bpm_range(value: str) -> tuple[float, float]:
+    try:
+        return analysis.parse_bpm_range(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _out(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False))
 
@@ -61,6 +69,9 @@ def _stars(rating: int) -> str:
 
 def _cue_line(cue: Cue) -> str:
     extras = [f"[{cue.catid}]"] if cue.catid else []
+    if cue.measures:
+        extras += [x for x in (f"{cue.measures.bpm:g}bpm" if cue.measures.bpm else "", cue.measures.key,
+                               cue.measures.tone) if x]
     extras += [f"#{t}" for t in cue.tags]
     keep = "K" if cue.keep else " "
     prompt = cue.prompt if len(cue.prompt) <= 48 else cue.prompt[:47] + "…"
@@ -80,7 +91,8 @@ def cmd_generate(args) -> int:
         prompt=args.prompt, negative=args.negative, model=args.model, candidates=args.n, duration=args.duration,
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
-        device=args.device, melody=_melody_argument(args.melody), precision=args.precision).validated()
+        device=args.device, melody=_melody_argument(args.melody), precision=args.precision, bpm=args.bpm,
+        key=args.key).validated()
     if not args.cluster:
         registry.require_present(registry.get(request.model))  # (a cluster says what it has)
     show = sys.stderr.isatty()
@@ -100,14 +112,15 @@ def cmd_generate(args) -> int:
         finally:
             if show:
                 print(file=sys.stderr)
-    for cue in cues:
+    for rank, cue in enumerate(ranked(cues, request.bpm, request.key), start=1):  # best first, when asked
         if args.json:
             _out({"id": cue.id, "path": str(cue.path), "seed": cue.seed, "duration": cue.duration,
                   "sample_rate": cue.sample_rate, "channels": cue.channels, "sha256": cue.sha256,
-                  "model": cue.model, "licence": cue.licence, "parent_id": cue.parent_id})
+                  "model": cue.model, "licence": cue.licence, "parent_id": cue.parent_id, "rank": rank,
+                  "measures": asdict(cue.measures) if cue.measures else None})
         else:
             print(f"{cue.id:>6}  seed {cue.seed:<10} {cue.duration:.2f} s  "
-                  f"{cue.sample_rate} Hz  {cue.path}")
+                  f"{cue.sample_rate} Hz  {analysis.summary(cue.measures)}  {cue.path}")
     return 0
 
 
@@ -243,11 +256,14 @@ def cmd_library(args) -> int:
         return cmd_export(args)
     if args.action == "check":
         return cmd_check(args)
+    if args.action == "measure":
+        return cmd_measure(args)
     with Library() as lib:
         if args.action in ("list", "search"):
             cues = lib.search(text=getattr(args, "text", "") or "", tag=args.tag,
                               min_rating=args.min_rating, model=args.model, catid=args.catid,
-                              category=args.category, kept=args.kept, limit=args.limit)
+                              category=args.category, kept=args.kept, bpm=args.bpm, key=args.key,
+                              tone=args.tone, sort=args.sort, descending=args.reverse, limit=args.limit)
             _print_cues(cues, args.json)
             return 0
         if args.action == "delete":
@@ -275,6 +291,19 @@ def cmd_library(args) -> int:
         else:
             print(_cue_line(cue))
     return 0
+
+
+def cmd_measure(args) -> int:
+    """The background pass, at once: measure every cue made before CueDeck measured them."""
+    show = sys.stderr.isatty()
+    with Library() as lib:
+        done, unreadable = lib.measure_missing(on_progress=lambda done, total: show and print(
+            f"\rmeasuring {done} of {total} cues", end="", file=sys.stderr, flush=True))
+    if show:
+        print(file=sys.stderr)
+    print(f"measured {done} cues" + (f"; {unreadable} could not be read (`cuedeck library check` lists them)"
+                                     if unreadable else ""))
+    return 1 if unreadable else 0
 
 
 def cmd_check(args) -> int:
@@ -394,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("prompt", type=_text)
     g.add_argument("--negative", type=_text, default="", metavar="TEXT",
                    help='what the cues should not have, e.g. "vocals, drums" (guidance steers away from it)')
+    g.add_argument("--bpm", type=float, help="rank the candidates by how close their tempo came to this")
+    g.add_argument("--key", type=_text, help='rank the candidates by how close their key came to this, e.g. "A minor"')
     g.add_argument("-n", type=int, default=d.candidates, help=f"candidates, 1–{MAX_CANDIDATES} (default {d.candidates})")
     g.add_argument("-d", "--duration", type=float, default=d.duration, help=f"seconds (default {d.duration:g})")
     g.add_argument("--model", default=d.model, help=f"model name, see `cuedeck models` (default {d.model})")
@@ -459,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("--catid", help="one UCS CatID, e.g. AMBForst")
         a.add_argument("--category", help="a whole UCS category, e.g. AMBIENCE")
         a.add_argument("--kept", action="store_true", help="only the cues marked keep")
+        a.add_argument("--bpm", type=_bpm_range, metavar="BPM|LOW-HIGH",
+                       help="measured tempo, e.g. 110-130 (120 is ±2)")
+        a.add_argument("--key", type=_text, help='measured key, e.g. "A minor" or Am')
+        a.add_argument("--tone", choices=analysis.TONES, help="measured brightness")
+        a.add_argument("--sort", choices=SORTS, default="newest", help="order (default newest first)")
+        a.add_argument("--reverse", action="store_true", help="the other way round (e.g. highest BPM first)")
         a.add_argument("--limit", type=_count, default=None if name == "search" else 50)
         a.add_argument("--json", action="store_true", help="one JSON object per cue")
     for name, extra in [("show", None), ("rate", "rating"), ("tag", "tags"), ("untag", "tags"),
@@ -483,6 +520,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--repair", action="store_true",
                    help="remove orphan files and the rows of missing files (damaged files are only listed)")
     a.add_argument("--json", action="store_true")
+    acts.add_parser("measure", help="measure tempo, key, brightness… of the cues made before CueDeck measured them")
     a = acts.add_parser("export", help="export one cue as a tagged WAV/FLAC (UCS-named with a CatID)")
     a.add_argument("id", type=_id)
     _export_options(a, "the cue's own")

@@ -5,6 +5,9 @@ on the SQLite library."""
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from . import analysis
+from .analysis import Measures
+
 
 @dataclass(frozen=True)
 class Cue:
@@ -43,11 +46,17 @@ class Cue:
     notes: str
     keep: bool
     tags: tuple[str, ...]
+    target_bpm: float | None = None  # the tempo and key the request ranked its candidates by
+    target_key: str | None = None
+    measures: Measures | None = None  # None until measured (engine.analysis)
 
     def to_dict(self) -> dict:
+        """Every field, the measures among them (None until measured)."""
         d = asdict(self)
         d["path"] = str(self.path)
         d["tags"] = list(self.tags)
+        measured = d.pop("measures") or {}
+        d.update({name: measured.get(name) for name in Measures.__dataclass_fields__})
         return d
 
 
@@ -73,6 +82,14 @@ def provenance_text(cue: Cue) -> str:
             + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
             + (f"Generated on {cue.device.upper()} in {cue.precision}"
                + (f", {cue.place}" if cue.place else "") + "\n" if cue.device else "")
+            + (f"Ranked by {analysis.wanted(cue.target_bpm, cue.target_key)}\n"
+               if cue.target_bpm or cue.target_key else "")
+            + f"Measured: {analysis.summary(cue.measures)}\n"
             + f"{cue.duration:.2f} s, {cue.sample_rate} Hz, "
             f"{cue.channels} ch\nCreated {cue.created_at}\naudiocraft {cue.audiocraft_version}, "
             f"CueDeck {cue.cuedeck_version}\nsha256 {cue.sha256}\n{cue.path}")
+
+
+def ranked(cues: list[Cue], bpm: float | None, key: str | None) -> list[Cue]:
+    """`cues` closest to a wanted tempo and key first (unchanged when neither is wanted)."""
+    return sorted(cues, key=lambda cue: analysis.closeness(cue.measures, bpm, key))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import conditioning, cue_audio, paths
+from . import analysis, conditioning, cue_audio, paths
 from . import protocol as p
 from .cue import Cue
 from .errors import BadInput, GenerationFailed, NotFound
@@ -138,7 +138,7 @@ def keep(library, result: p.Result) -> list[Cue]:
         return library.add_batch(result.request, np.stack(audio), result.sample_rate,
                                  [c.seed for c in result.candidates], result.job_id,
                                  making.audiocraft_version, conditioned, device=making.device,
-                                 place=making.place)
+                                 place=making.place, measures=[c.measures for c in result.candidates])
     finally:
         discard(result.job_id)
 
@@ -164,13 +164,15 @@ def preview_file(index: int) -> str:
     return f"preview-{index + 1}.f32"
 
 
-def stage_candidates(folder: Path, audio: np.ndarray, seeds: list[int]) -> list[p.Candidate]:
-    """Each candidate of `audio` [candidates, channels, samples] as a file of the job's folder."""
+def stage_candidates(folder: Path, audio: np.ndarray, seeds: list[int], sample_rate: int) -> list[p.Candidate]:
+    """Each candidate of `audio` [candidates, channels, samples] as a file of the job's folder,
+    with its measures."""
     candidates = []
     for index, (samples, seed) in enumerate(zip(audio, seeds)):
         file = candidate_file(index)
         write_frames(folder / file, samples)
-        candidates.append(p.Candidate(index, seed, file, samples.shape[1], samples.shape[0]))
+        candidates.append(p.Candidate(index, seed, file, samples.shape[1], samples.shape[0],
+                                      analysis.measure(samples, sample_rate)))
     return candidates
 
 

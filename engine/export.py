@@ -30,7 +30,8 @@ PROVENANCE_FIELDS = ("id", "prompt", "negative", "model", "licence", "seed", "re
                      "batch_index", "top_k", "top_p", "temperature", "cfg_coef", "duration",
                      "sample_rate", "channels", "audiocraft_version", "cuedeck_version",
                      "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "catid",
-                     "rating", "tags", "notes")
+                     "rating", "tags", "notes", "target_bpm", "target_key", "bpm", "key", "loudness_lufs",
+                     "true_peak_db", "centroid_hz")
 
 
 @dataclass

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, exchange, faults, loudness, paths, registry, resources, staging, ucs
+from . import __version__, analysis, exchange, faults, loudness, paths, registry, resources, staging, ucs
+from .analysis import Measures
 from .audio_io import write_atomic, write_wav_atomic
 from .cue import Cue
 from .cue_audio import file_problem
@@ -34,6 +35,11 @@ DB_NAME = "library.sqlite3"
 AUDIO_DIR = "audio"
 MAX_TAG_CHARS = 64
 MAX_NOTES_CHARS = 10_000
+# What a search can sort by: name → column (ties newest first).
+SORTS = {"newest": "id", "rating": "rating", "prompt": "prompt COLLATE NOCASE", "model": "model",
+         "duration": "duration", "seed": "seed", "catid": "catid", "bpm": "bpm", "key": "musical_key",
+         "brightness": "centroid_hz", "loudness": "loudness_lufs", "peak": "true_peak_db",
+         "onsets": "onset_rate"}
 
 MIGRATIONS = [
     # 1: cues with their full provenance, and tags. (Statements are split on ";", so no
@@ -101,10 +107,25 @@ MIGRATIONS = [
     """
     ALTER TABLE cues ADD COLUMN negative TEXT NOT NULL DEFAULT '';
     """,
+    # 6: what each cue sounds like, measured (engine.analysis; all NULL until measured, then
+    # centroid_hz is set), and the tempo and key its request ranked candidates by.
+    """
+    ALTER TABLE cues ADD COLUMN bpm REAL;
+    ALTER TABLE cues ADD COLUMN bpm_confidence REAL;
+    ALTER TABLE cues ADD COLUMN musical_key TEXT;
+    ALTER TABLE cues ADD COLUMN key_confidence REAL;
+    ALTER TABLE cues ADD COLUMN true_peak_db REAL;
+    ALTER TABLE cues ADD COLUMN centroid_hz REAL;
+    ALTER TABLE cues ADD COLUMN onset_rate REAL;
+    ALTER TABLE cues ADD COLUMN target_bpm REAL;
+    ALTER TABLE cues ADD COLUMN target_key TEXT;
+    CREATE INDEX cues_by_bpm ON cues(bpm);
+    """,
 ]
 
 
-_COLUMNS = [f.name for f in fields(Cue) if f.name not in ("id", "tags")]
+_COLUMNS = [f.name for f in fields(Cue) if f.name not in ("id", "tags", "measures")]
+_MEASURED = {f.name: "musical_key" if f.name == "key" else f.name for f in fields(Measures)}  # field: column
 _SELECT = ("SELECT cues.*, (SELECT group_concat(tag, char(31)) FROM "
            "(SELECT tag FROM tags WHERE cue_id = cues.id ORDER BY tag)) AS tag_list FROM cues")
 
@@ -240,10 +261,11 @@ class Library:
     def add_batch(self, request: GenerationRequest, audio: np.ndarray, sample_rate: int,
                   seeds: list[int], job_id: str, audiocraft_version: str,
                   conditioning: tuple[str, str] | None = None, device: str | None = None,
-                  place: str | None = None) -> list[Cue]:
+                  place: str | None = None, measures: list[Measures | None] | None = None) -> list[Cue]:
         """Write each candidate's file, then all rows in one transaction. `conditioning` is
         (sha256, source) of the audio a continuation or melody started from; `device` and
-        `place` where the engine ran. (Results from the engine arrive through exchange.keep.)"""
+        `place` where the engine ran; `measures` each candidate's, where the engine measured
+        it (else the background pass does). (Results from the engine arrive through exchange.keep.)"""
         info = registry.get(request.model)
         if not np.isfinite(audio).all():
             raise GenerationFailed(f"{info.name} produced invalid samples (NaN or infinity); nothing "
@@ -276,6 +298,8 @@ class Library:
                             "negative": request.negative, "parent_id": request.parent_id,
                             "created_at": created,
                             "device": device, "precision": request.precision, "place": place,
+                            "target_bpm": request.bpm, "target_key": request.key,
+                            **_measure_columns(measures[index] if measures else None),
                         }
                         names = ", ".join(row)
                         marks = ", ".join(f":{k}" for k in row)
@@ -297,12 +321,16 @@ class Library:
 
     def find(self, text: str = "", tag: str | None = None, min_rating: int | None = None,
              model: str | None = None, catid: str | None = None, category: str | None = None,
-             kept: bool = False, limit: int | None = None, offset: int = 0) -> list[int]:
-        """Ids of the matching cues, newest first. `text` matches every word in prompt, tags,
-        notes, model, CatID or the CatID's UCS category and subcategory (any case); `catid`
-        is one UCS CatID, `category` a whole UCS category such as AMBIENCE; `kept` keeps only
-        the cues marked keep. Ids alone keep a search of a large library quick; `get_many`
-        fills in."""
+             kept: bool = False, bpm: tuple[float, float] | None = None, key: str | None = None,
+             tone: str | None = None, sort: str = "newest", descending: bool = False,
+             limit: int | None = None, offset: int = 0) -> list[int]:
+        """Ids of the matching cues, newest first unless `sort` (one of SORTS) says otherwise:
+        cues not measured yet come last in a sort by a measure. `text` matches every word in
+        prompt, tags, notes, model, CatID or the CatID's UCS category and subcategory (any
+        case); `catid` is one UCS CatID, `category` a whole UCS category such as AMBIENCE;
+        `kept` keeps only the cues marked keep; `bpm` a (low, high) tempo, `key` one key
+        ("A minor"), `tone` dark, neutral or bright (the measures, engine.analysis). Ids alone
+        keep a search of a large library quick; `get_many` fills in."""
         where, args = [], []
         for word in text.split():
             like = f"%{_escape_like(word)}%"
@@ -326,12 +354,31 @@ class Library:
         if catid:
             where.append("catid = ?")
             args.append(ucs.validate_catid(catid))
+        if bpm is not None:
+            where.append("bpm BETWEEN ? AND ?")
+            args += [float(bpm[0]), float(bpm[1])]
+        if key:
+            where.append("musical_key = ?")
+            args.append(_parsed(analysis.parse_key, key))
+        if tone:
+            bounds = {"dark": ("centroid_hz < ?", [analysis.DARK_HZ]),
+                      "bright": ("centroid_hz > ?", [analysis.BRIGHT_HZ]),
+                      "neutral": ("centroid_hz BETWEEN ? AND ?", [analysis.DARK_HZ, analysis.BRIGHT_HZ])}
+            if tone not in bounds:
+                raise BadInput(f"the tone is one of {', '.join(analysis.TONES)}; got {tone!r}")
+            where.append(bounds[tone][0])
+            args += bounds[tone][1]
         if category:
             ids = ucs.catids_in_category(category)
             where.append(f"catid IN ({', '.join('?' * len(ids))})")
             args += ids
+        if sort not in SORTS:
+            raise BadInput(f"sort by one of {', '.join(SORTS)}; got {sort!r}")
         sql = "SELECT id FROM cues" + (" WHERE " + " AND ".join(where) if where else "")
-        sql += " ORDER BY id DESC"
+        if sort != "newest":
+            sql += f" ORDER BY {SORTS[sort]} {'DESC' if descending else 'ASC'} NULLS LAST, id DESC"
+        else:
+            sql += f" ORDER BY id {'ASC' if descending else 'DESC'}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             args += [limit, offset]
@@ -359,8 +406,40 @@ class Library:
         values = {name: row[name] for name in _COLUMNS}
         values["path"] = self.root / row["path"]
         values["keep"] = bool(row["keep"])
+        measured = row["centroid_hz"] is not None
         return Cue(id=row["id"], tags=tuple(row["tag_list"].split("\x1f")) if row["tag_list"] else (),
+                   measures=Measures(**{f: row[c] for f, c in _MEASURED.items()}) if measured else None,
                    **values)
+
+    # -- measuring (engine.analysis) --------------------------------------------------------
+
+    def unmeasured(self, limit: int = 50, skip: tuple[int, ...] = ()) -> list[Cue]:
+        """Cues not measured yet (made before measuring, or kept without it), newest first."""
+        rows = self._db.execute(f"SELECT id FROM cues WHERE centroid_hz IS NULL AND id NOT IN "
+                                f"({', '.join('?' * len(skip))}) ORDER BY id DESC LIMIT ?", (*skip, limit))
+        return self.get_many([row[0] for row in rows])
+
+    def count_unmeasured(self) -> int:
+        return self._db.execute("SELECT count(*) FROM cues WHERE centroid_hz IS NULL").fetchone()[0]
+
+    def set_measures(self, cue_id: int, measures: Measures) -> Cue:
+        return self._update(cue_id, **_measure_columns(measures))
+
+    def measure_missing(self, measure_files=None, on_progress=lambda done, total: None) -> tuple[int, int]:
+        """Measure every cue not measured yet: (measured, unreadable). `measure_files(paths)`
+        gives each file's Measures or None (default: analysis.measure_files, here)."""
+        measure_files = measure_files or analysis.measure_files
+        total = self.count_unmeasured()
+        done, failed = 0, []
+        while batch := self.unmeasured(skip=tuple(failed)):
+            for cue, measures in zip(batch, measure_files([cue.path for cue in batch])):
+                if measures is None:
+                    failed.append(cue.id)
+                else:
+                    self.set_measures(cue.id, measures)
+                    done += 1
+                on_progress(done + len(failed), total)
+        return done, len(failed)
 
     # -- editing ------------------------------------------------------------------------
 
@@ -457,6 +536,17 @@ class Library:
         db.execute("INSERT OR REPLACE INTO timelines (name, data, modified_at) VALUES (?, ?, ?)",
                    (timeline.name, json.dumps(timeline.to_dict()),
                     datetime.now(timezone.utc).isoformat(timespec="milliseconds")))
+
+
+def _parsed(parse, text: str):
+    try:
+        return parse(text)
+    except ValueError as e:
+        raise BadInput(str(e)) from None
+
+
+def _measure_columns(measures: Measures | None) -> dict:
+    return {column: getattr(measures, name) if measures else None for name, column in _MEASURED.items()}
 
 
 def normalise_tag(tag: str) -> str:

@@ -12,10 +12,12 @@ import types
 import typing
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
+from .analysis import Measures
 from .errors import ProtocolError  # also p.ProtocolError, for the client and the worker
 from .request import GenerationRequest
 
-VERSION = 4  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library
+VERSION = 5  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library;
+# 5: each candidate measured
 
 
 # -- parts of messages ---------------------------------------------------------------------
@@ -41,6 +43,7 @@ class Candidate:
     file: str
     frames: int
     channels: int
+    measures: Measures | None = None  # tempo, key, …: measured where the audio was made
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ import math
 import secrets
 from dataclasses import asdict, dataclass, replace
 
-from . import registry
+from . import analysis, registry
+from .analysis import MAX_BPM, MIN_BPM
 from .errors import BadInput
 
 MAX_PROMPT_CHARS = 1000
@@ -34,6 +35,8 @@ class GenerationRequest:
     melody: str | None = None  # melody models: an audio file, or "cue:ID" for a library cue
     precision: str = "fp32"  # fp32 = the same tokens as audiocraft; bf16 or int8 = faster
     negative: str = ""  # what the cue should not be: guidance steers away from it
+    bpm: float | None = None  # a tempo to rank the candidates by (how close each came)
+    key: str | None = None  # a key to rank the candidates by, "A minor"
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
@@ -53,6 +56,14 @@ class GenerationRequest:
         if negative and self.cfg_coef == 1:
             raise BadInput("a negative prompt works through guidance, and cfg 1 turns guidance off; "
                            "raise cfg (3 is the default) or clear the negative prompt")
+        if self.bpm is not None:
+            _number_in("bpm", self.bpm, MIN_BPM, MAX_BPM)
+        key = self.key
+        if key is not None:
+            try:
+                key = analysis.parse_key(str(key))
+            except ValueError as e:
+                raise BadInput(str(e)) from None
         if self.precision not in PRECISIONS:
             raise BadInput(f"precision is one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.device not in DEVICES:
@@ -82,6 +93,7 @@ class GenerationRequest:
             seed = secrets.randbelow(highest + 1)
         _int_in("seed", seed, 0, highest, f" with {self.candidates} candidates (candidate i uses seed + i)")
         return replace(self, prompt=prompt, negative=negative, seed=seed, duration=float(self.duration),
+                       bpm=None if self.bpm is None else float(self.bpm), key=key,
                        top_p=float(self.top_p), temperature=float(self.temperature),
                        cfg_coef=float(self.cfg_coef), prompt_seconds=prompt_seconds)
 

@@ -108,7 +108,7 @@ class Worker:
                 prompt_audio=audio_in if given and given.kind == "prompt" else None,
                 melody=audio_in if given and given.kind == "melody" else None, on_audio=previews.add)
             self.send(p.Progress(job_id, SAVING, "saving"))
-            candidates = exchange.stage_candidates(folder, batch.audio, batch.seeds)
+            candidates = exchange.stage_candidates(folder, batch.audio, batch.seeds, batch.sample_rate)
             making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
                               given.sha256 if given else None, given.source if given else None)
             return p.Result(job_id, request, batch.sample_rate, candidates, making, batch.elapsed)

@@ -20,7 +20,7 @@ from ray_head import RAY, head
 
 
 TOKEN = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}
-SILENT_SECONDS = 30  # a desk's silence before the cluster gives back what it held
+SILENT_SECONDS = 15  # a desk's silence before the cluster gives back what it held
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,15 @@
 """`cuedeck` as a user runs it: separate processes, real worker, real files."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import soundfile as sf
 
 from conftest import run_cli
+from engine import analysis
+from engine.cue import ranked
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -25,9 +28,11 @@ def generate_json(*args):
 def test_generate_writes_n_readable_files_with_provenance_and_repeats_exactly(model, rate):
     first = generate_json("distant thunder", "-n", "3", "-d", "1.5", "--model", model, "--seed", "7")
     assert [c["seed"] for c in first] == [7, 8, 9]
-    for cue in first:
+    for rank, cue in enumerate(first, start=1):
         assert set(cue) == {"id", "path", "seed", "duration", "sample_rate", "channels", "sha256",
-                            "model", "licence", "parent_id"}
+                            "model", "licence", "parent_id", "rank", "measures"}
+        assert cue["rank"] == rank  # no tempo or key wanted: batch order
+        assert cue["measures"] == asdict(analysis.measure_files([cue["path"]])[0])  # measured where it was made
         data, file_rate = sf.read(cue["path"], always_2d=True)
         assert file_rate == rate == cue["sample_rate"] and data.shape == (int(1.5 * rate), 1)
         shown = json.loads(run_cli("library", "show", str(cue["id"]), "--json").stdout)
@@ -40,13 +45,18 @@ def test_generate_writes_n_readable_files_with_provenance_and_repeats_exactly(mo
         assert np.array_equal(sf.read(a["path"])[0], sf.read(b["path"])[0])
 
 
-def test_plain_output_lists_one_line_per_candidate_and_a_negative_prompt_is_recorded():
-    done = run_cli("generate", "click", "-n", "2", "-d", "0.5", "--seed", "1", "--negative", " drums ")
-    assert done.returncode == 0 and len(done.stdout.splitlines()) == 2
-    assert "seed 1" in done.stdout and ".wav" in done.stdout
-    for line in done.stdout.splitlines():  # (what a negative prompt does: test_fast_lm, test_generation)
-        shown = json.loads(run_cli("library", "show", line.split()[0], "--json").stdout)
-        assert shown["negative"] == "drums"
+def test_plain_output_lists_the_candidates_best_first_and_a_negative_prompt_is_recorded():
+    done = run_cli("generate", "click", "-n", "3", "-d", "0.5", "--seed", "1", "--negative", " drums ",
+                   "--bpm", "120", "--key", "am")
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 3
+    assert "seed 1" in done.stdout and ".wav" in done.stdout and " BPM · " not in done.stdout  # 0.5 s: no beat
+    ids = [int(line.split()[0]) for line in done.stdout.splitlines()]
+    with Library() as lib:
+        cues = lib.get_many(ids)
+    assert all(c.measures and c.measures.key and f"· {c.measures.key} ·" in done.stdout for c in cues)
+    assert ids == [c.id for c in ranked(cues, 120, "A minor")]  # the closest key first
+    for cue in cues:  # (what a negative prompt does: test_fast_lm, test_generation)
+        assert (cue.negative, cue.target_bpm, cue.target_key) == ("drums", 120, "A minor")
 
 
 @pytest.mark.parametrize("args, words", [

@@ -1,0 +1,68 @@
+"""Audio with known answers, made with numpy: beats at a tempo, chords and scales in a key.
+For the analysis tests and benchmarks/analysis.py."""
+
+import numpy as np
+
+RATE = 32000
+MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11, 12)
+MINOR_STEPS = (0, 2, 3, 5, 7, 8, 11, 12)  # harmonic minor: its leading tone names the key
+
+
+def _hit(seconds: float, rng, kind: str) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    if kind == "kick":
+        return np.sin(2 * np.pi * (50 * t + 60 * (1 - np.exp(-t * 30)) / 30)) * np.exp(-t * 12)
+    if kind == "snare":
+        return (rng.standard_normal(t.size) * 0.6 + np.sin(2 * np.pi * 190 * t)) * np.exp(-t * 25)
+    if kind == "hat":
+        noise = rng.standard_normal(t.size)
+        return np.diff(noise, prepend=0.0) * 0.25 * np.exp(-t * 80)
+    return np.sin(2 * np.pi * 1500 * t) * np.exp(-t * 60)  # click
+
+
+def beats(bpm: float, seconds: float = 8.0, pattern: str = "drums", seed: int = 0) -> np.ndarray:
+    """Mono audio [1, samples]: a drum pattern (kick on 1 and 3, snare on 2 and 4, hats on
+    the eighths) or a click on every beat with the bar's first accented."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int(seconds * RATE) + RATE)
+    beat = 60.0 / bpm
+    hits = []
+    for index in range(int(seconds / beat) + 1):
+        at = index * beat
+        if pattern == "clicks":
+            hits.append((at, "click", 1.0 if index % 4 == 0 else 0.5))
+        else:
+            hits.append((at, "kick" if index % 2 == 0 else "snare", 1.0))
+            hits.append((at, "hat", 0.6))
+            hits.append((at + beat / 2, "hat", 0.4))
+    for at, kind, gain in hits:
+        sound = gain * _hit(0.25, rng, kind)
+        start = int(at * RATE)
+        out[start:start + sound.size] += sound
+    return (0.5 * out[:int(seconds * RATE)] / np.abs(out).max())[None].astype(np.float32)
+
+
+def _tone(midi: float, seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * RATE)) / RATE
+    f = 440.0 * 2 ** ((midi - 69) / 12)
+    wave = sum(np.sin(2 * np.pi * f * k * t) / k for k in range(1, 5) if f * k < RATE / 2)
+    envelope = np.minimum(1.0, t / 0.01) * np.exp(-t * 1.5)
+    return wave * envelope
+
+
+def in_key(tonic: int, mode: str, kind: str = "chords") -> np.ndarray:
+    """Mono audio [1, samples] in the key of `tonic` (0 = C) and `mode`: a I–IV–V–I chord
+    progression (i–iv–V–i in minor), or the scale up from the tonic to its octave."""
+    steps = MAJOR_STEPS if mode == "major" else MINOR_STEPS
+    root = 48 + tonic
+    if kind == "scale":
+        parts = [_tone(root + 12 + step, 0.5) for step in steps] + [_tone(root + 12, 1.0)]
+    else:
+        def triad(degree):
+            return [root + 12 + steps[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
+        parts = []
+        for degree in (0, 3, 4, 0):
+            notes = triad(degree) + [root + steps[degree]]  # the bass doubles the chord's root
+            parts.append(sum(_tone(n, 1.5) for n in notes))
+    out = np.concatenate(parts)
+    return (0.5 * out / np.abs(out).max())[None].astype(np.float32)
