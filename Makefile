@@ -17,6 +17,7 @@ bench: setup
 	$(PY) benchmarks/export_speed.py
 	$(PY) benchmarks/handover_speed.py
 	$(PY) benchmarks/catid.py
+	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py --dtype int8
 

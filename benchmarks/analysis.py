@@ -4,7 +4,9 @@ clicks at 70–180 BPM, chord progressions and scales in all 24 keys. Prints the
 apart (tempo: half or double; key: relative, a fifth away, parallel), and the time per cue.
 Beside them, the same set through librosa's own tempo estimate and, where it is installed,
 essentia's RhythmExtractor2013 and KeyExtractor (AGPL, so CueDeck does not ship it; run this
-script with a Python that has it to compare).
+script with a Python that has it to compare). Last, the seams of loops (engine.loops) cut from
+the same beats and from noise: the wrap's sample step and spectral change against the typical
+ones inside each loop (seamless: both at most 1.0).
 
     .venv/bin/python benchmarks/analysis.py
 """
@@ -20,7 +22,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE.parent / "tests")]
 
 import numpy as np  # noqa: E402
 
-from engine import analysis  # noqa: E402
+from engine import analysis, loops  # noqa: E402
 from synthetic_music import RATE, beats, in_key  # noqa: E402
 
 TEMPI = [round(70 + 110 * k / 55, 1) for k in range(56)]  # 70 … 180 BPM, in steps of 2
@@ -105,6 +107,17 @@ def main() -> None:
         print("  missed:", miss)
     tempo, key, _, seconds = hit_rates(librosa_tempo)
     report("librosa.feature.tempo", tempo, key, seconds)
+    seams = []
+    for bpm in TEMPI[::4]:
+        frames = round(loops.length_seconds(bpm, 2, 4) * RATE)
+        material = beats(bpm, frames / RATE + loops.overhang_seconds(bpm), seed=int(bpm))
+        seams.append(loops.seam(loops.make_loop(material, RATE, frames, bpm), RATE))
+    for seed in range(10):
+        noise = np.random.default_rng(seed).standard_normal((2, 5 * RATE)).astype(np.float32) * 0.1
+        seams.append(loops.seam(loops.make_loop(noise, RATE, 3 * RATE, None), RATE))
+    print(f"loops: {sum(s.seamless for s in seams)}/{len(seams)} seamless (2 bars of beats at {len(TEMPI[::4])} "
+          f"tempi, 3 s of noise ×10); worst wrap step {max(s.step / s.typical_step for s in seams):.2f}× typical, "
+          f"worst spectral change {max(s.change / s.typical_change for s in seams):.2f}× typical")
     if importlib.util.find_spec("essentia"):
         tempo, key, misses, seconds = hit_rates(essentia_measures)
         report("essentia", tempo, key, seconds)

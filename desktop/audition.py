@@ -103,6 +103,8 @@ class Audition(QObject):
         """Start `cue` at `start` seconds, or play only its region `start`–`end` (a cue
         already playing fades out)."""
         asked = self._switch_to(cue.id)
+        if cue.loop:  # a loop auditions in a loop (L turns it off while it plays)
+            self.loop = True
         self._player.loop = self._loop_cues
         key = (cue.id, self.match_loudness)
         if key in self._cache:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QL
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine import analysis, registry, ucs
-from engine.cue import Cue, provenance_text
+from engine.cue import Cue, loop_text, provenance_text
 
 from . import theme
 from .flow_layout import FlowLayout
@@ -232,8 +232,11 @@ class CandidateCard(QFrame):
         cue = self.cue
         text = analysis.summary(cue.measures)
         wanted = analysis.wanted(cue.target_bpm, cue.target_key)
-        self.measured.setText(f"<small>{f'<b>{self.rank}</b> · ' if self.rank else ''}{escape(text)}</small>")
-        self.measured.setToolTip((f"Ranked {self.rank} by how close it came to {wanted}\n" if self.rank else "")
+        loop = f"⟲ {cue.bars} bars · " if cue.bars else "⟲ loop · " if cue.loop else ""
+        self.measured.setText(f"<small>{f'<b>{self.rank}</b> · ' if self.rank else ''}{loop}{escape(text)}</small>")
+        self.measured.setToolTip((f"A seamless {loop_text(cue)}: it auditions in a loop and repeats on the "
+                                  "timeline past its end\n" if cue.loop else "")
+                                 + (f"Ranked {self.rank} by how close it came to {wanted}\n" if self.rank else "")
                                  + "Measured: " + text + (f", {cue.measures.onset_rate:g} onsets/s, centroid "
                                                          f"{cue.measures.centroid_hz:g} Hz" if cue.measures else ""))
 

@@ -83,9 +83,16 @@ class PromptPanel(QWidget):
         for mode in ("major", "minor"):
             for note in NOTES:
                 self.key.addItem(f"{note} {mode}", f"{note} {mode}")
-        self.bpm.setToolTip("Rank the candidates by how close their measured tempo came to this (best first)")
+        self.bpm.setToolTip("The tempo: candidates come best first by how close their measured tempo came, "
+                            "and a loop of bars lasts that many bars at it")
         self.key.setToolTip("Rank the candidates by how close their measured key came to this (best first)")
-        for box in (self.seed, self.top_k, self.top_p, self.temperature, self.cfg, self.bpm):
+        self.loop = QCheckBox("Loop", toolTip="Each candidate a seamless loop: its end flows into its start; "
+                                              "samplers and DAWs read its loop points and tempo")
+        self.bars = QSpinBox(minimum=0, maximum=64, value=4, suffix=" bars", specialValueText="duration",
+                             toolTip="The loop's length in bars at the tempo (or \u201cduration\u201d: the "
+                                     "Duration's seconds, for ambiences and effects)")
+        self.beats_per_bar = QSpinBox(minimum=1, maximum=16, value=4, suffix="/4", toolTip="Beats per bar")
+        for box in (self.seed, self.top_k, self.top_p, self.temperature, self.cfg):
             box.setMinimumWidth(100)  # room for the digits at any window size
 
         self.advanced = QToolButton(text="Advanced", checkable=True, autoRaise=True)
@@ -102,10 +109,6 @@ class PromptPanel(QWidget):
         advanced.addRow("Top-p", self.top_p)
         advanced.addRow("Temperature", self.temperature)
         advanced.addRow("CFG", self.cfg)
-        rank_row = QHBoxLayout()
-        rank_row.addWidget(self.bpm, 1)
-        rank_row.addWidget(self.key, 1)
-        advanced.addRow("Rank by", rank_row)
         self.advanced.toggled.connect(fields.setVisible)
         self.advanced.toggled.connect(lambda on: self.advanced.setArrowType(
             Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow))
@@ -120,6 +123,11 @@ class PromptPanel(QWidget):
         info_row.addWidget(self.install, 0, Qt.AlignmentFlag.AlignTop)
         form.addRow("", info_row)
         form.addRow("Melody", self.melody_row)
+        tempo_row = QHBoxLayout()
+        for w in (self.bpm, self.key, self.loop, self.bars, self.beats_per_bar):
+            tempo_row.addWidget(w)
+        tempo_row.addStretch(1)
+        form.addRow("Tempo", tempo_row)
         self._melody_label = form.labelForField(self.melody_row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Candidates"))
@@ -139,11 +147,14 @@ class PromptPanel(QWidget):
         self.model.currentIndexChanged.connect(self._model_changed)
         self.model.currentIndexChanged.connect(self.model_changed)
         self.fixed_seed.toggled.connect(self.seed.setEnabled)
+        for signal in (self.loop.toggled, self.bars.valueChanged, self.bpm.valueChanged, self.beats_per_bar.valueChanged):
+            signal.connect(self._loop_changed)
         self.generate.clicked.connect(self.generate_requested)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.generate_requested.emit,
                       context=Qt.ShortcutContext.WindowShortcut)
         self._model_changed()
+        self._loop_changed()
 
     def set_presence(self, present: dict[str, bool]) -> None:
         """Mark which models are on this machine (checked off the UI thread)."""
@@ -170,6 +181,16 @@ class PromptPanel(QWidget):
         self.install.setText(f"Install {self._install_target}…")
         self.model_info.setText(f"{info.label}, {where}.")
 
+    def _loop_changed(self) -> None:
+        """A loop of bars lasts what its bars take at the tempo: the duration shows it."""
+        loop = self.loop.isChecked()
+        self.bars.setEnabled(loop)
+        self.beats_per_bar.setEnabled(loop and self.bars.value() > 0)
+        of_bars = loop and self.bars.value() > 0 and self.bpm.value() > 0
+        if of_bars:
+            self.duration.setValue(self.bars.value() * self.beats_per_bar.value() * 60 / self.bpm.value())
+        self.duration.setEnabled(not (loop and self.bars.value() > 0))
+
     def focus_prompt(self) -> None:
         self.prompt.setFocus()
 
@@ -181,7 +202,9 @@ class PromptPanel(QWidget):
             temperature=self.temperature.value(), cfg_coef=self.cfg.value(),
             seed=self.seed.value() if self.fixed_seed.isChecked() else None,
             melody=self._melody if self.melody_row.isVisibleTo(self) else None,
-            bpm=self.bpm.value() or None, key=self.key.currentData() or None)
+            bpm=self.bpm.value() or None, key=self.key.currentData() or None, loop=self.loop.isChecked(),
+            bars=(self.bars.value() or None) if self.loop.isChecked() else None,
+            beats_per_bar=self.beats_per_bar.value())
 
     def set_melody(self, melody: str | None, label: str) -> None:
         self._melody = melody
@@ -204,6 +227,7 @@ class PromptPanel(QWidget):
         settings.set("prompt/fixed_seed", self.fixed_seed.isChecked())
         settings.set("prompt/advanced", self.advanced.isChecked())
         settings.set("prompt/key", self.key.currentData())
+        settings.set("prompt/loop", self.loop.isChecked())
 
     def restore(self, settings) -> None:
         self.prompt.setPlainText(settings.get("prompt/text"))
@@ -215,8 +239,10 @@ class PromptPanel(QWidget):
         self.fixed_seed.setChecked(settings.get("prompt/fixed_seed"))
         self.advanced.setChecked(settings.get("prompt/advanced"))
         self.key.setCurrentIndex(max(self.key.findData(settings.get("prompt/key")), 0))
+        self.loop.setChecked(settings.get("prompt/loop"))
+        self._loop_changed()
 
     def _numbers(self) -> dict:
         return {"candidates": self.candidates, "duration": self.duration, "seed": self.seed,
                 "top_k": self.top_k, "top_p": self.top_p, "temperature": self.temperature,
-                "cfg": self.cfg, "bpm": self.bpm}
+                "cfg": self.cfg, "bpm": self.bpm, "bars": self.bars, "beats_per_bar": self.beats_per_bar}

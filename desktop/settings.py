@@ -11,7 +11,8 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "prompt/candidates": (int, 4), "prompt/duration": (float, 8.0), "prompt/seed": (int, 1),
     "prompt/top_k": (int, 250), "prompt/top_p": (float, 0.0), "prompt/temperature": (float, 1.0),
     "prompt/cfg": (float, 3.0), "prompt/fixed_seed": (bool, False), "prompt/advanced": (bool, False),
-    "prompt/bpm": (float, 0.0), "prompt/key": (str, ""),
+    "prompt/bpm": (float, 0.0), "prompt/key": (str, ""), "prompt/loop": (bool, False), "prompt/bars": (int, 4),
+    "prompt/beats_per_bar": (int, 4),
     "audio/device": (str, ""),  # "" is the system default
     "audio/loop": (bool, False), "audio/auto_audition": (bool, True), "audio/match_loudness": (bool, True),
     "engine/device": (str, "auto"), "engine/precision": (str, "fp32"),

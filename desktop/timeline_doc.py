@@ -104,7 +104,7 @@ class TimelineDocument(QObject):
                 for cue in cues:
                     first, last = regions.get(cue.id) or (0.0, cue.duration)
                     first, last = max(first, 0.0), min(last, cue.duration)
-                    t = t.add_clip(track, Clip(cue.id, start, first, last, cue.duration))
+                    t = t.add_clip(track, Clip(cue.id, start, first, last, cue.duration, repeats=cue.loop))
                     start += last - first
                 return t
             self.apply(edit)

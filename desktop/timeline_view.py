@@ -9,6 +9,7 @@ the mouse is released. Snapping follows the timeline's grid (hold Shift to bypas
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QInputDialog, QMenu, QWidget
@@ -438,7 +439,8 @@ class TimelineCanvas(QWidget):
             last = max(first + 1, int(math.ceil(len(data) * clip.end / cue.duration)))
             color = QColor(self.palette().text().color())
             color.setAlpha(90 if dim else 170)
-            image = overview_image(data[first:last], int(rect.width()), int(rect.height()), color,
+            shown = data.take(np.arange(first, last) % len(data), axis=0)  # a loop's repeats too
+            image = overview_image(shown, int(rect.width()), int(rect.height()), color,
                                    self.waveforms.common_scale)
             if len(self._images) > 500:
                 self._images.clear()

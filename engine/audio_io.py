@@ -12,8 +12,8 @@ from .staging import part_path
 WAVE_FORMAT_IEEE_FLOAT = 3
 
 
-def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """A 32-bit float WAV of `audio` [channels, samples].
+def float_wav_bytes(audio: np.ndarray, sample_rate: int, chunks: bytes = b"") -> bytes:
+    """A 32-bit float WAV of `audio` [channels, samples], with more `chunks` (e.g. a loop's).
 
     Written by hand rather than by libsndfile, whose float WAVs carry a PEAK chunk with a
     timestamp: the same audio must give the same bytes (and sha256) every time.
@@ -23,7 +23,7 @@ def float_wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     frames = audio.shape[1]
     fmt = struct.pack("<HHIIHHH", WAVE_FORMAT_IEEE_FLOAT, channels, sample_rate,
                       sample_rate * channels * 4, channels * 4, 32, 0)
-    chunks = (riff_chunk(b"fmt ", fmt) + riff_chunk(b"fact", struct.pack("<I", frames))
+    chunks = (riff_chunk(b"fmt ", fmt) + riff_chunk(b"fact", struct.pack("<I", frames)) + chunks
               + riff_chunk(b"data", data))
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
@@ -48,9 +48,9 @@ def write_atomic(path: Path, content: bytes) -> None:
         raise
 
 
-def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int) -> str:
+def write_wav_atomic(path: Path, audio: np.ndarray, sample_rate: int, chunks: bytes = b"") -> str:
     """Float WAV keeps exactly what the model produced (it may exceed full scale).
     Returns the file's sha256."""
-    content = float_wav_bytes(audio, sample_rate)
+    content = float_wav_bytes(audio, sample_rate, chunks)
     write_atomic(path, content)
     return hashlib.sha256(content).hexdigest()

@@ -32,6 +32,7 @@ class Metadata:
     reference: str = ""               # bext OriginatorReference (32 ASCII characters)
     loudness_lufs: float | None = None
     user: dict[str, str] = field(default_factory=dict)  # iXML USER fields (USER_FIELDS)
+    chunks: bytes = b""  # more RIFF chunks for a WAV (a loop's smpl and acid)
 
 
 def encode_samples(audio: np.ndarray, bits: str) -> bytes:
@@ -61,7 +62,7 @@ def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
     chunks = riff_chunk(b"fmt ", fmt + (struct.pack("<H", 0) if code == WAVE_FORMAT_IEEE_FLOAT else b""))
     if code == WAVE_FORMAT_IEEE_FLOAT:
         chunks += riff_chunk(b"fact", struct.pack("<I", audio.shape[0]))
-    chunks += riff_chunk(b"bext", _bext(meta)) + riff_chunk(b"iXML", _ixml(meta))
+    chunks += riff_chunk(b"bext", _bext(meta)) + riff_chunk(b"iXML", _ixml(meta)) + meta.chunks
     chunks += riff_chunk(b"data", encode_samples(audio, bits))
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 

@@ -92,7 +92,7 @@ def cmd_generate(args) -> int:
         top_k=args.top_k, top_p=args.top_p, temperature=args.temperature, cfg_coef=args.cfg,
         seed=args.seed, parent_id=args.continue_from, prompt_seconds=args.prompt_seconds,
         device=args.device, melody=_melody_argument(args.melody), precision=args.precision, bpm=args.bpm,
-        key=args.key).validated()
+        key=args.key, loop=args.loop, bars=args.bars, beats_per_bar=args.beats_per_bar).validated()
     if not args.cluster:
         registry.require_present(registry.get(request.model))  # (a cluster says what it has)
     show = sys.stderr.isatty()
@@ -365,7 +365,7 @@ def _add_clip(lib: Library, timeline: Timeline, args) -> Timeline:
     while len(timeline.tracks) < args.track:  # pipelines name the track they want
         timeline = timeline.add_track()
     end = cue.duration if args.out is None else args.out
-    clip = Clip(cue.id, args.at, args.in_, end, cue.duration, args.gain, args.fade_in, args.fade_out)
+    clip = Clip(cue.id, args.at, args.in_, end, cue.duration, args.gain, args.fade_in, args.fade_out, repeats=cue.loop)
     return timeline.add_clip(args.track - 1, clip)
 
 
@@ -423,8 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("prompt", type=_text)
     g.add_argument("--negative", type=_text, default="", metavar="TEXT",
                    help='what the cues should not have, e.g. "vocals, drums" (guidance steers away from it)')
-    g.add_argument("--bpm", type=float, help="rank the candidates by how close their tempo came to this")
+    g.add_argument("--bpm", type=float,
+                   help="the tempo: rank the candidates by how close theirs came to it; a loop's tempo")
     g.add_argument("--key", type=_text, help='rank the candidates by how close their key came to this, e.g. "A minor"')
+    g.add_argument("--loop", action="store_true",
+                   help="each candidate a seamless loop of --bars at --bpm, or of the duration (smpl/acid chunks)")
+    g.add_argument("--bars", type=int, help="with --loop and --bpm: the loop's length in bars")
+    g.add_argument("--beats-per-bar", type=int, default=d.beats_per_bar, help=f"default {d.beats_per_bar}")
     g.add_argument("-n", type=int, default=d.candidates, help=f"candidates, 1–{MAX_CANDIDATES} (default {d.candidates})")
     g.add_argument("-d", "--duration", type=float, default=d.duration, help=f"seconds (default {d.duration:g})")
     g.add_argument("--model", default=d.model, help=f"model name, see `cuedeck models` (default {d.model})")
@@ -540,7 +545,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--track", type=int, default=1, help="track number from 1; missing tracks are added")
     a.add_argument("--at", type=float, default=0.0, help="seconds from timeline zero")
     a.add_argument("--in", dest="in_", type=float, default=0.0, help="in-point in the cue, seconds")
-    a.add_argument("--out", type=float, help="out-point in the cue, seconds (default: its end)")
+    a.add_argument("--out", type=float,
+                   help="out-point in the cue, seconds (default: its end; past it, a loop cue repeats)")
     a.add_argument("--gain", type=float, default=0.0, help="clip gain in dB")
     a.add_argument("--fade-in", type=float, default=0.0, help="seconds")
     a.add_argument("--fade-out", type=float, default=0.0, help="seconds")

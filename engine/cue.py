@@ -46,8 +46,11 @@ class Cue:
     notes: str
     keep: bool
     tags: tuple[str, ...]
-    target_bpm: float | None = None  # the tempo and key the request ranked its candidates by
+    target_bpm: float | None = None  # the tempo and key the request asked for (a loop's tempo)
     target_key: str | None = None
+    loop: bool = False  # a seamless loop: its file carries smpl (and acid) chunks
+    bars: int | None = None  # a loop's bars of beats_per_bar beats at target_bpm
+    beats_per_bar: int | None = None
     measures: Measures | None = None  # None until measured (engine.analysis)
 
     def to_dict(self) -> dict:
@@ -63,10 +66,20 @@ class Cue:
 # The provenance of a cue, in the two forms it is shown: one line for the metadata inside an
 # exported file, several lines for the window (tooltips, the Details panel).
 
+def loop_text(cue: Cue) -> str:
+    """"loop of 4 bars of 4/4 at 120 BPM", "loop of 8.00 s", or '' for a cue that is not one."""
+    if not cue.loop:
+        return ""
+    if cue.bars:
+        return f"loop of {cue.bars} bars of {cue.beats_per_bar}/4 at {cue.target_bpm:g} BPM"
+    return f"loop of {cue.duration:.2f} s"
+
+
 def provenance_line(cue: Cue) -> str:
     """For file metadata (BWF description, iXML notes)."""
     negative = f" | not: {cue.negative}" if cue.negative else ""
-    return (f"{cue.prompt}{negative} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+    loop = f" | {loop_text(cue)}" if cue.loop else ""
+    return (f"{cue.prompt}{negative}{loop} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
             f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
             f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
 
@@ -82,6 +95,7 @@ def provenance_text(cue: Cue) -> str:
             + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
             + (f"Generated on {cue.device.upper()} in {cue.precision}"
                + (f", {cue.place}" if cue.place else "") + "\n" if cue.device else "")
+            + (f"A seamless {loop_text(cue)}\n" if cue.loop else "")
             + (f"Ranked by {analysis.wanted(cue.target_bpm, cue.target_key)}\n"
                if cue.target_bpm or cue.target_key else "")
             + f"Measured: {analysis.summary(cue.measures)}\n"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, faults, loudness, resources, staging, ucs
+from . import __version__, bwf, faults, loops, loudness, resources, staging, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
@@ -144,7 +144,9 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
         description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
         project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
-        user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating))
+        user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
+        chunks=loops.chunks(audio.shape[0], rate, cue.target_bpm, cue.bars, cue.beats_per_bar,
+                            cue.measures.key if cue.measures else None) if cue.loop and fmt == "wav" else b"")
     name = ucs_name(cue)
     tmp = staging.part_path(out_dir / f"{name}.{fmt}")
     try:
@@ -166,7 +168,7 @@ def ucs_name(cue: Cue) -> str:
 # -- pieces ------------------------------------------------------------------------------
 
 def _whole(cue: Cue) -> Clip:
-    return Clip(cue.id, 0.0, 0.0, cue.duration, cue.duration)
+    return Clip(cue.id, 0.0, 0.0, cue.duration, cue.duration, repeats=cue.loop)
 
 
 def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cue], rate: int,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, analysis, exchange, faults, loudness, paths, registry, resources, staging, ucs
+from . import __version__, analysis, exchange, faults, loops, loudness, paths, registry, resources, staging, ucs
 from .analysis import Measures
 from .audio_io import write_atomic, write_wav_atomic
 from .cue import Cue
@@ -108,7 +108,8 @@ MIGRATIONS = [
     ALTER TABLE cues ADD COLUMN negative TEXT NOT NULL DEFAULT '';
     """,
     # 6: what each cue sounds like, measured (engine.analysis; all NULL until measured, then
-    # centroid_hz is set), and the tempo and key its request ranked candidates by.
+    # centroid_hz is set), the tempo and key its request asked for, and whether it is a loop
+    # (of `bars` at that tempo, when it has one).
     """
     ALTER TABLE cues ADD COLUMN bpm REAL;
     ALTER TABLE cues ADD COLUMN bpm_confidence REAL;
@@ -119,6 +120,9 @@ MIGRATIONS = [
     ALTER TABLE cues ADD COLUMN onset_rate REAL;
     ALTER TABLE cues ADD COLUMN target_bpm REAL;
     ALTER TABLE cues ADD COLUMN target_key TEXT;
+    ALTER TABLE cues ADD COLUMN loop INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cues ADD COLUMN bars INTEGER;
+    ALTER TABLE cues ADD COLUMN beats_per_bar INTEGER;
     CREATE INDEX cues_by_bpm ON cues(bpm);
     """,
 ]
@@ -278,7 +282,12 @@ class Library:
         ids = []
         with self._journal(files):
             try:
-                digests = [write_wav_atomic(path, candidate, sample_rate) for path, candidate in zip(files, audio)]
+                digests = []
+                for index, (path, candidate) in enumerate(zip(files, audio)):
+                    key = measures[index].key if measures and measures[index] else None
+                    chunks = loops.chunks(audio.shape[-1], sample_rate, request.bpm, request.bars,
+                                          request.beats_per_bar, key) if request.loop else b""
+                    digests.append(write_wav_atomic(path, candidate, sample_rate, chunks))
                 faults.point("library.files-in-place")
                 with self.transaction() as db:
                     for index, (path, digest) in enumerate(zip(files, digests)):
@@ -298,7 +307,8 @@ class Library:
                             "negative": request.negative, "parent_id": request.parent_id,
                             "created_at": created,
                             "device": device, "precision": request.precision, "place": place,
-                            "target_bpm": request.bpm, "target_key": request.key,
+                            "target_bpm": request.bpm, "target_key": request.key, "loop": int(request.loop),
+                            "bars": request.bars, "beats_per_bar": request.beats_per_bar if request.bars else None,
                             **_measure_columns(measures[index] if measures else None),
                         }
                         names = ", ".join(row)
@@ -406,6 +416,7 @@ class Library:
         values = {name: row[name] for name in _COLUMNS}
         values["path"] = self.root / row["path"]
         values["keep"] = bool(row["keep"])
+        values["loop"] = bool(row["loop"])
         measured = row["centroid_hz"] is not None
         return Cue(id=row["id"], tags=tuple(row["tag_list"].split("\x1f")) if row["tag_list"] else (),
                    measures=Measures(**{f: row[c] for f, c in _MEASURED.items()}) if measured else None,

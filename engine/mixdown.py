@@ -40,7 +40,7 @@ def check(timeline: Timeline, cues: dict[int, Cue]) -> None:
             if not Path(cue.path).is_file():
                 raise BadInput(f"cue {cue.id} ({cue.prompt[:40]!r}), used by {where}, has lost its file "
                                f"{cue.path}; restore the file or remove the clip")
-            if clip.end > cue.duration + TOLERANCE_S:
+            if clip.end > cue.duration + TOLERANCE_S and not clip.repeats:
                 raise BadInput(f"{where} ends at {clip.end:.3f} s into cue {cue.id}, which is only "
                                f"{cue.duration:.3f} s long; trim the clip")
 
@@ -89,9 +89,11 @@ def _load(cue: Cue, rate: int, channels: int) -> np.ndarray:
 
 def _place(stem: np.ndarray, source: np.ndarray, clip: Clip, rate: int) -> None:
     """Add the clip's part of `source`, with its gain and fades, into `stem`."""
-    first, last = round(clip.start * rate), min(round(clip.end * rate), len(source))
-    at = round(clip.at * rate)
-    piece = source[first:last][: len(stem) - at]
+    first, at = round(clip.start * rate), round(clip.at * rate)
+    if clip.repeats:  # round and round the loop
+        piece = source.take(np.arange(first, min(round(clip.end * rate), first + len(stem) - at)) % len(source), axis=0)
+    else:
+        piece = source[first:min(round(clip.end * rate), len(source))][: len(stem) - at]
     n = len(piece)
     if n == 0:
         return

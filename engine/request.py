@@ -4,7 +4,7 @@ import math
 import secrets
 from dataclasses import asdict, dataclass, replace
 
-from . import analysis, registry
+from . import analysis, loops, registry
 from .analysis import MAX_BPM, MIN_BPM
 from .errors import BadInput
 
@@ -35,8 +35,11 @@ class GenerationRequest:
     melody: str | None = None  # melody models: an audio file, or "cue:ID" for a library cue
     precision: str = "fp32"  # fp32 = the same tokens as audiocraft; bf16 or int8 = faster
     negative: str = ""  # what the cue should not be: guidance steers away from it
-    bpm: float | None = None  # a tempo to rank the candidates by (how close each came)
+    bpm: float | None = None  # a tempo to rank the candidates by (how close each came); a loop's tempo
     key: str | None = None  # a key to rank the candidates by, "A minor"
+    loop: bool = False  # each candidate a seamless loop of `duration` seconds, or of `bars` at `bpm`
+    bars: int | None = None  # a loop's length in bars of `beats_per_bar` beats (needs bpm)
+    beats_per_bar: int = 4
 
     def validated(self) -> "GenerationRequest":
         """Return the request with a seed filled in, or raise BadInput naming what is wrong."""
@@ -64,6 +67,7 @@ class GenerationRequest:
                 key = analysis.parse_key(str(key))
             except ValueError as e:
                 raise BadInput(str(e)) from None
+        duration = self._loop_duration(info)
         if self.precision not in PRECISIONS:
             raise BadInput(f"precision is one of {', '.join(PRECISIONS)}; got {self.precision!r}")
         if self.device not in DEVICES:
@@ -92,10 +96,39 @@ class GenerationRequest:
         if seed is None:
             seed = secrets.randbelow(highest + 1)
         _int_in("seed", seed, 0, highest, f" with {self.candidates} candidates (candidate i uses seed + i)")
-        return replace(self, prompt=prompt, negative=negative, seed=seed, duration=float(self.duration),
+        return replace(self, prompt=prompt, negative=negative, seed=seed, duration=duration,
                        bpm=None if self.bpm is None else float(self.bpm), key=key,
                        top_p=float(self.top_p), temperature=float(self.temperature),
                        cfg_coef=float(self.cfg_coef), prompt_seconds=prompt_seconds)
+
+    def _loop_duration(self, info) -> float:
+        """The duration: a loop's `bars` at `bpm`, which with the overhang the engine generates
+        past a loop's end must fit the model."""
+        if not self.loop:
+            if self.bars is not None:
+                raise BadInput("bars make a loop: ask for a loop too (--loop), or give a duration instead")
+            return float(self.duration)
+        if self.parent_id is not None:
+            raise BadInput("a continuation cannot also be a loop (its start is the cue it continues); use one or the "
+                           "other")
+        _int_in("beats per bar", self.beats_per_bar, 1, 16)
+        duration = float(self.duration)
+        if self.bars is not None:
+            if self.bpm is None:
+                raise BadInput("a loop of bars needs a tempo: give its BPM (--bpm 120), or a duration in seconds instead")
+            _int_in("bars", self.bars, 1, 64)
+            duration = loops.length_seconds(self.bpm, self.bars, self.beats_per_bar)
+        longest = info.longest - loops.overhang_seconds(self.bpm)
+        if not MIN_DURATION <= duration <= longest:
+            what = f"{self.bars} bars at {self.bpm:g} BPM" if self.bars else "its duration"
+            raise BadInput(f"a loop of {what} is {duration:.2f} s; {info.name} loops last {MIN_DURATION:g} to "
+                           f"{longest:.2f} s (it generates {loops.overhang_seconds(self.bpm):.2f} s past a loop's "
+                           "end): change the bars, tempo or duration")
+        return duration
+
+    def generated_seconds(self) -> float:
+        """What the model generates: a loop's length and its overhang."""
+        return self.duration + (loops.overhang_seconds(self.bpm) if self.loop else 0.0)
 
     def candidate_seeds(self) -> list[int]:
         """Each candidate's own seed: the request's seed plus the candidate's index."""

@@ -30,6 +30,7 @@ class Clip:
     gain_db: float = 0.0
     fade_in: float = 0.0
     fade_out: float = 0.0
+    repeats: bool = False  # a loop cue's clip: past the cue's end it plays from its start again
 
     @property
     def length(self) -> float:
@@ -45,9 +46,11 @@ class Clip:
             raise BadInput("clip times and gains must be numbers")
         if not 0 <= self.at <= MAX_SECONDS:
             raise BadInput(f"a clip starts between 0 and {MAX_SECONDS:g} s on the timeline; got {self.at:g}")
-        if not 0 <= self.start < self.end <= self.source_duration + 1e-9:
+        last = MAX_SECONDS if self.repeats else self.source_duration + 1e-9  # a loop goes round
+        if not (0 <= self.start < self.end <= last and self.start < self.source_duration):
             raise BadInput(f"in and out must lie inside cue {self.cue_id} (0–{self.source_duration:.3f} s) "
-                           f"with in before out; got in {self.start:g}, out {self.end:g}")
+                           f"with in before out; got in {self.start:g}, out {self.end:g}"
+                           + ("" if self.repeats else " (only a loop cue repeats past its end)"))
         _check_gain(self.gain_db, "clip gain")
         if self.fade_in < 0 or self.fade_out < 0 or self.fade_in + self.fade_out > self.length + 1e-9:
             raise BadInput(f"fades must be ≥ 0 s and together fit in the clip ({self.length:.3f} s); "
@@ -149,13 +152,14 @@ class Timeline:
 
     def trim_clip(self, track: int, index: int, edge: str, seconds: float) -> "Timeline":
         """Move the clip's left edge (its start in the cue and on the timeline move
-        together, the rest stays put) or its right edge to timeline time `seconds`."""
+        together, the rest stays put) or its right edge to timeline time `seconds` (past the
+        cue's end for a loop cue, which then repeats)."""
         c = self.clip(track, index)
         if edge == "left":
             delta = min(max(seconds - c.at, -c.start, -c.at), c.length - 0.01)
             fade_in = min(c.fade_in, c.length - delta - c.fade_out)
             return self.set_clip(track, index, at=c.at + delta, start=c.start + delta, fade_in=max(0.0, fade_in))
-        end = min(max(c.start + (seconds - c.at), c.start + 0.01), c.source_duration)
+        end = min(max(c.start + (seconds - c.at), c.start + 0.01), MAX_SECONDS if c.repeats else c.source_duration)
         fade_out = min(c.fade_out, end - c.start - c.fade_in)
         return self.set_clip(track, index, end=end, fade_out=max(0.0, fade_out))
 

@@ -16,9 +16,12 @@ import threading
 import time
 import traceback
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
-from .. import exchange, paths, resources, staging
+import numpy as np
+
+from .. import exchange, loops, paths, resources, staging
 from .. import protocol as p
 from ..errors import BadInput, Cancelled, CueDeckError
 
@@ -103,12 +106,17 @@ class Worker:
                                       f"request wants {wanted or 'none'}; its client must stage it")
             audio_in = exchange.read_conditioning(folder, given) if given else None
             previews = _Previews(job_id, folder, self.send)
+            material = replace(request, duration=request.generated_seconds(), loop=False, bars=None)
             batch = self._generator.generate(
-                request, on_progress, should_cancel,
+                material, on_progress, should_cancel,
                 prompt_audio=audio_in if given and given.kind == "prompt" else None,
                 melody=audio_in if given and given.kind == "melody" else None, on_audio=previews.add)
             self.send(p.Progress(job_id, SAVING, "saving"))
-            candidates = exchange.stage_candidates(folder, batch.audio, batch.seeds, batch.sample_rate)
+            audio = batch.audio
+            if request.loop:  # cut each candidate's loop from its material, to the frame
+                frames = round(request.duration * batch.sample_rate)
+                audio = np.stack([loops.make_loop(a, batch.sample_rate, frames, request.bpm) for a in audio])
+            candidates = exchange.stage_candidates(folder, audio, batch.seeds, batch.sample_rate)
             making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
                               given.sha256 if given else None, given.source if given else None)
             return p.Result(job_id, request, batch.sample_rate, candidates, making, batch.elapsed)

@@ -1,5 +1,6 @@
-"""The measures in the window: cards show them (best first when a job wanted a tempo or key),
-the library lists, filters and sorts by them, and older cues are measured in the background."""
+"""Musical control in the window: cards show the measures (best first when a job wanted a tempo
+or key), the library lists, filters and sorts by them, older cues are measured in the
+background; loops are asked for in bars at a tempo and audition in a loop."""
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -84,15 +85,43 @@ def test_a_job_that_wanted_a_tempo_and_key_shows_its_candidates_best_first(qtbot
     assert "Ranked by 120 BPM, A minor" in best.toolTip() and "Measured: 121 BPM" in best.toolTip()
 
 
-def test_the_prompt_panel_asks_for_a_tempo_and_key_and_remembers_them(qtbot):
+def test_the_prompt_panel_asks_for_a_tempo_key_and_loop_and_remembers_them(qtbot):
     first = MainWindow(open_settings())
     qtbot.addWidget(first)
-    assert (first.prompt.request().bpm, first.prompt.request().key) == (None, None)  # any: batch order
-    first.prompt.bpm.setValue(128)
-    first.prompt.key.setCurrentIndex(first.prompt.key.findData("F# minor"))
+    panel = first.prompt
+    panel.prompt.setPlainText("groove")
+    request = panel.request()
+    assert (request.bpm, request.key, request.loop) == (None, None, False)  # any: batch order, no loop
+    assert not panel.bars.isEnabled()
+    panel.bpm.setValue(128)
+    panel.key.setCurrentIndex(panel.key.findData("F# minor"))
+    panel.loop.setChecked(True)
+    panel.bars.setValue(8)
+    assert panel.duration.value() == 15.0 and not panel.duration.isEnabled()  # 8 bars of 4 at 128 BPM
     first.close()
     again = MainWindow(open_settings())
     qtbot.addWidget(again)
-    request = again.prompt.request()
-    assert (request.bpm, request.key) == (128, "F# minor")
+    request = again.prompt.request().validated()
+    assert (request.bpm, request.key, request.loop, request.bars, request.duration) == (128, "F# minor", True, 8, 15)
+    again.prompt.bars.setValue(0)  # a loop of the duration's seconds, for ambiences
+    assert again.prompt.duration.isEnabled() and again.prompt.request().bars is None
     again.close()
+
+
+def test_a_loop_generated_in_the_window_says_so_and_auditions_in_a_loop(qtbot, window):
+    window.prompt.prompt.setPlainText("drum loop")
+    window.prompt.candidates.setValue(1)
+    window.prompt.bpm.setValue(120)
+    window.prompt.loop.setChecked(True)
+    window.prompt.bars.setValue(1)
+    qtbot.keyClick(window.prompt.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    (card,) = window.grid.groups[0].cards
+    qtbot.waitUntil(lambda: card.cue is not None, timeout=120_000)
+    assert card.cue.loop and card.cue.duration == 2.0 and "⟲ 1 bars" in card.measured.text()
+    assert not window.audition.loop
+    window.grid.setFocus()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: window.audition.playing and window.audition.loop)  # a loop loops, L shows it
+    assert window.loop_action.isChecked()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not window.audition.playing)
