@@ -50,6 +50,8 @@ def measure(audio: np.ndarray, sample_rate: int) -> Measures:
     from scipy.signal import resample_poly
 
     audio = np.asarray(audio, dtype=np.float32)
+    if not np.isfinite(audio).all():  # nothing to measure (the library refuses such audio, saying why)
+        return Measures(None, 0.0, None, 0.0, None, 0.0, 0.0)
     peak = float(np.abs(resample_poly(audio, 4, 1, axis=-1)).max()) if audio.size else 0.0
     true_peak = round(20 * math.log10(peak), 2) if peak > 0 else None
     mono = librosa.resample(audio.mean(axis=0), orig_sr=sample_rate, target_sr=RATE, res_type="soxr_hq")

@@ -104,6 +104,7 @@ class GenerationRequest:
     def _loop_duration(self, info) -> float:
         """The duration: a loop's `bars` at `bpm`, which with the overhang the engine generates
         past a loop's end must fit the model."""
+        _int_in("beats per bar", self.beats_per_bar, 1, 16)
         if not self.loop:
             if self.bars is not None:
                 raise BadInput("bars make a loop: ask for a loop too (--loop), or give a duration instead")
@@ -111,7 +112,6 @@ class GenerationRequest:
         if self.parent_id is not None:
             raise BadInput("a continuation cannot also be a loop (its start is the cue it continues); use one or the "
                            "other")
-        _int_in("beats per bar", self.beats_per_bar, 1, 16)
         duration = float(self.duration)
         if self.bars is not None:
             if self.bpm is None:

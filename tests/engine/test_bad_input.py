@@ -49,8 +49,15 @@ CASES = [
         ("-n", ("0", "9", "-1", "NaN", HUGE)), ("-d", ("0", "-1", "NaN", "inf", "1e400", "10000")),
         ("--seed", ("-1", "4294967296", HUGE, "NaN")), ("--top-k", ("-1", "100000", "NaN")),
         ("--top-p", ("-0.1", "1.5", "NaN")), ("--temperature", ("-1", "NaN", "inf", "11")),
-        ("--cfg", ("-1", "NaN", "31")), ("--precision", ("fp8", "")), ("--device", ("tpu", NON_UTF8))]
+        ("--cfg", ("-1", "NaN", "31")), ("--precision", ("fp8", "")), ("--device", ("tpu", NON_UTF8)),
+        ("--bpm", ("0", "-1", "NaN", "inf", "1e400", "1000")), ("--key", ("", "H", "A dorian", NON_UTF8, LONG)),
+        ("--bars", ("1", "0", "-1", "NaN", HUGE)), ("--beats-per-bar", ("0", "17", "NaN"))]
       for v in values],
+    *[(["generate", "pad", "--loop", flag, "{}"], v) for flag, values in [
+        ("--bars", ("0", "65", HUGE)), ("-d", ("0.1", "200")), ("--continue", ("1",))] for v in values],
+    *[(["library", "search", flag, "{}"], v) for flag, values in [
+        ("--bpm", ("fast", "", "-5", "NaN", "1-2-3", LONG)), ("--key", ("Z minor", "A dorian", NON_UTF8)),
+        ("--tone", ("shiny", "")), ("--sort", ("colour", ""))] for v in values],
     *[(["export", "T", "--out", "{out}", flag, "{}"], v) for flag, values in [
         ("--rate", ("0", "-1", "1000000", "NaN", HUGE)), ("--bits", ("8", "")), ("--format", ("mp3", NON_UTF8))]
       for v in values],
