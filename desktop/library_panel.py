@@ -11,8 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QHBoxLay
 from engine import analysis, registry, ucs
 from engine.cue import Cue, provenance_text
 
-from .candidate_card import CUE_MIME, cue_mime_data, ucs_completer
 from . import theme
+from .candidate_card import CUE_MIME, cue_mime_data, ucs_completer
 from .cue_keys import cue_action
 from .waveform import overview_image
 
@@ -188,9 +188,8 @@ class LibraryPanel(QWidget):
                                toolTip="Measured tempo: 120 (±2) or a range, 110-130")
         self.key = QComboBox()
         self.key.addItem("any key", None)
-        for mode in ("major", "minor"):
-            for note in analysis.NOTES:
-                self.key.addItem(f"{note} {mode}", f"{note} {mode}")
+        for key in analysis.KEYS:
+            self.key.addItem(key, key)
         self.tone = QComboBox(toolTip="Measured brightness (spectral centroid)")
         self.tone.addItem("any tone", None)
         for tone in analysis.TONES:
@@ -221,13 +220,14 @@ class LibraryPanel(QWidget):
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._context_menu)
 
-        filters = QHBoxLayout()
-        for w in (self.tag, self.rating, self.model_filter, self.category, self.tempo, self.key, self.tone):
-            if isinstance(w, QComboBox):
-                w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-                w.setMinimumContentsLength(4)
-            filters.addWidget(w)
-        self.tempo.setMinimumWidth(60)
+        filters, measured = QHBoxLayout(), QHBoxLayout()  # what a cue is; what it sounds like
+        for row, widgets in ((filters, (self.tag, self.rating, self.model_filter, self.category)),
+                             (measured, (self.tempo, self.key, self.tone))):
+            for w in widgets:
+                if isinstance(w, QComboBox):
+                    w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                    w.setMinimumContentsLength(4)
+                row.addWidget(w)
         search = QHBoxLayout()
         search.addWidget(self.search, 1)
         search.addWidget(self.kept)
@@ -235,6 +235,7 @@ class LibraryPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(search)
         layout.addLayout(filters)
+        layout.addLayout(measured)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.count)
 

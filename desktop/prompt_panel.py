@@ -7,7 +7,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QToolButton, QVBoxLayout, QWidget)
 
 from engine import registry
-from engine.analysis import MAX_BPM, NOTES
+from engine.analysis import KEYS, MAX_BPM
 from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION,
                             GenerationRequest)
 
@@ -80,9 +80,8 @@ class PromptPanel(QWidget):
                                   specialValueText="any tempo")
         self.key = QComboBox()
         self.key.addItem("any key", "")
-        for mode in ("major", "minor"):
-            for note in NOTES:
-                self.key.addItem(f"{note} {mode}", f"{note} {mode}")
+        for key in KEYS:
+            self.key.addItem(key, key)
         self.bpm.setToolTip("The tempo: candidates come best first by how close their measured tempo came, "
                             "and a loop of bars lasts that many bars at it")
         self.key.setToolTip("Rank the candidates by how close their measured key came to this (best first)")
@@ -123,12 +122,12 @@ class PromptPanel(QWidget):
         info_row.addWidget(self.install, 0, Qt.AlignmentFlag.AlignTop)
         form.addRow("", info_row)
         form.addRow("Melody", self.melody_row)
+        self._melody_label = form.labelForField(self.melody_row)
         tempo_row = QHBoxLayout()
         for w in (self.bpm, self.key, self.loop, self.bars, self.beats_per_bar):
             tempo_row.addWidget(w)
         tempo_row.addStretch(1)
         form.addRow("Tempo", tempo_row)
-        self._melody_label = form.labelForField(self.melody_row)
         row = QHBoxLayout()
         row.addWidget(QLabel("Candidates"))
         row.addWidget(self.candidates)
@@ -147,8 +146,9 @@ class PromptPanel(QWidget):
         self.model.currentIndexChanged.connect(self._model_changed)
         self.model.currentIndexChanged.connect(self.model_changed)
         self.fixed_seed.toggled.connect(self.seed.setEnabled)
-        for signal in (self.loop.toggled, self.bars.valueChanged, self.bpm.valueChanged, self.beats_per_bar.valueChanged):
-            signal.connect(self._loop_changed)
+        for changed in (self.loop.toggled, self.bars.valueChanged, self.bpm.valueChanged,
+                        self.beats_per_bar.valueChanged):
+            changed.connect(self._loop_changed)
         self.generate.clicked.connect(self.generate_requested)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(keys), self, self.generate_requested.emit,

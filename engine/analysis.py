@@ -21,6 +21,7 @@ _SPELLINGS = {"DB": 1, "D#": 3, "GB": 6, "G#": 8, "A#": 10, "CB": 11, "E#": 5, "
 # Krumhansl–Kessler key profiles (probe-tone ratings), tonic first.
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+KEYS = tuple(f"{note} {mode}" for mode in ("major", "minor") for note in NOTES)  # as the library writes them
 DARK_HZ, BRIGHT_HZ = 1200.0, 3000.0  # spectral centroid below which a cue is dark, above which bright
 TONES = ("dark", "neutral", "bright")
 

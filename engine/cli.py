@@ -365,7 +365,8 @@ def _add_clip(lib: Library, timeline: Timeline, args) -> Timeline:
     while len(timeline.tracks) < args.track:  # pipelines name the track they want
         timeline = timeline.add_track()
     end = cue.duration if args.out is None else args.out
-    clip = Clip(cue.id, args.at, args.in_, end, cue.duration, args.gain, args.fade_in, args.fade_out, repeats=cue.loop)
+    clip = Clip(cue.id, args.at, args.in_, end, cue.duration, args.gain, args.fade_in, args.fade_out,
+                repeats=cue.loop)
     return timeline.add_clip(args.track - 1, clip)
 
 
@@ -425,7 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='what the cues should not have, e.g. "vocals, drums" (guidance steers away from it)')
     g.add_argument("--bpm", type=float,
                    help="the tempo: rank the candidates by how close theirs came to it; a loop's tempo")
-    g.add_argument("--key", type=_text, help='rank the candidates by how close their key came to this, e.g. "A minor"')
+    g.add_argument("--key", type=_text,
+                   help='rank the candidates by how close their key came to this, e.g. "A minor"')
     g.add_argument("--loop", action="store_true",
                    help="each candidate a seamless loop of --bars at --bpm, or of the duration (smpl/acid chunks)")
     g.add_argument("--bars", type=int, help="with --loop and --bpm: the loop's length in bars")

@@ -115,7 +115,8 @@ class GenerationRequest:
         duration = float(self.duration)
         if self.bars is not None:
             if self.bpm is None:
-                raise BadInput("a loop of bars needs a tempo: give its BPM (--bpm 120), or a duration in seconds instead")
+                raise BadInput("a loop of bars needs a tempo: give its BPM (--bpm 120), or a duration in seconds "
+                               "instead")
             _int_in("bars", self.bars, 1, 64)
             duration = loops.length_seconds(self.bpm, self.bars, self.beats_per_bar)
         longest = info.longest - loops.overhang_seconds(self.bpm)
