@@ -384,6 +384,13 @@ class TimelineCanvas(QWidget):
         if image is not None:
             p.drawImage(rect.topLeft(), image)
         self._paint_fades(p, rect, clip)
+        if clip.repeats:  # where a loop clip starts round again: a dotted line each time
+            p.setPen(QPen(pal.text().color(), 1, Qt.PenStyle.DotLine))
+            wrap = clip.source_duration - clip.start
+            while wrap < clip.length:
+                x = rect.left() + wrap * self.zoom
+                p.drawLine(QPointF(x, rect.top()), QPointF(x, rect.bottom()))
+                wrap += clip.source_duration
         damaged = clip.cue_id in self.damaged
         p.setPen(QPen(QColor("#e74c3c") if damaged else pal.text().color() if selected else pal.mid().color(),
                       2 if selected or damaged else 1))
@@ -393,6 +400,8 @@ class TimelineCanvas(QWidget):
             name = f"{clip.gain_db:+.1f} dB  {name}"
         if damaged:
             name = f"⚠ damaged: {name}"
+        elif clip.repeats and clip.end > clip.source_duration:
+            name = f"⟲ ×{clip.length / clip.source_duration:.1f}  {name}"
         p.setPen(pal.text().color())
         p.drawText(rect.adjusted(FADE_GRIP + 2, 2, -FADE_GRIP, 0),
                    Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, name)

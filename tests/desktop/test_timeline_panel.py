@@ -18,6 +18,7 @@ from desktop.settings import open_settings
 from desktop.timeline_view import ROW, RULER
 from engine.library import Library
 from engine.request import GenerationRequest
+from engine.timeline import Clip
 
 RATE = 32000
 
@@ -199,3 +200,28 @@ def test_export_to_a_full_disk_from_the_window_says_so_and_leaves_nothing(qtbot,
     qtbot.waitUntil(lambda: "export failed" in window.statusBar().currentMessage())
     assert "not enough disk space" in window.statusBar().currentMessage()
     assert panel.export_button.isEnabled() and list((small_disk / "exports").iterdir()) == []
+
+
+def test_a_loop_cue_dragged_past_its_end_repeats_and_other_cues_stop_at_theirs(qtbot, window, cue_ids):
+    request = GenerationRequest("drum loop", candidates=1, duration=1.0, seed=9, loop=True).validated()
+    audio = (0.2 * np.random.default_rng(9).standard_normal((1, 1, RATE))).astype(np.float32)
+    with Library() as lib:
+        loop = lib.add_batch(request, audio, RATE, [9], "job-loop", "1.3.0")[0]
+    doc, canvas = window.timeline_doc, window.timeline.canvas
+    window.library.refresh()
+    qtbot.waitUntil(lambda: window.library.model.rowCount() == 3 and window.library.model.cue_at(0) is not None)
+    drop(canvas, library_row_mime(window, 0), QPoint(int(canvas.x_of(0.1)), RULER + ROW // 2))
+    qtbot.waitUntil(lambda: bool(doc.timeline.tracks[0].clips))
+    assert doc.timeline.tracks[0].clips[0].repeats
+    y = RULER + ROW // 2
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(canvas.x_of(1.0)) - 2, y))
+    qtbot.mouseMove(canvas, QPoint(int(canvas.x_of(3.5)), y))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(canvas.x_of(3.5)), y))
+    (clip,) = doc.timeline.tracks[0].clips
+    assert (clip.cue_id, clip.start, clip.end) == (loop.id, 0.0, 3.5)  # three and a half times round
+    canvas.grab()  # paints the repeats (dotted lines, ⟲ ×3.5) without error
+    doc.apply(lambda t: t.add_clip(0, Clip(cue_ids[0], 4.0, 0.0, 2.0, 2.0)))
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(canvas.x_of(6.0)) - 2, y))
+    qtbot.mouseMove(canvas, QPoint(int(canvas.x_of(8.0)), y))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(canvas.x_of(8.0)), y))
+    assert doc.timeline.tracks[0].clips[1].end == 2.0  # not a loop: it stops at its cue's end
