@@ -11,6 +11,8 @@ from engine.analysis import KEYS, MAX_BPM
 from engine.request import (MAX_CANDIDATES, MAX_CFG, MAX_SEED, MAX_TEMPERATURE, MIN_DURATION,
                             GenerationRequest)
 
+from .flow_layout import FlowLayout
+
 
 
 class PromptPanel(QWidget):
@@ -123,18 +125,15 @@ class PromptPanel(QWidget):
         form.addRow("", info_row)
         form.addRow("Melody", self.melody_row)
         self._melody_label = form.labelForField(self.melody_row)
-        tempo_row = QHBoxLayout()
-        for w in (self.bpm, self.key, self.loop, self.bars, self.beats_per_bar):
-            tempo_row.addWidget(w)
-        tempo_row.addStretch(1)
-        form.addRow("Tempo", tempo_row)
+        # One line where the panel is wide, wrapping where it is not (a laptop keeps room for the cards).
+        self._settings = QWidget()
+        self._flow = FlowLayout(self._settings, spacing=10)
+        for widgets in ((QLabel("Candidates"), self.candidates, QLabel("Duration"), self.duration),
+                        (self.bpm, self.key, self.loop, self.bars, self.beats_per_bar)):
+            self._flow.addWidget(_together(*widgets))
         row = QHBoxLayout()
-        row.addWidget(QLabel("Candidates"))
-        row.addWidget(self.candidates)
-        row.addWidget(QLabel("Duration"))
-        row.addWidget(self.duration)
-        row.addStretch(1)
-        row.addWidget(self.generate)
+        row.addWidget(self._settings, 1)
+        row.addWidget(self.generate, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.prompt)
@@ -191,6 +190,13 @@ class PromptPanel(QWidget):
             self.duration.setValue(self.bars.value() * self.beats_per_bar.value() * 60 / self.bpm.value())
         self.duration.setEnabled(not (loop and self.bars.value() > 0))
 
+    def resizeEvent(self, event) -> None:
+        """Room for the settings' wrapped lines on a narrow window (a splitter holds the panel,
+        and a splitter does not ask a layout for its height at a width)."""
+        super().resizeEvent(event)
+        wrapped = self._flow.heightForWidth(self._settings.width()) - self._flow.minimumSize().height()
+        self.setMinimumHeight(self.layout().minimumSize().height() + max(0, wrapped))
+
     def focus_prompt(self) -> None:
         self.prompt.setFocus()
 
@@ -246,3 +252,13 @@ class PromptPanel(QWidget):
         return {"candidates": self.candidates, "duration": self.duration, "seed": self.seed,
                 "top_k": self.top_k, "top_p": self.top_p, "temperature": self.temperature,
                 "cfg": self.cfg, "bpm": self.bpm, "bars": self.bars, "beats_per_bar": self.beats_per_bar}
+
+
+def _together(*widgets) -> QWidget:
+    """Widgets that stay on one line (a label with its field) when a flow wraps."""
+    group = QWidget()
+    layout = QHBoxLayout(group)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return group
