@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import exchange, loops, paths, resources, staging
+from .. import analysis, exchange, loops, paths, resources, staging
 from .. import protocol as p
 from ..errors import BadInput, Cancelled, CueDeckError
 
@@ -72,6 +72,7 @@ class Worker:
         staging.sweep(paths.models_dir())  # what killed workers left
         self._versions = {"audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}
         self.send(p.Ready(pid=os.getpid(), versions=self._versions))
+        threading.Thread(target=analysis.warm_up, daemon=True, name="cuedeck-analysis-warm-up").start()
         while True:
             message = self._inbox.get()
             if isinstance(message, p.Shutdown):

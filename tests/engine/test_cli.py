@@ -25,7 +25,8 @@ def generate_json(*args):
 
 
 @pytest.mark.parametrize("model, rate", [("tiny-music", 32000), ("tiny-sfx", 16000)])
-def test_generate_writes_n_readable_files_with_provenance_and_repeats_exactly(model, rate):
+def test_generate_writes_n_readable_files_with_provenance_and_measures(model, rate):
+    # (the same request gives the same files: test_generation here, test_cluster across computers)
     first = generate_json("distant thunder", "-n", "3", "-d", "1.5", "--model", model, "--seed", "7")
     assert [c["seed"] for c in first] == [7, 8, 9]
     for rank, cue in enumerate(first, start=1):
@@ -38,11 +39,6 @@ def test_generate_writes_n_readable_files_with_provenance_and_repeats_exactly(mo
         shown = json.loads(run_cli("library", "show", str(cue["id"]), "--json").stdout)
         assert all(shown[k] is not None or k == "parent_id" for k in PROVENANCE)
         assert (shown["prompt"], shown["model"], shown["batch_size"]) == ("distant thunder", model, 3)
-    again = generate_json("distant thunder", "-n", "3", "-d", "1.5", "--model", model, "--seed", "7")
-    assert [c["sha256"] for c in again] == [c["sha256"] for c in first]
-    assert [c["id"] for c in again] != [c["id"] for c in first]
-    for a, b in zip(first, again):
-        assert np.array_equal(sf.read(a["path"])[0], sf.read(b["path"])[0])
 
 
 def test_plain_output_lists_the_candidates_best_first_and_a_negative_prompt_is_recorded():
