@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GenerationFailed
+from .errors import CueDeckError
 
 RATE = 22050  # analysis rate: enough for onsets, pitch and brightness
 HOP = 256
@@ -109,7 +109,7 @@ def measure_files_apart(paths: list, started=lambda child: None) -> list[Measure
     if child.returncode < 0:  # stopped
         return []
     if child.returncode != 0:
-        raise GenerationFailed(f"measuring cues failed: {(err.strip().splitlines() or ['no output'])[-1]}")
+        raise CueDeckError(f"measuring cues failed: {(err.strip().splitlines() or ['no output'])[-1]}")
     return [Measures(**item) if item else None for item in map(json.loads, out.splitlines())]
 
 
