@@ -6,7 +6,11 @@ pass for older cues, and kept in its row, so the library sorts and filters on th
 `_tempo` and `_key`), checked on synthetic audio with known answers (benchmarks/analysis.py).
 """
 
+import contextlib
+import fcntl
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +51,22 @@ def tone(centroid_hz: float) -> str:
 
 def measure(audio: np.ndarray, sample_rate: int) -> Measures:
     """The measures of `audio` [channels, samples]."""
+    with kernel_cache_lock():
+        return _measure(audio, sample_rate)
+
+
+@contextlib.contextmanager
+def kernel_cache_lock():
+    """One process at a time in librosa. Its numba kernels are compiled on first use and cached
+    beside its code (cache=True), and two processes filling that cache at once can pair one
+    signature's index entry with another's machine code: every later call segfaults. The
+    worker, its replicas and the library's measuring child can all start measuring together."""
+    with open(os.path.join(tempfile.gettempdir(), f"cuedeck-numba-{os.getuid()}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        yield
+
+
+def _measure(audio: np.ndarray, sample_rate: int) -> Measures:
     import librosa  # numba: only in the processes that measure
     from scipy.signal import resample_poly
 

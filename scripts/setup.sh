@@ -38,5 +38,7 @@ pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${pip[@]}" install -e '.[test]'
 # audiocraft's own pins are stale (torch 2.1); its real needs are in pyproject.toml.
 "${pip[@]}" install --no-deps audiocraft==1.3.0
+# librosa's numba kernels compile once into its cache (about 30 s): here, not in the first measuring.
+.venv/bin/python -c "from engine.analysis import warm_up; warm_up()"
 echo "$want" > "$stamp"
 echo "setup: done"

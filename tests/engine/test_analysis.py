@@ -3,12 +3,16 @@ true peak, brightness and onsets; kept in the library, which filters and sorts b
 measured after the fact for cues made before (the background pass)."""
 
 import math
+import subprocess
+import sys
+import threading
+import time
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import run_cli
+from conftest import ROOT, run_cli
 from engine import analysis
 from engine.cue import ranked
 from engine.errors import BadInput
@@ -33,6 +37,28 @@ def test_tempo_of_drum_patterns_and_clicks_is_found_within_two_bpm(bpm, pattern,
 def test_key_of_chords_and_scales_is_found(tonic, mode, kind):
     measures = analysis.measure(in_key(tonic, mode, kind), RATE)
     assert measures.key == f"{analysis.NOTES[tonic]} {mode}" and measures.key_confidence > 0.6, measures
+
+
+def test_processes_measure_one_at_a_time_so_none_fills_the_kernel_cache_beside_another():
+    """Two processes compiling librosa's kernels into its cache together can leave an index that
+    pairs one signature with another's code (seen: a worker and the test run segfaulting in
+    peak_pick). Here another process holds the lock: measuring waits for it, then goes on."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from engine.analysis import kernel_cache_lock\n"
+         "with kernel_cache_lock():\n    print('held', flush=True); sys.stdin.readline()"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    found = []
+    measuring = threading.Thread(target=lambda: found.append(analysis.measure(in_key(0, "major", "chords"), RATE)))
+    measuring.start()
+    deadline = time.monotonic() + 30
+    while not any(" -> FLOCK " in line for line in open("/proc/locks")):  # the kernel's list of waiters
+        assert time.monotonic() < deadline, "measuring never waited for the lock"
+        time.sleep(0.01)
+    assert not found
+    holder.communicate("\n", timeout=30)
+    measuring.join(timeout=60)
+    assert found and found[0].key == "C major"
 
 
 def test_true_peak_sees_between_the_samples_and_silence_has_no_measures():
