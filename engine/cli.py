@@ -11,7 +11,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__, analysis, exchange, paths, registry, ucs
+from . import __version__, analysis, exchange, paths, registry, resources, ucs
 from .client import EngineClient
 from .cluster import ClusterClient, unprotected  # (Ray itself loads only when a cluster is used)
 from .errors import BadInput, CueDeckError, GenerationFailed, ModelNotPresent
@@ -306,6 +306,43 @@ def cmd_measure(args) -> int:
     return 1 if unreadable else 0
 
 
+def cmd_midi(args) -> int:
+    """A cue's notes as a MIDI file: kept beside the cue, and copied to --out."""
+    import shutil
+
+    from . import transcription
+
+    show = sys.stderr.isatty() and not args.json
+    with Library() as lib:
+        cue = lib.get(args.id)
+    path = transcription.transcribe_cue(cue, lambda fraction: show and print(
+        f"\rtranscribing cue {cue.id}: {fraction:4.0%}", end="", file=sys.stderr, flush=True))
+    if show:
+        print(file=sys.stderr)
+    if args.out:
+        out = Path(args.out).expanduser()
+        if out.is_dir():
+            out = out / f"cue-{cue.id}.mid"
+        part = out.with_name(f".{out.name}.part")
+        try:
+            shutil.copyfile(path, part)
+            os.replace(part, out)
+        except OSError as e:
+            part.unlink(missing_ok=True)
+            raise resources.write_failed(e, out, "copying the MIDI file") from None
+        path = out
+    notes = transcription.read_midi(path)
+    if args.json:
+        _out({"cue": cue.id, "midi": str(path), "notes": len(notes), "bpm": cue.tempo or transcription.DEFAULT_BPM,
+              "lowest": min((n.pitch for n in notes), default=None),
+              "highest": max((n.pitch for n in notes), default=None)})
+    else:
+        span = (f", {transcription.note_name(min(n.pitch for n in notes))}–"
+                f"{transcription.note_name(max(n.pitch for n in notes))}" if notes else "")
+        print(f"{path}: {len(notes)} notes{span} at {cue.tempo or transcription.DEFAULT_BPM:g} BPM")
+    return 0
+
+
 def cmd_check(args) -> int:
     show = sys.stderr.isatty()
     with Library() as lib:
@@ -532,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("id", type=_id)
     _export_options(a, "the cue's own")
     lib.set_defaults(func=cmd_library)
+
+    a = sub.add_parser("midi", help="transcribe a cue's notes to a MIDI file at its tempo (Basic Pitch)")
+    a.add_argument("id", type=_id)
+    a.add_argument("--out", help="also write it here (a .mid file, or a folder)")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_midi)
 
     t = sub.add_parser("timeline", help="build timelines of cues")
     acts = t.add_subparsers(dest="action", required=True, parser_class=_Parser)

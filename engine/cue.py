@@ -53,6 +53,16 @@ class Cue:
     beats_per_bar: int | None = None
     measures: Measures | None = None  # None until measured (engine.analysis)
 
+    @property
+    def midi_path(self) -> Path:
+        """Where its transcription (engine.transcription) is kept, beside its audio."""
+        return self.path.with_suffix(".mid")
+
+    @property
+    def tempo(self) -> float | None:
+        """The tempo it was asked for (a loop's is exact), else the measured one."""
+        return self.target_bpm or (self.measures.bpm if self.measures else None)
+
     def to_dict(self) -> dict:
         """Every field, the measures among them (None until measured)."""
         d = asdict(self)

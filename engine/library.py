@@ -246,7 +246,7 @@ class Library:
             elif problem:
                 report.damaged.append((row["id"], problem))
             on_progress(done, len(rows))
-        known = {r["path"] for r in rows}
+        known = {r["path"] for r in rows} | {str(Path(r["path"]).with_suffix(".mid")) for r in rows}
         busy = {n for j in self.audio_dir.glob(".journal-*.json") if _live(j) for n in _journal_names(j)}
         for path in sorted(self.audio_dir.iterdir()):
             name = str(path.relative_to(self.root))
@@ -487,11 +487,12 @@ class Library:
         """Remove the row, then the file (journalled: a kill in between is finished by the
         next `recover`)."""
         cue = self.get(cue_id)
-        with self._journal([cue.path]):
+        with self._journal([cue.path]):  # (a .mid left by a kill here is an orphan `check` lists)
             with self.transaction() as db:
                 db.execute("DELETE FROM cues WHERE id = ?", (cue_id,))
             faults.point("library.delete-row-gone")
             cue.path.unlink(missing_ok=True)
+            cue.midi_path.unlink(missing_ok=True)
 
     def _update(self, cue_id: int, **values) -> Cue:
         sets = ", ".join(f"{k} = ?" for k in values)

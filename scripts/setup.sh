@@ -36,8 +36,8 @@ echo "setup: installing Python packages into .venv (the first time takes a few m
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 pip=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${pip[@]}" install -e '.[test]'
-# audiocraft's own pins are stale (torch 2.1); its real needs are in pyproject.toml.
-"${pip[@]}" install --no-deps audiocraft==1.3.0
+# Their own pins are stale (torch 2.1; TensorFlow for basic-pitch); their real needs are in pyproject.toml.
+"${pip[@]}" install --no-deps audiocraft==1.3.0 basic-pitch==0.4.0
 # librosa's numba kernels compile once into its cache (about 30 s): here, not in the first measuring.
 .venv/bin/python -c "from engine.analysis import warm_up; warm_up()"
 echo "$want" > "$stamp"

@@ -66,3 +66,40 @@ def in_key(tonic: int, mode: str, kind: str = "chords") -> np.ndarray:
             parts.append(sum(_tone(n, 1.5) for n in notes))
     out = np.concatenate(parts)
     return (0.5 * out / np.abs(out).max())[None].astype(np.float32)
+
+
+# -- melodies with known notes, for transcription (tests/engine/test_transcription.py) --------
+
+WAVES = ("sine", "triangle", "saw")
+
+
+def _voice(midi: int, seconds: float, wave: str) -> np.ndarray:
+    """A band-limited tone (additive partials below Nyquist) with a short attack and release."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    f = 440.0 * 2 ** ((midi - 69) / 12)
+    partials = {"sine": [(1, 1.0)],
+                "triangle": [(k, (-1) ** ((k - 1) // 2) / k ** 2) for k in range(1, 16, 2)],
+                "saw": [(k, 1 / k) for k in range(1, 16)]}[wave]
+    tone = sum(a * np.sin(2 * np.pi * f * k * t) for k, a in partials if f * k < RATE / 2)
+    return tone * np.minimum(1.0, t / 0.005) * np.minimum(1.0, (seconds - t) / 0.02)
+
+
+def line(seed: int, wave: str, seconds: float = 8.0, voices: int = 1) -> tuple[np.ndarray, list]:
+    """Mono audio [1, samples] of `voices` random note lines (MIDI 45–81, 0.15–0.6 s notes with
+    gaps; voices at least 3 semitones apart at any time), and its notes (midi, start, end)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros(int((seconds + 1) * RATE))
+    notes: list[tuple[int, float, float]] = []
+    for _ in range(voices):
+        at = float(rng.uniform(0, 0.2))
+        while at < seconds:
+            length = float(rng.uniform(0.15, 0.6))
+            busy = {n[0] for n in notes if n[1] < at + length and at < n[2]}
+            choices = [m for m in range(45, 82) if all(abs(m - b) >= 3 and (m - b) % 12 for b in busy)]
+            midi = int(rng.choice(choices))
+            start = int(at * RATE)
+            tone = _voice(midi, length, wave)
+            out[start:start + tone.size] += tone
+            notes.append((midi, at, at + length))
+            at += length + float(rng.uniform(0.05, 0.3))
+    return (0.5 * out / np.abs(out).max())[None].astype(np.float32), sorted(notes, key=lambda n: n[1])
