@@ -18,6 +18,7 @@ bench: setup
 	$(PY) benchmarks/handover_speed.py
 	$(PY) benchmarks/catid.py
 	$(PY) benchmarks/analysis.py
+	$(PY) benchmarks/transcription.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py --dtype int8
 

@@ -1,4 +1,5 @@
-"""A candidate card: waveform with playhead, play/stop, rating, keep, UCS CatID, tags."""
+"""A candidate card: waveform with playhead (and, once transcribed, its notes), play/stop,
+rating, keep, UCS CatID, tags, MIDI."""
 
 from functools import lru_cache
 from html import escape
@@ -80,6 +81,41 @@ class Stars(QWidget):
             button.setText("★" if n <= rating else "☆")
 
 
+class MidiButton(QToolButton):
+    """Transcribe the cue to MIDI (click, or N); once its .mid is there, drag this out to a
+    DAW or a folder."""
+
+    def __init__(self):
+        super().__init__(text="MIDI", autoRaise=True)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.file = None
+        self._press: QPoint | None = None
+        self.set_file(None)
+
+    def set_file(self, path) -> None:
+        self.file = path
+        self.setText("MIDI ⇲" if path else "MIDI")
+        self.setToolTip(f"Its notes at its tempo: {path.name}. Drag this to a DAW or a folder" if path else
+                        "Transcribe the notes to a MIDI file at the cue's tempo (N)")
+
+    def mousePressEvent(self, event) -> None:
+        self._press = event.position().toPoint()
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if (self.file and self._press is not None and (event.position().toPoint() - self._press).manhattanLength()
+                >= QApplication.startDragDistance()):
+            self._press = None
+            self.setDown(False)
+            data = QMimeData()
+            data.setUrls([QUrl.fromLocalFile(str(self.file))])
+            drag = QDrag(self)
+            drag.setMimeData(data)
+            drag.exec(Qt.DropAction.CopyAction)
+            return
+        super().mouseMoveEvent(event)
+
+
 class CandidateCard(QFrame):
     clicked = Signal(object)  # this card
 
@@ -104,6 +140,7 @@ class CandidateCard(QFrame):
         self.play = QToolButton(text="▶", toolTip="Play / stop (Space)")
         self.more = QToolButton(text="More", autoRaise=True,
                                 toolTip="More like this: continuations that start from this cue's end (M)")
+        self.midi = MidiButton()
         self.wave = WaveformView()
         self.measured = QLabel("")  # tempo, key, tone, true peak; its rank when the request wanted some
         self.measured.setMinimumWidth(0)
@@ -124,6 +161,7 @@ class CandidateCard(QFrame):
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         top.addWidget(self.more)
+        top.addWidget(self.midi)
         top.addWidget(self.loop)
         top.addWidget(self.keep)
         middle = QHBoxLayout()
@@ -151,6 +189,7 @@ class CandidateCard(QFrame):
         self.keep.clicked.connect(lambda: self.cue and self.actions.toggle_keep([self.cue]))
         self.loop.clicked.connect(lambda on: setattr(self.actions.audition, "loop", on))
         self.more.clicked.connect(lambda: self.cue and self.actions.more_like_this(self.cue))
+        self.midi.clicked.connect(lambda: self.cue and not self.midi.file and self.actions.transcribe(self.cue))
         self.catid.editingFinished.connect(self._catid_done)
         self.catid.completed.connect(self._catid_done)
         self.tag_edit.returnPressed.connect(self._tags_done)
@@ -182,7 +221,7 @@ class CandidateCard(QFrame):
     def set_pending(self, fraction: float, stage: str = "generating") -> None:
         ready = f" · {self.preview.seconds:.1f} s to hear" if self.preview else ""
         self.length.setText(f"{stage} · {fraction:.0%}{ready}")
-        for w in (self.keep, self.more, self.stars, self.catid, self.tag_edit):
+        for w in (self.keep, self.more, self.midi, self.stars, self.catid, self.tag_edit):
             w.setEnabled(False)
         self.play.setEnabled(self.preview is not None)
 
@@ -218,7 +257,7 @@ class CandidateCard(QFrame):
         self._fit_height()
         self.setToolTip(provenance_text(cue))
         self._show_measures()
-        for w in (self.keep, self.play, self.stars, self.catid, self.tag_edit):
+        for w in (self.keep, self.play, self.midi, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
         self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).can_continue)
         self.show_overview()
@@ -243,6 +282,8 @@ class CandidateCard(QFrame):
     def show_overview(self) -> None:
         if self.cue:
             self.wave.set_overview(self.waveforms.get(self.cue), self.waveforms.common_scale)
+            self.wave.set_notes(self.waveforms.notes(self.cue), self.cue.duration)
+            self.midi.set_file(self.cue.midi_path if self.cue.midi_path.is_file() else None)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

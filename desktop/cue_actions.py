@@ -6,11 +6,13 @@ from engine.cue import Cue
 
 
 class CueActions:
-    def __init__(self, store, audition, more_like_this=lambda cue: None, add_to_timeline=lambda cues: None):
+    def __init__(self, store, audition, more_like_this=lambda cue: None, add_to_timeline=lambda cues: None,
+                 transcribe=lambda cue: None):
         self.store = store
         self.audition = audition
         self.more_like_this = more_like_this  # generate continuations of a cue
         self.add_to_timeline = add_to_timeline  # place cues at the end of the timeline's first track
+        self.transcribe = transcribe  # its notes to a MIDI file beside it (a job of its own)
 
     def perform(self, action: tuple, cues: list[Cue]) -> bool:
         """Carry out a key's action (see cue_keys); False for those a view handles itself."""
@@ -29,6 +31,9 @@ class CueActions:
             self.delete(cues)
         elif name == "timeline":
             self.add_to_timeline(cues)
+        elif name == "midi":
+            for cue in cues:
+                self.transcribe(cue)
         elif name == "suggested_catid":
             self.file_under_suggestion(cues)
         else:

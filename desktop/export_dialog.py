@@ -1,15 +1,17 @@
-"""Export options: the folder, sample rate, bit depth and format (48 kHz, 24-bit WAV by default)."""
+"""Export options: the folder, sample rate, bit depth and format (48 kHz, 24-bit WAV by default);
+for a timeline, also each stem's notes as MIDI."""
 
 from pathlib import Path
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QLineEdit, QPushButton, QWidget)
 
 from engine.export import RATES
 
 
 class ExportDialog(QDialog):
-    def __init__(self, what: str, folder: str, rate: int | None = 48000, parent=None):
+    def __init__(self, what: str, folder: str, rate: int | None = 48000, parent=None, stems: bool = False,
+                 midi: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Export {what}")
         self.folder = QLineEdit(folder or str(Path.home()))
@@ -39,6 +41,10 @@ class ExportDialog(QDialog):
         form.addRow("Sample rate", self.rate)
         form.addRow("Bit depth", self.bits)
         form.addRow("Format", self.format)
+        self._stems = stems
+        self.midi = QCheckBox("Each stem's notes as a MIDI file beside it, at the timeline's tempo", checked=midi)
+        if stems:
+            form.addRow("MIDI", self.midi)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
@@ -46,8 +52,9 @@ class ExportDialog(QDialog):
         form.addRow(buttons)
 
     def options(self) -> dict:
-        return {"out_dir": Path(self.folder.text()).expanduser(), "rate": self.rate.currentData(),
-                "bits": self.bits.currentData(), "fmt": self.format.currentData()}
+        options = {"out_dir": Path(self.folder.text()).expanduser(), "rate": self.rate.currentData(),
+                   "bits": self.bits.currentData(), "fmt": self.format.currentData()}
+        return {**options, "midi": self.midi.isChecked()} if self._stems else options
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export into", self.folder.text())

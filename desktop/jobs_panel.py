@@ -16,14 +16,18 @@ KEEP_FINISHED = 20
 MIN_WIDTH = 220
 
 
+def request_text(request: GenerationRequest) -> str:
+    """A generation job in words, for its row."""
+    more = f" · more like cue {request.parent_id}" if request.parent_id else ""
+    return f"{request.prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}"
+
+
 class JobRow(QWidget):
-    def __init__(self, job_id: str, request: GenerationRequest, on_cancel, where: str = ""):
+    def __init__(self, job_id: str, text: str, on_cancel, where: str = ""):
         super().__init__()
         self.job_id = job_id
         self.finished = False
-        more = f" · more like cue {request.parent_id}" if request.parent_id else ""
-        where = f" · on {where}" if where else ""
-        text = f"{request.prompt} · {request.model} · {request.candidates} × {request.duration:g} s{more}{where}"
+        text += f" · on {where}" if where else ""
         self.title = QLabel(textFormat=Qt.TextFormat.PlainText, toolTip=text)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._text = text
@@ -77,17 +81,18 @@ class JobsPanel(QScrollArea):
         self.setMinimumSize(MIN_WIDTH, 90)
         body = QWidget()
         self._layout = QVBoxLayout(body)
-        self._empty = QLabel("No jobs yet: generated candidates show their progress here.", wordWrap=True)
+        self._empty = QLabel("No jobs yet: generating, and transcribing to MIDI, show their progress here.",
+                             wordWrap=True)
         self._empty.setEnabled(False)
         self._layout.addWidget(self._empty)
         self._layout.addStretch(1)
         self.setWidget(body)
         self._rows: dict[str, JobRow] = {}
 
-    def add(self, job_id: str, request: GenerationRequest, where: str = "") -> None:
-        """A row for a new job; `where` it runs when not on this computer."""
+    def add(self, job_id: str, text: str, where: str = "") -> None:
+        """A row for a new job (`text` says what it does); `where` it runs when not on this computer."""
         self._empty.hide()
-        row = JobRow(job_id, request, self.cancel_requested.emit, where)
+        row = JobRow(job_id, text, self.cancel_requested.emit, where)
         self._rows[job_id] = row
         self._layout.insertWidget(0, row)
         finished = [r for r in self._rows.values() if r.finished]

@@ -377,6 +377,7 @@ class LibraryPanel(QWidget):
         menu.addAction("Add tags…\tT", lambda: self.ask_tags(cues))
         menu.addAction("UCS CatID…\tC", lambda: self.ask_catid(cues))
         menu.addAction("Suggested CatID\tShift+C", lambda: self.actions.file_under_suggestion(cues))
+        menu.addAction(f"Transcribe {what} to MIDI\tN", lambda: self.actions.perform(("midi", None), cues))
         menu.addSeparator()
         menu.addAction(f"Delete {what}\tDelete", lambda: self.actions.delete(cues))
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -30,13 +30,14 @@ from .edit_history import EditHistory
 from .engine_bridge import EngineBridge
 from .export_dialog import ExportDialog
 from .export_notice import ExportNotice
-from .jobs_panel import JobsPanel
+from .jobs_panel import JobsPanel, request_text
 from .library_panel import LibraryPanel
 from .models_dialog import ModelsDialog
 from .prompt_panel import PromptPanel
 from .settings_dialog import SettingsDialog
 from .timeline_doc import TimelineDocument
 from .timeline_panel import TimelinePanel
+from .transcriber import Transcriber
 from .waveform import WaveformCache
 
 LAYOUT_VERSION = 2  # QMainWindow state; 2: Jobs moved beside Details (older layouts are not restored)
@@ -59,7 +60,9 @@ class MainWindow(QMainWindow):
         self.engine.use_cluster(settings.get("engine/cluster"))
         self.audition = Audition(self.background, self)
         self.waveforms = WaveformCache(self.background, self)
-        self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline)
+        self.transcriber = Transcriber(self)
+        self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline,
+                                  self.transcriber.transcribe)
         self._requests = {}  # job id → request, for the jobs still running
         self._on_cluster: set[str] = set()  # those of them sent to a cluster
 
@@ -117,7 +120,12 @@ class MainWindow(QMainWindow):
         self.grid.install_requested.connect(self.open_models)
         # Typing a prompt says a job is coming: start the worker while the user types.
         self.prompt.text_changed.connect(self._warm_up)
-        self.jobs.cancel_requested.connect(self.engine.cancel)
+        self.jobs.cancel_requested.connect(lambda job_id: self.transcriber.cancel(job_id) or self.engine.cancel(job_id))
+        self.transcriber.started.connect(self.jobs.add)
+        self.transcriber.progress.connect(lambda job_id, f: self.jobs.progress(job_id, f, "transcribing"))
+        self.transcriber.done.connect(lambda job_id, cue: (self.jobs.done(job_id), self.store.changed.emit(cue)))
+        self.transcriber.failed.connect(self.jobs.failed)
+        self.transcriber.cancelled.connect(self.jobs.cancelled)
         self.engine.progress.connect(self._progress)
         self.engine.finished.connect(self._finished)
         self.engine.failed.connect(self._failed)
@@ -285,7 +293,7 @@ class MainWindow(QMainWindow):
         place = "" if here else self.engine.cluster
         if place:
             self._on_cluster.add(job_id)
-        self.jobs.add(job_id, request, f"Ray cluster {place}" if place else "")
+        self.jobs.add(job_id, request_text(request), f"Ray cluster {place}" if place else "")
         self.grid.add_job(job_id, request)
 
     def _prompt_message(self, text: str, model: str | None = None) -> None:
@@ -581,5 +589,6 @@ class MainWindow(QMainWindow):
         self.audition.close()
         self.engine.close()
         self.store.stop_measuring()
+        self.transcriber.stop_all()
         self.background.shutdown()
         super().closeEvent(event)

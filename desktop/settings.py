@@ -18,7 +18,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "engine/device": (str, "auto"), "engine/precision": (str, "fp32"),
     "engine/cluster": (str, ""),  # a Ray cluster's host:port; "" is this computer
     "view/theme": (str, "system"), "view/common_scale": (bool, False),
-    "export/folder": (str, ""), "timeline/open": (str, ""),
+    "export/folder": (str, ""), "export/midi": (bool, False), "timeline/open": (str, ""),
 }
 
 

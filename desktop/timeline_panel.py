@@ -283,12 +283,14 @@ class TimelinePanel(QWidget):
         t = self.doc.timeline
         if t is None or self._export_cancel is not None:
             return
-        dialog = ExportDialog(f"timeline {t.name!r}", self.settings.get("export/folder"), 48000, self)
+        dialog = ExportDialog(f"timeline {t.name!r}", self.settings.get("export/folder"), 48000, self, stems=True,
+                              midi=self.settings.get("export/midi"))
         dialog.accepted.connect(lambda: self._start_export(t, dialog.options()))
         dialog.open()
 
     def _start_export(self, timeline: Timeline, options: dict) -> None:
         self.settings.set("export/folder", str(options["out_dir"]))
+        self.settings.set("export/midi", options["midi"])
         cancel = self._export_cancel = threading.Event()
         self.progress.setValue(0)
         self.progress.show()

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
-from engine import cue_audio, paths
+from engine import cue_audio, paths, transcription
 from engine.audio_io import write_atomic
 from engine.cue import Cue
 
@@ -74,12 +74,27 @@ class WaveformCache(QObject):
                                    lambda message: self._pending.discard(cue.sha256))
         return None
 
-    def _arrived(self, sha: str, data: np.ndarray) -> None:
-        self._pending.discard(sha)
-        self._memory[sha] = data
+    def notes(self, cue: Cue) -> list | None:
+        """The notes of the cue's MIDI transcription (engine.transcription) for the piano-roll
+        strip, if at hand; None while there is none, or until `ready` says they arrived."""
+        if not cue.midi_path.is_file():
+            return None
+        key = f"notes:{cue.sha256}"
+        if key in self._memory:
+            return self._memory[key]
+        if key not in self._pending:
+            self._pending.add(key)
+            self._background.files(lambda: transcription.read_midi(cue.midi_path),
+                                   lambda notes: self._arrived(key, notes, cue.sha256),
+                                   lambda message: self._pending.discard(key))
+        return None
+
+    def _arrived(self, key: str, data, sha: str | None = None) -> None:
+        self._pending.discard(key)
+        self._memory[key] = data
         while len(self._memory) > MEMORY_ENTRIES:
             self._memory.popitem(last=False)
-        self.ready.emit(sha)
+        self.ready.emit(sha or key)
 
 
 def overview_image(data: np.ndarray | None, width: int, height: int, color: QColor,
@@ -128,6 +143,8 @@ class WaveformView(QWidget):
         self._full_scale = False
         self._image: QImage | None = None  # the overview at the current size
         self._playhead: float | None = None
+        self._notes: list = []  # a transcription's notes, drawn as a piano-roll strip
+        self._seconds = 0.0  # the cue's length, to place them
         self._press: float | None = None
         self.region: tuple[float, float] | None = None  # fractions of the cue
 
@@ -136,12 +153,21 @@ class WaveformView(QWidget):
         return self._data is not None
 
     @property
+    def notes(self) -> list:
+        return self._notes
+
+    @property
     def playhead(self) -> float | None:
         return self._playhead
 
     def set_overview(self, data: np.ndarray | None, full_scale: bool = False) -> None:
         self._data, self._full_scale, self._image = data, full_scale, None
         self.update()
+
+    def set_notes(self, notes: list | None, seconds: float) -> None:
+        if (notes or []) != self._notes or seconds != self._seconds:
+            self._notes, self._seconds = notes or [], seconds
+            self.update()
 
     def set_playhead(self, fraction: float | None) -> None:
         if fraction != self._playhead:
@@ -152,6 +178,19 @@ class WaveformView(QWidget):
         if self.region is not None:
             self.region = None
             self.update()
+
+    def _paint_notes(self, painter: QPainter) -> None:
+        """Each note a bar at its pitch (the lowest to the highest found span the height)."""
+        low = min(n.pitch for n in self._notes) - 1
+        span = max(n.pitch for n in self._notes) + 1 - low
+        row = self.height() / span
+        color = QColor(self.palette().text().color())
+        color.setAlpha(170)
+        scale = self.width() / self._seconds
+        for n in self._notes:
+            y = self.height() - (n.pitch - low + 0.5) * row
+            painter.fillRect(QRectF(n.start * scale, y - max(row, 2) / 2, max((n.end - n.start) * scale, 2),
+                                    max(row * 0.8, 2)), color)
 
     def _fraction(self, event) -> float:
         return min(max(event.position().x() / max(self.width(), 1), 0.0), 1.0)
@@ -185,6 +224,8 @@ class WaveformView(QWidget):
             self._image = overview_image(self._data, self.width(), self.height(),
                                          self.palette().highlight().color(), self._full_scale)
         painter.drawImage(0, 0, self._image)
+        if self._notes and self._seconds > 0:
+            self._paint_notes(painter)
         if self.region is not None:
             shade = QColor(self.palette().text().color())
             shade.setAlpha(50)

@@ -427,7 +427,7 @@ def cmd_export(args) -> int:
         if args.command == "export":
             show = sys.stderr.isatty()
             result = export_timeline(
-                lib, args.name, Path(args.out), args.rate, args.bits, args.format,
+                lib, args.name, Path(args.out), args.rate, args.bits, args.format, midi=args.midi,
                 on_progress=lambda f, stage: show and print(f"\r{f:4.0%} {stage[:60]:<60}", end="",
                                                             file=sys.stderr, flush=True))
             if show:
@@ -601,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a timeline: stems, mix, .otio and provenance")
     e.add_argument("name", type=_text)
     e.add_argument("--json", action="store_true", help="the result as one JSON object")
+    e.add_argument("--midi", action="store_true", help="also each stem's notes as a .mid beside it (the timeline's tempo)")
     _export_options(e, "48000")
     e.set_defaults(func=cmd_export)
     return parser

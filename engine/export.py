@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, faults, loops, loudness, resources, staging, ucs
+from . import __version__, bwf, faults, loops, loudness, resources, staging, transcription, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
@@ -61,16 +61,19 @@ def check_options(rate: int, bits: str, fmt: str) -> None:
 
 
 def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 48000, bits: str = "24",
-                    fmt: str = "wav", on_progress=None, should_cancel=None) -> ExportResult:
+                    fmt: str = "wav", on_progress=None, should_cancel=None, midi: bool = False) -> ExportResult:
     """Export timeline `name` into a new folder inside `out_dir`."""
     timeline = library.timeline(name)
     cues = {c.id: c for c in library.get_many(timeline.cue_ids())}
-    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel)
+    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel, midi)
 
 
 def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: int = 48000,
-                 bits: str = "24", fmt: str = "wav", on_progress=None, should_cancel=None) -> ExportResult:
-    """The export itself, from a timeline and its cues already read from the library."""
+                 bits: str = "24", fmt: str = "wav", on_progress=None, should_cancel=None,
+                 midi: bool = False) -> ExportResult:
+    """The export itself, from a timeline and its cues already read from the library. With
+    `midi`, each stem's notes beside it as a .mid at the timeline's tempo (Basic Pitch, in a
+    child process)."""
     check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)
     staging.sweep(out_dir)  # export folders that killed exports left half-written
@@ -101,14 +104,20 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
             jobs = [pool.submit(write, f, a, t) for f, a, t in zip(stems, mixdown.stems, mixdown.tracks)]
             mix_level = level.result()
             jobs.append(pool.submit(write, mix_name, mixdown.mix, None, mix_level[0]))
+            audio_part = 0.6 if midi else 0.8
             try:
                 for done, job in enumerate(as_completed(jobs), start=1):
                     job.result()
-                    progress(0.1 + 0.8 * done / len(jobs), f"written {done} of {len(jobs)} files")
+                    progress(0.1 + audio_part * done / len(jobs), f"written {done} of {len(jobs)} files")
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
         files = [_filename(f) for f in stems]
+        if midi:
+            transcription.transcribe_files_apart(
+                [{"audio": str(tmp / f), "midi": str(tmp / Path(f).with_suffix(".mid")), "bpm": timeline.tempo,
+                  "name": f"{timeline.name} - {timeline.tracks[t].name}"} for f, t in zip(files, mixdown.tracks)],
+                lambda f: progress(0.7 + 0.2 * f, "transcribing the stems to MIDI"), should_cancel or (lambda: False))
         progress(0.9, "writing the timeline and provenance")
         write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)

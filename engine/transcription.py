@@ -138,17 +138,57 @@ def _basic_pitch():
     return inference, note_creation, constants, basic_pitch.build_icassp_2022_model_path(basic_pitch.FilenameSuffix.onnx)
 
 
+def transcribe_files(jobs: list[dict], on_progress=lambda fraction: None, should_cancel=lambda: False) -> None:
+    """Each job's audio file {"audio", "midi", "bpm", "name"} transcribed into its MIDI file."""
+    import soundfile
+
+    for n, job in enumerate(jobs):
+        audio, rate = soundfile.read(job["audio"], dtype="float32", always_2d=True)
+        notes = transcribe(audio.T, rate, lambda f: on_progress((n + f) / len(jobs)), should_cancel)
+        write_midi(notes, Path(job["midi"]), job["bpm"], job["name"])
+
+
+def transcribe_files_apart(jobs: list[dict], on_progress=lambda fraction: None,
+                           should_cancel=lambda: False) -> None:
+    """transcribe_files in a child process: for exports from the window, whose process never
+    loads onnxruntime or librosa. Cancelling kills the child (raises Cancelled)."""
+    import json
+    import subprocess
+    import sys
+
+    with subprocess.Popen([sys.executable, "-m", "engine.transcription", "--files", json.dumps(jobs)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        error = None
+        for line in child.stdout:
+            message = json.loads(line)
+            if "progress" in message:
+                on_progress(message["progress"])
+            error = message.get("error", error)
+            if should_cancel():
+                child.kill()
+                child.communicate()
+                raise Cancelled("cancelled while transcribing")
+        err = child.stderr.read()
+    if child.returncode != 0:
+        raise CueDeckError(error or f"transcribing failed: {(err.strip().splitlines() or ['no output'])[-1]}")
+
+
 if __name__ == "__main__":  # the window's way: a child process, killed to cancel
     import json
     import sys
 
-    from .library import Library
+    def report(fraction: float) -> None:
+        print(json.dumps({"progress": fraction}), flush=True)
 
     try:
-        with Library() as library:
-            cue = library.get(int(sys.argv[1]))
-        path = transcribe_cue(cue, lambda f: print(json.dumps({"progress": f}), flush=True))
-        print(json.dumps({"midi": str(path), "notes": len(read_midi(path))}), flush=True)
+        if sys.argv[1] == "--files":  # an export's stems
+            transcribe_files(json.loads(sys.argv[2]), report)
+        else:  # a cue, by id
+            from .library import Library
+
+            with Library() as library:
+                cue = library.get(int(sys.argv[1]))
+            transcribe_cue(cue, report)
     except CueDeckError as e:
         print(json.dumps({"error": str(e)}), flush=True)
         sys.exit(1)

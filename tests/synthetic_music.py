@@ -1,5 +1,5 @@
-"""Audio with known answers, made with numpy: beats at a tempo, chords and scales in a key.
-For the analysis tests and benchmarks/analysis.py."""
+"""Audio with known answers, made with numpy: beats at a tempo, chords and scales in a key,
+lines of notes. For the analysis and transcription tests and their benchmarks."""
 
 import numpy as np
 
@@ -103,3 +103,16 @@ def line(seed: int, wave: str, seconds: float = 8.0, voices: int = 1) -> tuple[n
             notes.append((midi, at, at + length))
             at += length + float(rng.uniform(0.05, 0.3))
     return (0.5 * out / np.abs(out).max())[None].astype(np.float32), sorted(notes, key=lambda n: n[1])
+
+
+def note_f_measure(reference: list, notes: list) -> float:
+    """mir_eval's note F-measure of transcribed `notes` (engine.transcription.Note) against
+    `reference` (midi, start, end): onset within 50 ms, pitch exact, offsets ignored."""
+    import mir_eval
+
+    def hz(midi):
+        return 440.0 * 2 ** ((np.asarray(midi, dtype=float) - 69) / 12)
+    return mir_eval.transcription.precision_recall_f1_overlap(
+        np.array([[s, e] for _, s, e in reference]), hz([m for m, _, _ in reference]),
+        np.array([[n.start, n.end] for n in notes]).reshape(-1, 2), hz([n.pitch for n in notes]),
+        onset_tolerance=0.05, pitch_tolerance=49.0, offset_ratio=None)[2]

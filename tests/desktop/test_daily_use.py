@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from desktop import theme
 from desktop.cue_keys import SHORTCUTS
+from desktop.jobs_panel import request_text
 from desktop.main_window import MIN_SIZES, MainWindow
 from desktop.settings import open_settings
 from desktop.waveform import overview, overview_image
@@ -52,7 +53,7 @@ def test_progress_of_a_cue_longer_than_the_window_is_whole_job_and_never_past_10
 
 
 def test_jobs_dock_shows_bar_and_cancel_without_scrolling_and_keeps_its_size(qtbot, window):
-    window.jobs.add("j1", GenerationRequest("a very long prompt " * 8, candidates=8, duration=30.0).validated())
+    window.jobs.add("j1", request_text(GenerationRequest("a very long prompt " * 8, candidates=8, duration=30.0)))
     row = window.jobs.row("j1")
     qtbot.waitUntil(lambda: reachable(row.cancel) and reachable(row.bar))
     assert window.jobs.horizontalScrollBar().maximum() == 0
@@ -63,7 +64,7 @@ def test_jobs_dock_shows_bar_and_cancel_without_scrolling_and_keeps_its_size(qtb
     qtbot.addWidget(again)
     again.show()
     qtbot.waitExposed(again)
-    again.jobs.add("j2", GenerationRequest("pad", candidates=2, duration=2.0).validated())
+    again.jobs.add("j2", request_text(GenerationRequest("pad", candidates=2, duration=2.0)))
     row = again.jobs.row("j2")
     qtbot.waitUntil(lambda: reachable(row.cancel))
     assert again.jobs.width() >= MIN_SIZES["Jobs"][0]

@@ -2,9 +2,9 @@
 known notes made with numpy, scored with mir_eval; the MIDI file read back with mido."""
 
 import json
+from pathlib import Path
 
 import mido
-import mir_eval
 import numpy as np
 import pytest
 import soundfile
@@ -12,19 +12,11 @@ import soundfile
 from conftest import run_cli
 from engine import transcription
 from engine.errors import Cancelled
+from engine.export import export_timeline
 from engine.library import Library
 from engine.request import GenerationRequest
-from synthetic_music import RATE, WAVES, line
-
-
-def f_measure(reference: list, notes: list) -> float:
-    """Note F-measure: onset within 50 ms, pitch exact (to the semitone), offsets ignored."""
-    def hz(midi):
-        return 440.0 * 2 ** ((np.asarray(midi, dtype=float) - 69) / 12)
-    return mir_eval.transcription.precision_recall_f1_overlap(
-        np.array([[s, e] for _, s, e in reference]), hz([m for m, _, _ in reference]),
-        np.array([[n.start, n.end] for n in notes]).reshape(-1, 2), hz([n.pitch for n in notes]),
-        onset_tolerance=0.05, pitch_tolerance=49.0, offset_ratio=None)[2]
+from engine.timeline import Clip, Timeline
+from synthetic_music import RATE, WAVES, line, note_f_measure
 
 
 @pytest.mark.parametrize("wave", WAVES)
@@ -33,7 +25,7 @@ def test_monophonic_lines_are_transcribed_note_for_note(wave, seed):
     audio, reference = line(seed, wave)
     found = []
     notes = transcription.transcribe(np.repeat(audio, 2, axis=0), RATE, found.append)  # stereo in
-    assert f_measure(reference, notes) >= 0.9, (reference, notes)
+    assert note_f_measure(reference, notes) >= 0.9, (reference, notes)
     assert found == sorted(found) and found[-1] == 1.0
 
 
@@ -85,7 +77,7 @@ def test_cli_writes_a_cues_midi_beside_it_at_its_tempo_and_the_library_keeps_it_
     assert (tmp_path / f"cue-{cue.id}.mid").read_bytes() == cue.midi_path.read_bytes()
     midi = mido.MidiFile(cue.midi_path)
     assert [round(mido.tempo2bpm(m.tempo), 3) for m in midi.tracks[0] if m.type == "set_tempo"] == [90.0]
-    assert f_measure(reference, transcription.read_midi(cue.midi_path)) >= 0.9
+    assert note_f_measure(reference, transcription.read_midi(cue.midi_path)) >= 0.9
 
     with Library() as lib:
         assert lib.check().ok  # the .mid is the cue's, not an orphan
@@ -107,3 +99,30 @@ def test_cli_midi_refuses_what_it_cannot_do_in_one_line(cuedeck_home, tmp_path):
         good = _cue_of(lib, line(6, "sine", seconds=2)[0], seed=6)
     done = run_cli("midi", str(good.id), "--out", str(tmp_path / "missing" / "x.mid"))
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "nothing was written" in done.stderr
+
+
+def test_a_timeline_exports_each_stems_notes_at_its_tempo_and_a_cancelled_export_leaves_nothing(cuedeck_home, tmp_path):
+    lead, lead_notes = line(7, "saw", seconds=4)
+    bass, bass_notes = line(8, "triangle", seconds=4)
+    with Library() as lib:
+        lead_cue, bass_cue = _cue_of(lib, lead[:, :4 * RATE], seed=7), _cue_of(lib, bass[:, :4 * RATE], seed=8)
+        timeline = (Timeline("Theme", tempo=100.0).add_track("Bass")
+                    .add_clip(0, Clip(lead_cue.id, 1.0, 0.0, 4.0, 4.0)).add_clip(1, Clip(bass_cue.id, 2.5, 0.0, 4.0, 4.0)))
+        lib.save_timeline(timeline)
+    done = run_cli("export", "Theme", "--out", str(tmp_path), "--midi", "--json")
+    assert done.returncode == 0, done.stderr
+    folder = Path(json.loads(done.stdout)["folder"])
+    for stem, reference, at in (("Theme - 01 Track 1", lead_notes, 1.0), ("Theme - 02 Bass", bass_notes, 2.5)):
+        midi = mido.MidiFile(folder / f"{stem}.mid")  # beside its stem, at the timeline's tempo
+        assert (folder / f"{stem}.wav").is_file()
+        assert [round(mido.tempo2bpm(m.tempo), 3) for m in midi.tracks[0] if m.type == "set_tempo"] == [100.0]
+        placed = [(m, s + at, e + at) for m, s, e in reference if e <= 4.0]
+        assert note_f_measure(placed, transcription.read_midi(folder / f"{stem}.mid")) >= 0.9
+
+    with Library() as lib:
+        seen = []
+        with pytest.raises(Cancelled):
+            export_timeline(lib, "Theme", tmp_path / "again", midi=True,
+                            on_progress=lambda f, stage: seen.append(stage),
+                            should_cancel=lambda: "transcribing the stems to MIDI" in seen)
+    assert not list((tmp_path / "again").iterdir())

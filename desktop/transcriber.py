@@ -1,0 +1,80 @@
+"""Cues to MIDI from the window. Each transcription is a child process (`python -m
+engine.transcription ID`): the window's process never loads onnxruntime or librosa, the work
+runs on another core, and Cancel kills it (the .mid is written whole or not at all)."""
+
+import json
+import sys
+import uuid
+
+from PySide6.QtCore import QObject, QProcess, Signal
+
+from engine.cue import Cue
+
+
+class Transcriber(QObject):
+    started = Signal(str, str)  # job id, what it does in words
+    progress = Signal(str, float)  # job id, fraction
+    done = Signal(str, object)  # job id, the cue (its .mid now beside it)
+    failed = Signal(str, str)  # job id, one line
+    cancelled = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._jobs: dict[str, tuple[Cue, QProcess]] = {}
+        self._cancelling: set[str] = set()
+
+    def transcribe(self, cue: Cue) -> None:
+        """Start `cue`'s transcription, unless it runs already (or its MIDI is there)."""
+        if cue.midi_path.is_file() or any(c.id == cue.id for c, _ in self._jobs.values()):
+            return
+        job_id = f"midi-{uuid.uuid4().hex[:12]}"
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "engine.transcription", str(cue.id)])
+        process.readyReadStandardOutput.connect(lambda: self._read(job_id))
+        process.finished.connect(lambda code, status: self._finished(job_id, code))
+        self._jobs[job_id] = (cue, process)
+        self.started.emit(job_id, f"MIDI of cue {cue.id} · {cue.prompt}")
+        process.start()
+
+    def cancel(self, job_id: str) -> bool:
+        """Stop a transcription; False when `job_id` is not one of them."""
+        if job_id not in self._jobs:
+            return False
+        self._cancelling.add(job_id)
+        self._jobs[job_id][1].kill()
+        return True
+
+    def stop_all(self) -> None:
+        """On closing the window: kill what runs, and wait for it (no orphan keeps a core)."""
+        for job_id, (_, process) in list(self._jobs.items()):
+            self._cancelling.add(job_id)
+            process.kill()
+            process.waitForFinished(5000)
+
+    def _read(self, job_id: str) -> None:
+        _, process = self._jobs[job_id]
+        while process.canReadLine():
+            try:
+                message = json.loads(bytes(process.readLine()).decode())
+            except ValueError:
+                continue  # a library's stray print
+            if "progress" in message:
+                self.progress.emit(job_id, float(message["progress"]))
+            elif "error" in message:
+                process.setProperty("error", message["error"])
+
+    def _finished(self, job_id: str, code: int) -> None:
+        self._read(job_id)
+        cue, process = self._jobs.pop(job_id)
+        if job_id in self._cancelling:
+            self._cancelling.discard(job_id)
+            self.cancelled.emit(job_id)
+        elif code == 0 and cue.midi_path.is_file():
+            self.done.emit(job_id, cue)
+        else:
+            why = process.property("error") or (
+                bytes(process.readAllStandardError()).decode(errors="replace").strip().splitlines() or
+                [f"the transcription stopped (exit code {code})"])[-1]
+            self.failed.emit(job_id, f"MIDI of cue {cue.id} failed: {why}")
+        process.deleteLater()
