@@ -290,7 +290,7 @@ class TimelinePanel(QWidget):
 
     def _start_export(self, timeline: Timeline, options: dict) -> None:
         self.settings.set("export/folder", str(options["out_dir"]))
-        self.settings.set("export/midi", options["midi"])
+        self.settings.set("export/midi", options.get("midi", False))
         cancel = self._export_cancel = threading.Event()
         self.progress.setValue(0)
         self.progress.show()

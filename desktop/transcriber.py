@@ -20,11 +20,12 @@ class Transcriber(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._jobs: dict[str, tuple[Cue, QProcess]] = {}
+        self._jobs: dict[str, tuple[Cue, QProcess]] = {}  # in order; the first one runs
         self._cancelling: set[str] = set()
 
     def transcribe(self, cue: Cue) -> None:
-        """Start `cue`'s transcription, unless it runs already (or its MIDI is there)."""
+        """Queue `cue`'s transcription, unless it is queued already (or its MIDI is there).
+        One runs at a time: many selected cues do not start as many processes."""
         if cue.midi_path.is_file() or any(c.id == cue.id for c, _ in self._jobs.values()):
             return
         job_id = f"midi-{uuid.uuid4().hex[:12]}"
@@ -35,22 +36,38 @@ class Transcriber(QObject):
         process.finished.connect(lambda code, status: self._finished(job_id, code))
         self._jobs[job_id] = (cue, process)
         self.started.emit(job_id, f"MIDI of cue {cue.id} · {cue.prompt}")
-        process.start()
+        self._start_next()
 
     def cancel(self, job_id: str) -> bool:
-        """Stop a transcription; False when `job_id` is not one of them."""
+        """Stop a transcription, running or queued; False when `job_id` is not one of them."""
         if job_id not in self._jobs:
             return False
-        self._cancelling.add(job_id)
-        self._jobs[job_id][1].kill()
+        process = self._jobs[job_id][1]
+        if process.state() == QProcess.ProcessState.NotRunning:  # still queued
+            self._jobs.pop(job_id)
+            process.deleteLater()
+            self.cancelled.emit(job_id)
+        else:
+            self._cancelling.add(job_id)
+            process.kill()
         return True
 
     def stop_all(self) -> None:
-        """On closing the window: kill what runs, and wait for it (no orphan keeps a core)."""
+        """On closing the window: drop the queue, kill what runs and wait for it (no orphan
+        keeps a core)."""
+        for job_id, (_, process) in list(self._jobs.items()):
+            if process.state() == QProcess.ProcessState.NotRunning:
+                self._jobs.pop(job_id)
         for job_id, (_, process) in list(self._jobs.items()):
             self._cancelling.add(job_id)
             process.kill()
             process.waitForFinished(5000)
+
+    def _start_next(self) -> None:
+        if self._jobs:
+            _, process = next(iter(self._jobs.values()))
+            if process.state() == QProcess.ProcessState.NotRunning:
+                process.start()
 
     def _read(self, job_id: str) -> None:
         _, process = self._jobs[job_id]
@@ -78,3 +95,4 @@ class Transcriber(QObject):
                 [f"the transcription stopped (exit code {code})"])[-1]
             self.failed.emit(job_id, f"MIDI of cue {cue.id} failed: {why}")
         process.deleteLater()
+        self._start_next()

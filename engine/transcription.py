@@ -8,6 +8,7 @@ cue's (measured or asked for), so bars and beats line up in the DAW.
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +120,16 @@ def read_midi(path: Path) -> list[Note]:
 
 
 def _basic_pitch():
-    """Basic Pitch's inference, note and constants modules, and its ONNX model's path. It logs a warning for each backend it does not
-    find (TensorFlow, CoreML, TFLite) at import: noise here, where ONNX is the one we use. It
-    imports librosa, whose cached kernels one process at a time may fill."""
+    """Basic Pitch's inference, note and constants modules, and its ONNX model's path. At import
+    it logs a warning for each backend it does not find (TensorFlow, CoreML, TFLite): noise
+    here, where ONNX is the one we use. It imports librosa, whose cached kernels one process at
+    a time may fill."""
     from .analysis import kernel_cache_lock
 
     logging.disable(logging.WARNING)
     try:
-        with kernel_cache_lock():
+        with kernel_cache_lock(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # its probing for TensorFlow and CoreML
             import basic_pitch
             from basic_pitch import constants, inference, note_creation
     except ImportError as e:

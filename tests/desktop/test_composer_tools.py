@@ -44,14 +44,18 @@ def test_n_transcribes_the_current_cue_as_a_job_and_the_card_shows_its_notes(qtb
     assert [r for r in window.jobs._rows.values() if r.job_id.startswith("midi-")] == [row]
 
 
-def test_a_transcription_is_cancelled_from_its_row_and_closing_the_window_stops_the_rest(qtbot, window):
+def test_transcriptions_queue_one_at_a_time_cancel_from_their_rows_and_stop_with_the_window(qtbot, window):
     long_one, other = show_cues(window, 60.0, [21, 22])
-    window.actions.perform(("midi", None), [long_one])
-    qtbot.waitUntil(lambda: only_row(window) is not None and only_row(window).bar.value() > 0, timeout=60_000)
-    row = only_row(window)
-    row.cancel.click()
-    qtbot.waitUntil(lambda: row.finished)
-    assert "cancelled" in row.status.text() and not long_one.midi_path.exists()
+    window.actions.perform(("midi", None), [long_one, other])
+    first, second = [r for r in window.jobs._rows.values() if r.job_id.startswith("midi-")]
+    qtbot.waitUntil(lambda: first.bar.value() > 0, timeout=60_000)
+    assert second.bar.format() == "queued"  # one process at a time
+    second.cancel.click()
+    assert second.finished and "cancelled" in second.status.text()
+    first.cancel.click()
+    qtbot.waitUntil(lambda: first.finished)
+    assert "cancelled" in first.status.text() and not long_one.midi_path.exists()
+
     window.library.refresh()
     qtbot.waitUntil(lambda: window.library.model.rowCount() == 2 and all(
         window.library.model.cue_at(r) for r in range(2)))
@@ -61,6 +65,8 @@ def test_a_transcription_is_cancelled_from_its_row_and_closing_the_window_stops_
     assert action.text() == f"Transcribe cue {other.id} to MIDI\tN"
     window.library.context_menu.close()
     action.trigger()
-    qtbot.waitUntil(lambda: only_row(window) is not row)
+    third = only_row(window)
+    assert third not in (first, second)
+    qtbot.waitUntil(lambda: third.bar.value() > 0, timeout=60_000)
     window.close()  # while it runs: killed, nothing half-written (no_leftovers checks the process)
     assert not other.midi_path.exists() and not list(other.midi_path.parent.glob(".*.part"))
