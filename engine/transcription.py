@@ -17,7 +17,6 @@ import numpy as np
 from . import resources
 from .errors import Cancelled, CueDeckError
 
-MODEL = "Basic Pitch (ICASSP 2022, ONNX)"
 ONSET_THRESHOLD, FRAME_THRESHOLD = 0.5, 0.3  # Basic Pitch's own defaults
 MIN_NOTE_FRAMES = 11  # its default shortest note: 127.7 ms at 86 frames per second
 OVERLAP_FRAMES = 30  # model frames shared by neighbouring windows (its own choice)
@@ -163,7 +162,10 @@ def transcribe_files_apart(jobs: list[dict], on_progress=lambda fraction: None,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         error = None
         for line in child.stdout:
-            message = json.loads(line)
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # a library's stray print
             if "progress" in message:
                 on_progress(message["progress"])
             error = message.get("error", error)
