@@ -83,12 +83,11 @@ def test_plays_through_portaudio_on_the_null_device():
     player = Player()
     try:
         audio = np.random.default_rng(0).uniform(-0.3, 0.3, (4000, 2)).astype(np.float32)
-        player.play(prepare(audio, RATE), RATE)
-        assert player.playing
+        player.play(prepare(audio, RATE), RATE)  # (it may be over before this thread runs again)
         deadline = time.monotonic() + 10
         while player.playing and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert not player.playing and player.position == len(audio) / RATE
+        assert not player.playing and player.position == len(audio) / RATE  # it played to its end
         player.loop = True
         player.play(prepare(audio, RATE), RATE, start=0.25)
         deadline = time.monotonic() + 10  # looping: it wraps past the end and keeps playing
