@@ -20,7 +20,7 @@ from ray_head import RAY, head
 
 
 TOKEN = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "0123456789abcdef" * 4}
-SILENT_SECONDS = 15  # a desk's silence before the cluster gives back what it held
+SILENT_SECONDS = 30  # a desk's silence before the cluster gives back what it held
 
 
 @pytest.fixture(scope="module")
@@ -212,11 +212,13 @@ os._exit(0)  # as a desk killed between its turn and the job's start
 
 def test_replicas_granted_to_a_desk_that_dies_before_it_starts_its_job_go_back_to_the_others(ray_cluster):
     address, _ = ray_cluster
+    started = time.monotonic()  # the desk's last word comes after this
     done = subprocess.run([sys.executable, "-c", GONE_AFTER_GRANT, address], capture_output=True, text=True,
                           timeout=300, cwd=ROOT)
     assert done.stdout.strip() == "2", done.stderr
     found = cluster_status(address)
-    assert list(found["running"]) == ["its job"], found
+    if time.monotonic() - started < SILENT_SECONDS:  # (on a busy machine these two can take longer)
+        assert list(found["running"]) == ["its job"], found
     deadline = time.monotonic() + 4 * SILENT_SECONDS
     while (found := cluster_status(address))["running"]:  # given back after SILENT_SECONDS
         assert time.monotonic() < deadline, found
