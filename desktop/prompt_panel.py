@@ -174,8 +174,8 @@ class PromptPanel(QWidget):
         self._melody_label.setVisible(melodic)
         present = bool(self._present.get(info.name))
         where = "on this machine" if present else "not downloaded yet"
-        # the tiny melody model borrows musicgen-melody's stem separator
-        self._install_target = "musicgen-melody" if info.tiny else info.name
+        # the tiny melody model needs only the stem separator melody models run
+        self._install_target = registry.SEPARATOR_MODEL.name if info.tiny else info.name
         self.install.setVisible(not present)
         self.install.setText(f"Install {self._install_target}…")
         self.model_info.setText(f"{info.label}, {where}.")

@@ -343,6 +343,30 @@ def cmd_midi(args) -> int:
     return 0
 
 
+def cmd_stems(args) -> int:
+    """A cue split into drums, bass, other and vocals: four child cues in the library."""
+    show = sys.stderr.isatty() and not args.json
+
+    def progress(event):
+        if show:
+            print(f"\rsplitting cue {args.id} into stems: {event.fraction:4.0%}", end="", file=sys.stderr, flush=True)
+
+    with Library() as library, EngineClient() as engine:
+        try:
+            stems = exchange.split(library, engine, args.id, progress)
+        finally:
+            if show:
+                print(file=sys.stderr)
+    for cue in stems:
+        if args.json:
+            _out({"id": cue.id, "role": cue.role, "parent_id": cue.parent_id, "path": str(cue.path),
+                  "duration": cue.duration, "sample_rate": cue.sample_rate, "channels": cue.channels,
+                  "separator": cue.separator, "sha256": cue.sha256})
+        else:
+            print(f"{cue.id:>6}  {cue.role:<7} {cue.duration:.2f} s  {cue.sample_rate} Hz  {cue.path}")
+    return 0
+
+
 def cmd_check(args) -> int:
     show = sys.stderr.isatty()
     with Library() as lib:
@@ -575,6 +599,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="also write it here (a .mid file, or a folder)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_midi)
+
+    a = sub.add_parser("stems", help="split a cue into drums, bass, other and vocals stems (demucs), kept as cues")
+    a.add_argument("id", type=_id)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_stems)
 
     t = sub.add_parser("timeline", help="build timelines of cues")
     acts = t.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -52,6 +52,15 @@ class EngineClient:
         self._send(p.Generate(job_id, request, folder, conditioning))
         return job_id
 
+    def submit_split(self, cue_id: int, whole: p.Conditioning, job_id: str) -> str:
+        """Queue splitting cue `cue_id` into stems, from its whole audio staged in the folder
+        of `job_id` (exchange.stage_whole); its stems are the library owner's to keep
+        (exchange.keep_stems)."""
+        self.start()
+        self._jobs.append(job_id)
+        self._send(p.Separate(job_id, cue_id, exchange.job_folder(job_id).name, whole))
+        return job_id
+
     def cancel(self, job_id: str) -> None:
         if job_id in self._jobs:
             self._send(p.Cancel(job_id))
@@ -82,7 +91,7 @@ class EngineClient:
             else:
                 events.append(event)
         for event in events:
-            if isinstance(event, (p.Result, p.Error, p.Cancelled)) and event.job_id in self._jobs:
+            if isinstance(event, (p.Result, p.Separated, p.Error, p.Cancelled)) and event.job_id in self._jobs:
                 self._jobs.remove(event.job_id)
         if died:
             events += self._worker_died()
@@ -93,7 +102,14 @@ class EngineClient:
         """Submit and wait (for the CLI). On KeyboardInterrupt the job is cancelled; a second
         one, or a worker that does not confirm within CANCEL_DEADLINE, stops the worker.
         Either way Cancelled is raised and nothing of the job is kept."""
-        job_id = self.submit(request, conditioning, job_id)
+        return self._wait(self.submit(request, conditioning, job_id), on_progress)
+
+    def run_split(self, cue_id: int, whole: p.Conditioning, job_id: str,
+                  on_progress=lambda progress: None) -> p.Separated:
+        """Split and wait (for the CLI), as `run`."""
+        return self._wait(self.submit_split(cue_id, whole, job_id), on_progress)
+
+    def _wait(self, job_id: str, on_progress):
         interrupted = False
         deadline = None
         while True:
@@ -114,7 +130,7 @@ class EngineClient:
                     continue
                 if isinstance(event, p.Progress):
                     on_progress(event)
-                elif isinstance(event, p.Result):
+                elif isinstance(event, (p.Result, p.Separated)):
                     return event
                 elif isinstance(event, p.Cancelled):
                     raise Cancelled("cancelled; nothing was written")

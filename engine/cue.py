@@ -52,6 +52,8 @@ class Cue:
     bars: int | None = None  # a loop's bars of beats_per_bar beats at target_bpm
     beats_per_bar: int | None = None
     measures: Measures | None = None  # None until measured (engine.analysis)
+    role: str | None = None  # a stem's instrument (registry.STEM_ROLES); its parent is the cue it was split from
+    separator: str | None = None  # what split it: "demucs 4.1.0, htdemucs (adefossez/HTDemucs 0123abcd)"
 
     @property
     def midi_path(self) -> Path:
@@ -89,7 +91,8 @@ def provenance_line(cue: Cue) -> str:
     """For file metadata (BWF description, iXML notes)."""
     negative = f" | not: {cue.negative}" if cue.negative else ""
     loop = f" | {loop_text(cue)}" if cue.loop else ""
-    return (f"{cue.prompt}{negative}{loop} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
+    stem = f" | {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}" if cue.role else ""
+    return (f"{cue.prompt}{negative}{loop}{stem} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
             f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
             f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
 
@@ -102,7 +105,8 @@ def provenance_text(cue: Cue) -> str:
             f"{cue.batch_index + 1} of {cue.batch_size})\n"
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
             f"CFG {cue.cfg_coef:g}\n"
-            + (f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
+            + (f"The {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}\n" if cue.role else
+               f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
             + (f"Generated on {cue.device.upper()} in {cue.precision}"
                + (f", {cue.place}" if cue.place else "") + "\n" if cue.device else "")
             + (f"A seamless {loop_text(cue)}\n" if cue.loop else "")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import analysis, conditioning, cue_audio, paths
+from . import analysis, conditioning, cue_audio, paths, registry
 from . import protocol as p
 from .cue import Cue
 from .errors import BadInput, GenerationFailed, NotFound
@@ -101,6 +101,16 @@ def stage_conditioning(library, request: GenerationRequest, job_id: str) -> p.Co
     return p.Conditioning(kind, file, rate, samples.shape[0], digest, source)
 
 
+def stage_whole(library, cue_id: int, job_id: str) -> p.Conditioning:
+    """Cue `cue_id`'s whole audio, checked, in the job's folder: what a split starts from."""
+    cue = _cue(library, cue_id, f"cue {cue_id} is no longer in the library; pick another cue to split")
+    cue_audio.verified_bytes(cue)
+    samples, rate, digest = conditioning.load(cue.path, what=f"cue {cue.id}'s audio")
+    file = "whole.f32"
+    write_frames(job_folder(job_id) / file, samples)
+    return p.Conditioning("whole", file, rate, samples.shape[0], digest, f"cue {cue.id}")
+
+
 def _cue(library, cue_id, missing: str) -> Cue:
     try:
         return library.get(int(cue_id))
@@ -120,18 +130,52 @@ def generate(library, engine, request: GenerationRequest, on_progress=lambda pro
         discard(job_id)
 
 
+def split(library, engine, cue_id: int, on_progress=lambda progress: None) -> list[Cue]:
+    """Split cue `cue_id` into stems with `engine` and keep them in `library`, waiting for it
+    (the CLI's way); a cue split before gives the stems it has."""
+    made = library.stems_of(library.get(cue_id).id)
+    if made:
+        return made
+    registry.require_separator()
+    job_id = new_job_id()
+    try:
+        open_job(job_id)
+        whole = stage_whole(library, cue_id, job_id)
+        return keep_stems(library, engine.run_split(cue_id, whole, job_id, on_progress))
+    finally:
+        discard(job_id)
+
+
+def keep_stems(library, separated: p.Separated) -> list[Cue]:
+    """The stems of `separated` as files and rows of `library`, children of their cue (all or
+    none), then the job's folder goes."""
+    try:
+        audio = [_staged(separated.job_id, s.file, s.channels, s.frames, f"the {s.role} stem")
+                 for s in separated.stems]
+        return library.add_stems(library.get(separated.cue_id), [s.role for s in separated.stems],
+                                 np.stack(audio), separated.sample_rate, separated.job_id,
+                                 separated.separator, separated.device, [s.measures for s in separated.stems])
+    except NotFound:
+        raise BadInput(f"cue {separated.cue_id} was deleted while it was split; its stems were not kept") from None
+    finally:
+        discard(separated.job_id)
+
+
+def _staged(job_id: str, file: str, channels: int, frames: int, what: str) -> np.ndarray:
+    path = job_folder(job_id) / Path(file).name
+    audio = read_frames(path, channels) if path.is_file() else None
+    if audio is None or audio.shape[1] != frames:
+        raise GenerationFailed(f"the engine's audio of {what} is incomplete; nothing of this job was kept: "
+                               "try again")
+    return audio
+
+
 def keep(library, result: p.Result) -> list[Cue]:
     """The candidates of `result` as files and rows of `library` (one transaction, nothing
     kept if anything fails), then the job's folder goes."""
     try:
-        folder = job_folder(result.job_id)
-        audio = []
-        for c in result.candidates:
-            frames = read_frames(folder / c.file, c.channels) if (folder / c.file).is_file() else None
-            if frames is None or frames.shape[1] != c.frames:
-                raise GenerationFailed(f"the engine's audio of candidate {c.index + 1} is incomplete; "
-                                       "nothing of this job was kept: generate again")
-            audio.append(frames)
+        audio = [_staged(result.job_id, c.file, c.channels, c.frames, f"candidate {c.index + 1}")
+                 for c in result.candidates]
         making = result.making
         conditioned = (making.conditioning_sha256, making.conditioning_source) \
             if making.conditioning_sha256 else None
@@ -162,6 +206,17 @@ def preview_file(index: int) -> str:
     """The file candidate `index`'s streamed audio grows in, while its job runs; once it
     ends, the candidate's file (which often holds the same bytes)."""
     return f"preview-{index + 1}.f32"
+
+
+def stage_stems(folder: Path, stems: dict[str, np.ndarray], sample_rate: int) -> list[p.Stem]:
+    """Each stem of `stems` {role: audio [channels, samples]} as a file of the job's folder,
+    with its measures."""
+    staged = []
+    for role, audio in stems.items():
+        file = f"stem-{role}.f32"
+        write_frames(folder / file, audio)
+        staged.append(p.Stem(role, file, audio.shape[1], audio.shape[0], analysis.measure(audio, sample_rate)))
+    return staged
 
 
 def stage_candidates(folder: Path, audio: np.ndarray, seeds: list[int], sample_rate: int) -> list[p.Candidate]:

@@ -125,6 +125,12 @@ MIGRATIONS = [
     ALTER TABLE cues ADD COLUMN beats_per_bar INTEGER;
     CREATE INDEX cues_by_bpm ON cues(bpm);
     """,
+    # 7: stems: a cue split from its parent (parent_id), its instrument and what split it.
+    """
+    ALTER TABLE cues ADD COLUMN role TEXT;
+    ALTER TABLE cues ADD COLUMN separator TEXT;
+    CREATE INDEX cues_by_parent ON cues(parent_id);
+    """,
 ]
 
 
@@ -274,43 +280,70 @@ class Library:
         if not np.isfinite(audio).all():
             raise GenerationFailed(f"{info.name} produced invalid samples (NaN or infinity); nothing "
                                    "was kept: try again, or another seed or precision")
-        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+        measures = measures or [None] * len(audio)
         files = [self.audio_dir / f"{_slug(request.prompt)}_{seed}_{job_id[:8]}-{index + 1}.wav"
                  for index, seed in enumerate(seeds)]
+        chunks = [loops.chunks(audio.shape[-1], sample_rate, request.bpm, request.bars, request.beats_per_bar,
+                               m.key if m else None) if request.loop else b"" for m in measures]
+        rows = [{
+            "prompt": request.prompt, "model": info.name, "licence": info.licence,
+            "audiocraft_version": audiocraft_version, "top_k": request.top_k,
+            "top_p": request.top_p, "temperature": request.temperature,
+            "cfg_coef": request.cfg_coef, "seed": seed, "request_seed": request.seed,
+            "batch_size": len(files), "batch_index": index, "job_id": job_id,
+            "conditioning_sha256": conditioning[0] if conditioning else None,
+            "conditioning_source": conditioning[1] if conditioning else None,
+            "negative": request.negative, "parent_id": request.parent_id,
+            "device": device, "precision": request.precision, "place": place,
+            "target_bpm": request.bpm, "target_key": request.key, "loop": int(request.loop),
+            "bars": request.bars, "beats_per_bar": request.beats_per_bar if request.bars else None,
+            **_measure_columns(measures[index]),
+        } for index, seed in enumerate(seeds)]
+        return self._add(files, audio, sample_rate, chunks, rows)
+
+    def add_stems(self, parent: Cue, roles: list[str], audio: np.ndarray, sample_rate: int, job_id: str,
+                  separator: str, device: str, measures: list[Measures | None]) -> list[Cue]:
+        """`parent`'s stems (audio [stems, channels, samples], each `roles`' instrument) as its
+        children: the facts of its making, the separator that split it, and a loop's chunks."""
+        if not np.isfinite(audio).all():
+            raise GenerationFailed("the separator produced invalid samples (NaN or infinity); no stems "
+                                   "were kept: try again")
+        files = []
+        for role in roles:
+            path = self.audio_dir / f"{parent.path.stem}_{role}.wav"
+            files.append(path if not path.exists() else path.with_name(f"{path.stem}-{job_id[:8]}.wav"))
+        inherited = {name: getattr(parent, name) for name in (
+            "prompt", "negative", "model", "licence", "audiocraft_version", "top_k", "top_p", "temperature",
+            "cfg_coef", "seed", "request_seed", "precision", "place", "catid", "target_bpm", "target_key",
+            "loop", "bars", "beats_per_bar")}
+        chunks = [loops.chunks(audio.shape[-1], sample_rate, parent.target_bpm, parent.bars,
+                               parent.beats_per_bar, m.key if m else None)
+                  if parent.loop else b"" for m in measures]
+        rows = [{**inherited, "loop": int(parent.loop), "batch_size": len(roles), "batch_index": index,
+                 "job_id": job_id, "parent_id": parent.id, "role": role, "separator": separator,
+                 "device": device, **_measure_columns(measures[index])} for index, role in enumerate(roles)]
+        return self._add(files, audio, sample_rate, chunks, rows)
+
+    def _add(self, files: list[Path], audio: np.ndarray, sample_rate: int, chunks: list[bytes],
+             rows: list[dict]) -> list[Cue]:
+        """Write `audio` [cues, channels, samples] into `files` (a WAV each, with its `chunks`),
+        then the cues' `rows` (completed by what the files say) in one transaction: rows and
+        files all or none."""
+        created = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
         resources.require_space(self.audio_dir, audio.nbytes + 1_000_000, "the library")
-        levels = [loudness.measure(candidate.T, sample_rate) for candidate in audio]
+        levels = [loudness.measure(one.T, sample_rate) for one in audio]
         ids = []
         with self._journal(files):
             try:
-                digests = []
-                for index, (path, candidate) in enumerate(zip(files, audio)):
-                    key = measures[index].key if measures and measures[index] else None
-                    chunks = loops.chunks(audio.shape[-1], sample_rate, request.bpm, request.bars,
-                                          request.beats_per_bar, key) if request.loop else b""
-                    digests.append(write_wav_atomic(path, candidate, sample_rate, chunks))
+                digests = [write_wav_atomic(path, one, sample_rate, extra)
+                           for path, one, extra in zip(files, audio, chunks)]
                 faults.point("library.files-in-place")
                 with self.transaction() as db:
-                    for index, (path, digest) in enumerate(zip(files, digests)):
-                        row = {
-                            "path": str(path.relative_to(self.root)), "prompt": request.prompt,
-                            "model": info.name, "licence": info.licence,
-                            "audiocraft_version": audiocraft_version, "cuedeck_version": __version__,
-                            "duration": audio.shape[-1] / sample_rate, "sample_rate": sample_rate,
-                            "channels": audio.shape[1], "top_k": request.top_k,
-                            "top_p": request.top_p, "temperature": request.temperature,
-                            "cfg_coef": request.cfg_coef, "seed": seeds[index],
-                            "request_seed": request.seed, "batch_size": len(files),
-                            "batch_index": index, "job_id": job_id, "sha256": digest,
-                            "loudness_lufs": levels[index][0], "peak": levels[index][1],
-                            "conditioning_sha256": conditioning[0] if conditioning else None,
-                            "conditioning_source": conditioning[1] if conditioning else None,
-                            "negative": request.negative, "parent_id": request.parent_id,
-                            "created_at": created,
-                            "device": device, "precision": request.precision, "place": place,
-                            "target_bpm": request.bpm, "target_key": request.key, "loop": int(request.loop),
-                            "bars": request.bars, "beats_per_bar": request.beats_per_bar if request.bars else None,
-                            **_measure_columns(measures[index] if measures else None),
-                        }
+                    for path, digest, level, row in zip(files, digests, levels, rows):
+                        row = {**row, "path": str(path.relative_to(self.root)), "sha256": digest,
+                               "cuedeck_version": __version__, "created_at": created,
+                               "duration": audio.shape[-1] / sample_rate, "sample_rate": sample_rate,
+                               "channels": audio.shape[1], "loudness_lufs": level[0], "peak": level[1]}
                         names = ", ".join(row)
                         marks = ", ".join(f":{k}" for k in row)
                         ids.append(db.execute(f"INSERT INTO cues ({names}) VALUES ({marks})", row).lastrowid)
@@ -336,7 +369,7 @@ class Library:
              limit: int | None = None, offset: int = 0) -> list[int]:
         """Ids of the matching cues, newest first unless `sort` (one of SORTS) says otherwise:
         cues not measured yet come last in a sort by a measure. `text` matches every word in
-        prompt, tags, notes, model, CatID or the CatID's UCS category and subcategory (any
+        prompt, tags, notes, model, stem role, CatID or the CatID's UCS category and subcategory (any
         case); `catid` is one UCS CatID, `category` a whole UCS category such as AMBIENCE;
         `kept` keeps only the cues marked keep; `bpm` a (low, high) tempo, `key` one key
         ("A minor"), `tone` dark, neutral or bright (the measures, engine.analysis). Ids alone
@@ -346,10 +379,10 @@ class Library:
             like = f"%{_escape_like(word)}%"
             named = ucs.catids_named(word)
             where.append("(prompt LIKE ? ESCAPE '\\' OR notes LIKE ? ESCAPE '\\' OR model LIKE ? ESCAPE '\\' "
-                         "OR catid LIKE ? ESCAPE '\\' OR "
+                         "OR catid LIKE ? ESCAPE '\\' OR role LIKE ? ESCAPE '\\' OR "
                          "EXISTS (SELECT 1 FROM tags WHERE cue_id = cues.id AND tag LIKE ? ESCAPE '\\')"
                          + (f" OR catid IN ({', '.join('?' * len(named))})" if named else "") + ")")
-            args += [like] * 5 + named
+            args += [like] * 6 + named
         if kept:
             where.append("keep = 1")
         if tag:
@@ -393,6 +426,18 @@ class Library:
             sql += " LIMIT ? OFFSET ?"
             args += [limit, offset]
         return [row[0] for row in self._db.execute(sql, args)]
+
+    def stems_of(self, cue_id: int) -> list[Cue]:
+        """The stems cue `cue_id` was last split into, in the separator's order ([] when it
+        was not, or when one of them was deleted since)."""
+        row = self._db.execute("SELECT job_id FROM cues WHERE parent_id = ? AND role IS NOT NULL "
+                               "ORDER BY id DESC LIMIT 1", (cue_id,)).fetchone()
+        if row is None:
+            return []
+        ids = [r[0] for r in self._db.execute("SELECT id FROM cues WHERE job_id = ? AND parent_id = ? "
+                                              "ORDER BY batch_index", (row[0], cue_id))]
+        stems = self.get_many(ids)
+        return stems if stems and len(stems) == stems[0].batch_size else []
 
     def get_many(self, ids: list[int]) -> list[Cue]:
         """The cues with these ids, in the same order (ids that are gone are left out)."""

@@ -48,7 +48,7 @@ def state(info: ModelInfo) -> ModelState:
     if info.tiny:
         if not info.is_present():
             return ModelState(info, "not present", None, 0, "needs the demucs stem separator: "
-                              "install musicgen-melody once")
+                              f"install {registry.SEPARATOR_MODEL.name} once")
         return ModelState(info, "present", own if own.is_dir() else None, _size(own),
                           "built in: untrained, produces noise")
     marker = own / DOWNLOADING
@@ -58,6 +58,12 @@ def state(info: ModelInfo) -> ModelState:
         partial = _size(own)
         return ModelState(info, "not present", own, partial,
                           f"partly downloaded ({partial / 1e6:.0f} MB): installing it again resumes")
+    if info.family == "demucs":
+        if not info.is_present():
+            return ModelState(info, "not present", None, 0, "splitting cues into stems needs it")
+        files = [registry.cached_file(SEPARATOR, f) for f in registry.separator_files()]
+        return ModelState(info, "present", files[0].parent, sum(_real_size(f) for f in files),
+                          "in the Hugging Face cache")
     encoder = "" if text_encoder_present() else "the T5 text encoder is missing: install downloads it"
     if not encoder and "melody" in info.conditioning and not separator_present():
         encoder = "the demucs stem separator is missing: install downloads it"
@@ -75,7 +81,7 @@ def state(info: ModelInfo) -> ModelState:
 
 
 def states() -> list[ModelState]:
-    return [state(info) for info in registry.MODELS.values()]
+    return [state(info) for info in [*registry.MODELS.values(), registry.SEPARATOR_MODEL]]
 
 
 def check_folder(folder: Path) -> str:
@@ -100,7 +106,7 @@ def check_folder(folder: Path) -> str:
 def install(name: str, on_progress=lambda done, total, what: None, should_cancel=lambda: False) -> ModelState:
     """Download model `name` (and the text encoder it needs) with progress; cancel keeps the
     partial files, and the next install resumes them."""
-    info = registry.get(name)
+    info = registry.installable(name)
     if info.tiny:
         raise BadInput(f"{name} is built in; there is nothing to download")
     from huggingface_hub import constants
@@ -114,12 +120,13 @@ def install(name: str, on_progress=lambda done, total, what: None, should_cancel
     if current.state == "present":
         return current
     own = paths.models_dir() / name
-    have_weights = info.local_folder() is not None and current.state != "broken"  # else: repair
+    separator = info.family == "demucs"
+    have_weights = separator or info.local_folder() is not None and current.state != "broken"  # else: repair
     plan = []  # (repo, file, where it goes, its hub metadata, into the hub cache?)
     if not have_weights:
         plan += [(info.hub_id, f, own / f, _metadata(info.hub_id, f), False) for f in CHECKPOINT_FILES]
-    support = [(TEXT_ENCODER, f) for f in TEXT_ENCODER_FILES]
-    if "melody" in info.conditioning:  # and the stem separator melody models run
+    support = [] if separator else [(TEXT_ENCODER, f) for f in TEXT_ENCODER_FILES]
+    if separator or "melody" in info.conditioning:  # and the stem separator melody models run
         support += [(SEPARATOR, f) for f in _separator_files()]
     for repo, f in support:
         meta = _metadata(repo, f)
@@ -261,10 +268,12 @@ def import_folder(name: str, source: Path, check_file) -> ModelState:
     `check_file(path)` passed for each of its files (the CLI passes
     engine.worker.checkpoints.check_checkpoint: torch's weights-only loader; nothing else is
     trusted)."""
-    info = registry.get(name)
+    info = registry.installable(name)
     if info.tiny:
         raise BadInput(f"{name} is built in; there is nothing to import")
     source = Path(source).expanduser()
+    if info.family == "demucs":
+        return _import_separator(info, source)
     if not source.is_dir():
         raise BadInput(f"{source} is not a folder; give the folder holding {' and '.join(CHECKPOINT_FILES)}")
     missing = [f for f in CHECKPOINT_FILES if not (source / f).is_file()]
@@ -291,10 +300,52 @@ def import_folder(name: str, source: Path, check_file) -> ModelState:
     return state(info)
 
 
+def _import_separator(info: ModelInfo, source: Path) -> ModelState:
+    """Copy a folder holding the separator's bag file and the safetensors files it names into
+    the hub cache (under a snapshot named by their digests), as an install would place them."""
+    import yaml
+    from safetensors import safe_open
+
+    bag = source / SEPARATOR_BAG
+    if not bag.is_file():
+        raise BadInput(f"{source} lacks {SEPARATOR_BAG}; the separator's folder holds it and the "
+                       f".safetensors files it names (as the hub's {SEPARATOR} has them)")
+    try:
+        files = [SEPARATOR_BAG] + [f"{sig}.safetensors" for sig in yaml.safe_load(bag.read_text())["models"]]
+    except (ValueError, TypeError, KeyError, yaml.YAMLError):
+        raise BadInput(f"{bag} does not list the separator's models; copy it from {SEPARATOR} again") from None
+    for f in files[1:]:
+        try:
+            with safe_open(str(source / f), framework="numpy") as weights:
+                klass = (weights.metadata() or {}).get("klass", "")
+        except Exception:
+            raise BadInput(f"{source / f} is missing or not a safetensors file; copy it from {SEPARATOR} again") from None
+        if not klass.startswith("demucs."):  # demucs imports the class it names: only its own
+            raise BadInput(f"{source / f} is not a demucs separator (it names {klass or 'no class'})")
+    digest = hashlib.sha1("".join(_sha256(source / f) for f in files).encode()).hexdigest()
+    root = hub_repo_dir(SEPARATOR)
+    snapshot = root / "snapshots" / digest
+    if not snapshot.is_dir():
+        part = staging.part_path(snapshot)
+        try:
+            part.mkdir(parents=True)
+            for f in files:
+                shutil.copyfile(source / f, part / f)
+            os.replace(part, snapshot)
+        except BaseException:
+            shutil.rmtree(part, ignore_errors=True)
+            raise
+    (root / "refs").mkdir(exist_ok=True)
+    write_ref = staging.part_path(root / "refs" / "main")
+    write_ref.write_text(digest)
+    os.replace(write_ref, root / "refs" / "main")
+    return state(info)
+
+
 def remove(name: str) -> list[Path]:
     """Delete the model's files (CueDeck's folder and its entry in the hub cache); returns
     what was removed. The text encoder stays: other models share it."""
-    info = registry.get(name)
+    info = registry.installable(name)
     removed = []
     own = paths.models_dir() / name
     if info.tiny:

@@ -16,17 +16,18 @@ from .analysis import Measures
 from .errors import ProtocolError  # also p.ProtocolError, for the client and the worker
 from .request import GenerationRequest
 
-VERSION = 5  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library;
-# 5: each candidate measured
+VERSION = 6  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library;
+# 5: each candidate measured; 6: Separate a cue into stems
 
 
 # -- parts of messages ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Conditioning:
-    """Audio a job starts from: the end of a cue to continue ("prompt") or a melody, as
-    float32 frames (channels interleaved) in `file` of the job's exchange folder."""
-    kind: str  # prompt | melody
+    """Audio a job starts from: the end of a cue to continue ("prompt"), a melody, or a cue
+    to split into stems ("whole"), as float32 frames (channels interleaved) in `file` of the
+    job's exchange folder."""
+    kind: str  # prompt | melody | whole
     file: str
     sample_rate: int
     channels: int
@@ -44,6 +45,17 @@ class Candidate:
     frames: int
     channels: int
     measures: Measures | None = None  # tempo, key, …: measured where the audio was made
+
+
+@dataclass(frozen=True)
+class Stem:
+    """One instrument of a separated cue: float32 frames (channels interleaved) in `file` of
+    the job's exchange folder."""
+    role: str  # drums | bass | other | vocals (registry.STEM_ROLES)
+    file: str
+    frames: int
+    channels: int
+    measures: Measures | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,15 @@ class Generate:
     request: GenerationRequest
     exchange: str  # the name of the job's folder in the exchange (engine.exchange)
     conditioning: Conditioning | None = None
+
+
+@dataclass(frozen=True)
+class Separate:
+    """Split cue `cue_id`, whose whole audio is `audio`, into its instruments' stems."""
+    job_id: str
+    cue_id: int
+    exchange: str
+    audio: Conditioning
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,18 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Separated:
+    """The stems of cue `cue_id`, each as long as it and at its rate, and what split it."""
+    job_id: str
+    cue_id: int
+    sample_rate: int
+    stems: list[Stem]
+    separator: str  # "demucs 4.1.0, htdemucs (adefossez/HTDemucs 0123abcd)"
+    device: str
+    elapsed: float
+
+
+@dataclass(frozen=True)
 class Error:
     job_id: str
     message: str  # one line the user can act on
@@ -138,7 +171,8 @@ class Fatal:
 
 
 MESSAGES = {cls.__name__.lower(): cls for cls in
-            (Generate, Cancel, Shutdown, Ready, Progress, Preview, Result, Error, Cancelled, Fatal)}
+            (Generate, Separate, Cancel, Shutdown, Ready, Progress, Preview, Result, Separated, Error,
+              Cancelled, Fatal)}
 
 
 def encode(message) -> dict:

@@ -18,6 +18,7 @@ TEXT_ENCODER = "t5-base"  # every released model's text conditioner, loaded by t
 TEXT_ENCODER_FILES = ("config.json", "spiece.model", "tokenizer.json", "model.safetensors")
 SEPARATOR = "adefossez/HTDemucs"  # demucs, which melody models run to keep the melody stems
 SEPARATOR_BAG = "htdemucs.yaml"   # names the safetensors files of the separator
+STEM_ROLES = ("drums", "bass", "other", "vocals")  # what the separator splits a cue into, in its order
 GB = 1_000_000_000
 
 
@@ -61,10 +62,14 @@ class ModelInfo:
     def label(self) -> str:
         """The one-line description every list of models shows."""
         what = "untrained test model, noise" if self.tiny else f"{self.licence} weights"
+        if self.family == "demucs":
+            return f"{self.name} (stem separator: {', '.join(STEM_ROLES)}; {what})"
         return f"{self.name} ({self.audio}, {self.max_duration:g} s windows, {what})"
 
     def local_folder(self) -> Path | None:
         """The folder holding this model's checkpoint files, or None when it is not here."""
+        if self.family == "demucs":  # the separator lives in the hub cache only
+            return None
         own = paths.models_dir() / self.name
         if all((own / f).is_file() for f in CHECKPOINT_FILES) and not (own / DOWNLOADING).exists():
             return own
@@ -77,6 +82,8 @@ class ModelInfo:
         """Ready to generate offline: the checkpoint files and, for released models, the T5
         text encoder. Tiny models are built on first use, so they are always available."""
         melody_ready = "melody" not in self.conditioning or separator_present()
+        if self.family == "demucs":
+            return separator_present()
         if self.tiny:
             return melody_ready
         return self.local_folder() is not None and text_encoder_present() and melody_ready
@@ -180,6 +187,23 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in [
 ]}
 
 
+# The stem separator, installed, imported and removed like a model (engine.models) but not a
+# generator: splitting cues into stems and melody models run it.
+SEPARATOR_MODEL = ModelInfo("htdemucs", SEPARATOR, "demucs", "stems", 44100, 2, 0.0, int(0.084 * GB), "MIT",
+                            (), card=0)
+
+
+def installable(name: str) -> ModelInfo:
+    """A model or the stem separator: what the model manager handles."""
+    return SEPARATOR_MODEL if name == SEPARATOR_MODEL.name else get(name)
+
+
+def require_separator() -> None:
+    if not separator_present():
+        raise ModelNotPresent(f"splitting into stems needs the demucs stem separator {SEPARATOR_MODEL.name} "
+                              "(84 MB, installed once in File › Models, Ctrl+Shift+M)", SEPARATOR_MODEL.name)
+
+
 def get(name: str) -> ModelInfo:
     try:
         return MODELS[name]
@@ -190,7 +214,7 @@ def get(name: str) -> ModelInfo:
 def require_present(info: ModelInfo) -> None:
     if info.tiny and not info.is_present():
         raise ModelNotPresent(f"{info.name} needs the demucs stem separator that melody models use; "
-                              "install musicgen-melody once", "musicgen-melody")
+                              f"install {SEPARATOR_MODEL.name} once", SEPARATOR_MODEL.name)
     if not info.is_present():
         raise ModelNotPresent(
             f"model {info.name!r} is not ready on this machine"

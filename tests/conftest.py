@@ -37,7 +37,7 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 
 # Markers by place (see pyproject.toml): folders, and the engine modules whose tests run torch.
 WORKER_MODULES = {"test_worker", "test_generation", "test_continuation", "test_model_kinds",
-                  "test_melody", "test_fast_lm", "test_cli"}
+                  "test_melody", "test_fast_lm", "test_cli", "test_stems"}
 
 
 def pytest_collection_modifyitems(items):
@@ -186,6 +186,16 @@ def hub(tmp_path, checkpoint, monkeypatch):
         yield server
 
 
+
+
+@pytest.fixture
+def separator(tmp_path, monkeypatch):
+    """A tiny random-weight stem separator in this test's hub cache: for the processes the test
+    starts, and for this one (whose huggingface_hub read its cache folder when imported)."""
+    from engine.worker import tiny_models
+    from hub_standin import COMMIT
+
+    tiny_models.build_separator(use_hf_home(monkeypatch, tmp_path / "hf"), COMMIT)
 
 
 @pytest.fixture

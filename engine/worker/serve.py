@@ -61,7 +61,8 @@ class Worker:
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         if hasattr(os, "nice"):  # on a busy machine the window (and a DAW) are served first
             os.nice(5)
-        from .generation import AUDIOCRAFT_VERSION, Generator  # torch loads here, in the worker only
+        from .generation import AUDIOCRAFT_VERSION, Generator, pick_device  # torch loads here, in the worker only
+        from .separation import Separator
 
         import torch
 
@@ -69,6 +70,7 @@ class Worker:
         torch.set_num_threads(int(os.environ.get("CUEDECK_THREADS") or 0) or max(1, (os.cpu_count() or 2) - 1))
 
         self._generator = Generator()
+        self._separator = Separator(pick_device())
         staging.sweep(paths.models_dir())  # what killed workers left
         self._versions = {"audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}
         self.send(p.Ready(pid=os.getpid(), versions=self._versions))
@@ -77,11 +79,13 @@ class Worker:
             message = self._inbox.get()
             if isinstance(message, p.Shutdown):
                 return
-            if isinstance(message, p.Generate):
-                self.send(self.run(message))
+            if isinstance(message, (p.Generate, p.Separate)):
+                self.send(self.answer(message))
                 self._cancelled.discard(message.job_id)
 
-    def run(self, job: p.Generate):
+    def answer(self, job):
+        """The last event of `job` (Generate or Separate): its result, Cancelled, or an Error
+        the user can act on."""
         job_id = job.job_id
         last, stage_sent = 0.0, None
 
@@ -95,32 +99,13 @@ class Worker:
         def should_cancel() -> bool:
             return job_id in self._cancelled or self._client_gone
 
+        what = "splitting into stems" if isinstance(job, p.Separate) else "generation"
         try:
             if should_cancel():
                 raise Cancelled("cancelled before it started")
-            request = job.request.validated()
-            folder = exchange.engine_folder(job.exchange)
-            given = job.conditioning
-            wanted = "prompt" if request.parent_id is not None else "melody" if request.melody is not None else None
-            if (given.kind if given else None) != wanted:
-                raise p.ProtocolError(f"the job's starting audio is {given.kind if given else 'none'} and its "
-                                      f"request wants {wanted or 'none'}; its client must stage it")
-            audio_in = exchange.read_conditioning(folder, given) if given else None
-            previews = _Previews(job_id, folder, self.send)
-            material = replace(request, duration=request.generated_seconds(), loop=False, bars=None)
-            batch = self._generator.generate(
-                material, on_progress, should_cancel,
-                prompt_audio=audio_in if given and given.kind == "prompt" else None,
-                melody=audio_in if given and given.kind == "melody" else None, on_audio=previews.add)
-            self.send(p.Progress(job_id, SAVING, "saving"))
-            audio = batch.audio
-            if request.loop:  # cut each candidate's loop from its material, to the frame
-                frames = round(request.duration * batch.sample_rate)
-                audio = np.stack([loops.make_loop(a, batch.sample_rate, frames, request.bpm) for a in audio])
-            candidates = exchange.stage_candidates(folder, audio, batch.seeds, batch.sample_rate)
-            making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
-                              given.sha256 if given else None, given.source if given else None)
-            return p.Result(job_id, request, batch.sample_rate, candidates, making, batch.elapsed)
+            if isinstance(job, p.Separate):
+                return self.separate(job, on_progress, should_cancel)
+            return self.generate(job, on_progress, should_cancel)
         except Cancelled:
             return p.Cancelled(job_id)
         except CueDeckError as e:
@@ -128,13 +113,52 @@ class Worker:
                            getattr(e, "model", None))
         except OSError as e:
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            return p.Error(job_id, str(resources.write_failed(e, paths.library_dir(), "generating")))
+            return p.Error(job_id, str(resources.write_failed(e, paths.library_dir(), what)))
         except MemoryError:
             return p.Error(job_id, "the engine ran out of memory; ask for fewer candidates, a shorter "
-                                   "duration or a smaller model")
+                                   "duration or a smaller model" if what == "generation" else
+                                   "the engine ran out of memory splitting this cue; close other programs")
         except Exception as e:  # a bug or a library failure: keep serving, log the details
             log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-            return p.Error(job_id, f"generation failed: {type(e).__name__}: {e} (details in the worker log)")
+            return p.Error(job_id, f"{what} failed: {type(e).__name__}: {e} (details in the worker log)")
+
+    def generate(self, job: p.Generate, on_progress, should_cancel) -> p.Result:
+        request = job.request.validated()
+        folder = exchange.engine_folder(job.exchange)
+        given = job.conditioning
+        wanted = "prompt" if request.parent_id is not None else "melody" if request.melody is not None else None
+        if (given.kind if given else None) != wanted:
+            raise p.ProtocolError(f"the job's starting audio is {given.kind if given else 'none'} and its "
+                                  f"request wants {wanted or 'none'}; its client must stage it")
+        audio_in = exchange.read_conditioning(folder, given) if given else None
+        previews = _Previews(job.job_id, folder, self.send)
+        material = replace(request, duration=request.generated_seconds(), loop=False, bars=None)
+        batch = self._generator.generate(
+            material, on_progress, should_cancel,
+            prompt_audio=audio_in if given and given.kind == "prompt" else None,
+            melody=audio_in if given and given.kind == "melody" else None, on_audio=previews.add)
+        self.send(p.Progress(job.job_id, SAVING, "saving"))
+        audio = batch.audio
+        if request.loop:  # cut each candidate's loop from its material, to the frame
+            frames = round(request.duration * batch.sample_rate)
+            audio = np.stack([loops.make_loop(a, batch.sample_rate, frames, request.bpm) for a in audio])
+        candidates = exchange.stage_candidates(folder, audio, batch.seeds, batch.sample_rate)
+        making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
+                          given.sha256 if given else None, given.source if given else None)
+        return p.Result(job.job_id, request, batch.sample_rate, candidates, making, batch.elapsed)
+
+    def separate(self, job: p.Separate, on_progress, should_cancel) -> p.Separated:
+        folder = exchange.engine_folder(job.exchange)
+        if job.audio.kind != "whole":
+            raise p.ProtocolError(f"a split needs the cue's whole audio, not its {job.audio.kind}")
+        audio, rate = exchange.read_conditioning(folder, job.audio)
+        on_progress(0.0, "splitting into stems")
+        stems, elapsed = self._separator.separate(
+            audio, rate, lambda fraction: on_progress(SAVING * fraction, "splitting into stems"), should_cancel)
+        self.send(p.Progress(job.job_id, SAVING, "saving"))
+        staged = exchange.stage_stems(folder, stems, rate)
+        return p.Separated(job.job_id, job.cue_id, rate, staged, self._separator.version,
+                           self._separator.device, elapsed)
 
 
 class _Previews:

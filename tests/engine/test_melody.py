@@ -14,14 +14,6 @@ from engine import registry
 from engine import conditioning
 from engine.worker import tiny_models
 from engine.library import Library
-from hub_standin import COMMIT
-
-
-@pytest.fixture
-def separator(tmp_path, monkeypatch):
-    """In the hub cache of this test: for the CLI's processes, and for this one (whose
-    huggingface_hub read its cache folder when it was imported)."""
-    tiny_models.build_separator(use_hf_home(monkeypatch, tmp_path / "hf"), COMMIT)
 
 
 def melody_file(path, rate=44100, channels=2, seconds=3.0):
