@@ -32,6 +32,7 @@ class Metadata:
     reference: str = ""               # bext OriginatorReference (32 ASCII characters)
     loudness_lufs: float | None = None
     user: dict[str, str] = field(default_factory=dict)  # iXML USER fields (USER_FIELDS)
+    tracks: list[str] = field(default_factory=list)  # iXML TRACK_LIST: each channel's name
     chunks: bytes = b""  # more RIFF chunks for a WAV (a loop's smpl and acid)
 
 
@@ -88,6 +89,12 @@ def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: M
     write_atomic(path, buffer.getvalue())
 
 
+def channel_names(label: str, channels: int) -> list[str]:
+    """iXML track names of a file's channels: "drums", or "drums L" and "drums R"."""
+    return [label] if channels == 1 else [f"{label} {side}" for side in "LR"] if channels == 2 else \
+        [f"{label} {n + 1}" for n in range(channels)]
+
+
 def coding_line(rate: int, bits: str, channels: int, text: str) -> str:
     """One EBU R98 coding history line."""
     width = "32" if bits == "32f" else bits
@@ -115,6 +122,14 @@ def _ixml(meta: Metadata) -> bytes:
     ET.SubElement(root, "IXML_VERSION").text = "2.10"
     ET.SubElement(root, "PROJECT").text = meta.project
     ET.SubElement(root, "NOTE").text = meta.description
+    if meta.tracks:
+        listed = ET.SubElement(root, "TRACK_LIST")
+        ET.SubElement(listed, "TRACK_COUNT").text = str(len(meta.tracks))
+        for index, name in enumerate(meta.tracks, start=1):
+            track = ET.SubElement(listed, "TRACK")
+            ET.SubElement(track, "CHANNEL_INDEX").text = str(index)
+            ET.SubElement(track, "INTERLEAVE_INDEX").text = str(index)
+            ET.SubElement(track, "NAME").text = name
     user = ET.SubElement(root, "USER")
     for name in USER_FIELDS:
         ET.SubElement(user, name).text = meta.user.get(name, "")

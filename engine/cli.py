@@ -410,6 +410,12 @@ def cmd_timeline(args) -> int:
             return 0
         elif args.action == "add":
             timeline = lib.save_timeline(_add_clip(lib, lib.timeline(args.name), args))
+        elif args.action == "stems":
+            cue, stems = lib.get(args.cue_id), lib.stems_of(args.cue_id)
+            if not stems:
+                raise BadInput(f"cue {cue.id} has no stems yet: split it first with `cuedeck stems {cue.id}`")
+            whole = Clip(cue.id, args.at, 0.0, cue.duration, cue.duration, repeats=cue.loop)
+            timeline = lib.save_timeline(lib.timeline(args.name).add_stems(whole, [(s.role, s.id) for s in stems]))
         else:
             timeline = lib.timeline(args.name)
         if args.json:
@@ -624,6 +630,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--gain", type=float, default=0.0, help="clip gain in dB")
     a.add_argument("--fade-in", type=float, default=0.0, help="seconds")
     a.add_argument("--fade-out", type=float, default=0.0, help="seconds")
+    a.add_argument("--json", action="store_true")
+    a = acts.add_parser("stems", help="a split cue's stems, a track each, where the cue is (or --at)")
+    a.add_argument("name", type=_text)
+    a.add_argument("cue_id", type=_id)
+    a.add_argument("--at", type=float, default=0.0, help="seconds from timeline zero, when the cue is not placed")
     a.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_timeline)
 

@@ -153,7 +153,7 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
         description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
         project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
-        user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
+        tracks=bwf.channel_names(cue.role or "cue", audio.shape[1]), user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
         chunks=loops.chunks(audio.shape[0], rate, cue.target_bpm, cue.bars, cue.beats_per_bar,
                             cue.measures.key if cue.measures else None) if cue.loop and fmt == "wav" else b"")
     name = ucs_name(cue)
@@ -192,9 +192,12 @@ def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cu
     history = [_origin_line(c) for c in used]
     history.append(bwf.coding_line(rate, bits, channels, f"CueDeck {__version__} mixdown"))
     catids = {c.catid for c in used}
+    roles = {c.role for c in used}
+    label = roles.pop() if track is not None and len(roles) == 1 and None not in roles else \
+        "Mix" if track is None else timeline.tracks[track].name  # a track of one stem's role: the role
     return bwf.Metadata(
         description=description, origination=when, coding_history=history, project=timeline.name,
-        reference=f"CueDeck {timeline.name}"[:32], loudness_lufs=lufs,
+        reference=f"CueDeck {timeline.name}"[:32], loudness_lufs=lufs, tracks=bwf.channel_names(label, channels),
         user=_user_fields(used, fxname=f"{timeline.name} {'Mix' if track is None else timeline.tracks[track].name}",
                           notes="; ".join(provenance_line(c) for c in used),
                           catid=catids.pop() if len(catids) == 1 else None))
@@ -285,7 +288,7 @@ def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], ra
 def _fxname(cue: Cue) -> str:
     words = re.sub(r"[^\w ]+", " ", cue.prompt).split()
     name = " ".join(w.capitalize() for w in words)[:25].strip() or "Cue"
-    return f"{name} {cue.id}"
+    return f"{name} {cue.role.capitalize() + ' ' if cue.role else ''}{cue.id}"
 
 
 def _filename(name: str) -> str:

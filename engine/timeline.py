@@ -121,6 +121,18 @@ class Timeline:
             raise BadInput(f"a timeline holds at most {MAX_TRACKS} tracks")
         return replace(self, tracks=(*self.tracks, Track(check_name(name or f"Track {len(self.tracks) + 1}", "track"))))
 
+    def add_stems(self, whole: Clip, stems: list[tuple[str, int]]) -> "Timeline":
+        """A cue's stems [(role, cue id)], a new track each named by its role, every clip
+        where the cue's own clips are (same in, out, gain and fades: the stems are as long as
+        it), or as `whole` (the cue's clip at the playhead) when the cue is not placed yet."""
+        if len(self.tracks) + len(stems) > MAX_TRACKS:
+            raise BadInput(f"a timeline holds at most {MAX_TRACKS} tracks; {len(stems)} stems do not fit "
+                           f"beside its {len(self.tracks)}: remove some tracks first")
+        placed = [c for t in self.tracks for c in t.clips if c.cue_id == whole.cue_id] or [whole]
+        added = tuple(Track(check_name(f"{role} (cue {whole.cue_id})", "track"),
+                            tuple(replace(c, cue_id=cue_id).checked() for c in placed)) for role, cue_id in stems)
+        return replace(self, tracks=self.tracks + added)
+
     def remove_track(self, index: int) -> "Timeline":
         self.track(index)
         return replace(self, tracks=self.tracks[:index] + self.tracks[index + 1:])

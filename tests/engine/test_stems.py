@@ -24,15 +24,15 @@ from hub_standin import COMMIT
 RATE = 32000
 
 
-def add_parent(seconds=3.0, loop=False) -> int:
+def add_parent(seconds=3.0, loop=False, seed=4) -> int:
     """A mono cue of a tone over noise, as the worker keeps cues (a loop of 2 bars at 120 BPM)."""
-    request = GenerationRequest("brass fanfare", model="tiny-music", candidates=1, duration=seconds, seed=4,
+    request = GenerationRequest("brass fanfare", model="tiny-music", candidates=1, duration=seconds, seed=seed,
                                 bpm=120 if loop else None, loop=loop, bars=2 if loop else None).validated()
     t = np.arange(int(seconds * RATE)) / RATE
-    rng = np.random.default_rng(4)
+    rng = np.random.default_rng(seed)
     audio = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * rng.standard_normal(t.size)
     with Library() as lib:
-        return lib.add_batch(request, audio[None, None].astype(np.float32), RATE, [4], "job00000004", "1.3.0")[0].id
+        return lib.add_batch(request, audio[None, None].astype(np.float32), RATE, [seed], f"job{seed:08d}", "1.3.0")[0].id
 
 
 def test_a_cue_splits_into_four_stems_of_its_length_and_rate_kept_as_its_children(separator):
@@ -167,3 +167,36 @@ def test_the_separator_installs_from_the_hub_and_imports_offline(hub, tmp_path, 
     imported = run_cli("models", "import", "htdemucs", str(copied))
     assert imported.returncode == 0, imported.stderr
     assert registry.separator_present() and "present" in imported.stdout
+
+
+def test_stems_to_tracks_line_up_with_their_cue_and_export_with_their_role(separator, tmp_path):
+    import opentimelineio as otio
+    import wavinfo
+
+    parent = add_parent(seconds=3.0)
+    with Library() as lib, EngineClient() as engine:
+        stems = exchange.split(lib, engine, parent)
+    assert run_cli("timeline", "new", "Score").returncode == 0
+    placed = run_cli("timeline", "add", "Score", str(parent), "--at", "2", "--in", "0.5", "--fade-in", "0.25")
+    assert placed.returncode == 0, placed.stderr
+    done = run_cli("timeline", "stems", "Score", str(parent), "--json")
+    assert done.returncode == 0, done.stderr
+    timeline = json.loads(done.stdout)
+    assert [t["name"] for t in timeline["tracks"]] == ["Track 1"] + [f"{r} (cue {parent})" for r in registry.STEM_ROLES]
+    for track, stem in zip(timeline["tracks"][1:], stems):
+        (clip,) = track["clips"]
+        assert (clip["cue_id"], clip["at"], clip["start"], clip["fade_in"]) == (stem.id, 2.0, 0.5, 0.25)
+    unsplit = add_parent(seed=5)
+    refused = run_cli("timeline", "stems", "Score", str(unsplit))
+    assert refused.returncode == 2 and f"`cuedeck stems {unsplit}`" in refused.stderr
+
+    exported = run_cli("export", "Score", "--out", str(tmp_path / "out"), "--json")
+    assert exported.returncode == 0, exported.stderr
+    folder = tmp_path / "out" / "Score"
+    for n, role in enumerate(registry.STEM_ROLES, start=2):
+        path = folder / f"Score - {n:02d} {role} (cue {parent}).wav"
+        ixml = wavinfo.WavInfoReader(path).ixml  # an independent reader
+        assert [t.name for t in ixml.track_list] == [role]
+        assert f"{role} stem of cue {parent}" in ixml.raw_xml.find("USER/NOTES").text
+    lanes = otio.adapters.read_from_file(str(folder / "Score.otio")).audio_tracks()
+    assert [lane.name for lane in lanes][1:] == [f"{r} (cue {parent})" for r in registry.STEM_ROLES]

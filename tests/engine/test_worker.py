@@ -129,7 +129,9 @@ def test_protocol_round_trip_of_every_message_and_clear_errors_for_the_rest():
                 p.Progress("j", 0.3, "window 1 of 2"), p.Preview("j", 1.0, 32000, 1, ["preview-1.f32"]),
                 p.Result("j", request, 32000, [p.Candidate(0, 5, "candidate-1.f32", 192000, 2)],
                          p.Making("tiny-music", "cpu", "1.3.0", "2.1", "ab", "cue 3"), 1.5),
-                p.Error("j", "boom", "failed", "musicgen-small"), p.Cancelled("j"), p.Fatal("out of memory")]
+                p.Error("j", "boom", "failed", "musicgen-small"), p.Cancelled("j"), p.Fatal("out of memory"),
+                p.Separate("s", 3, ".s.1.part", p.Conditioning("whole", "whole.f32", 32000, 1, "cd", "cue 3")),
+                p.Separated("s", 3, 32000, [p.Stem("drums", "stem-drums.f32", 96000, 1, None)], "demucs", "cpu", 2.0)]
     assert {type(m) for m in messages} == set(p.MESSAGES.values())  # every type, none forgotten
     for message in messages:
         assert p.decode(json.loads(json.dumps(p.encode(message)))) == message  # through its JSON form
