@@ -141,6 +141,8 @@ class CandidateCard(QFrame):
         self.more = QToolButton(text="More", autoRaise=True,
                                 toolTip="More like this: continuations that start from this cue's end (M)")
         self.midi = MidiButton()
+        self.stems = QToolButton(text="Stems", autoRaise=True,
+                                 toolTip="Split into drums, bass, other and vocals: four cues of their own (S)")
         self.wave = WaveformView()
         self.measured = QLabel("")  # tempo, key, tone, true peak; its rank when the request wanted some
         self.measured.setMinimumWidth(0)
@@ -152,7 +154,7 @@ class CandidateCard(QFrame):
         self.tags_row = FlowLayout(self.tag_chips, spacing=2)  # chips wrap, never overlap
         self.tag_chips.hide()
         self.tag_edit = QLineEdit(placeholderText="add tags (T), comma-separated")
-        for w in (self.keep, self.loop, self.play, self.more):
+        for w in (self.keep, self.loop, self.play, self.more, self.stems):
             w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.title.setMinimumWidth(0)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -162,6 +164,7 @@ class CandidateCard(QFrame):
         top.addWidget(self.title, 1)
         top.addWidget(self.more)
         top.addWidget(self.midi)
+        top.addWidget(self.stems)
         top.addWidget(self.loop)
         top.addWidget(self.keep)
         middle = QHBoxLayout()
@@ -190,6 +193,7 @@ class CandidateCard(QFrame):
         self.loop.clicked.connect(lambda on: setattr(self.actions.audition, "loop", on))
         self.more.clicked.connect(lambda: self.cue and self.actions.more_like_this(self.cue))
         self.midi.clicked.connect(lambda: self.cue and not self.midi.file and self.actions.transcribe(self.cue))
+        self.stems.clicked.connect(lambda: self.cue and self.actions.split(self.cue))
         self.catid.editingFinished.connect(self._catid_done)
         self.catid.completed.connect(self._catid_done)
         self.tag_edit.returnPressed.connect(self._tags_done)
@@ -221,7 +225,7 @@ class CandidateCard(QFrame):
     def set_pending(self, fraction: float, stage: str = "generating") -> None:
         ready = f" · {self.preview.seconds:.1f} s to hear" if self.preview else ""
         self.length.setText(f"{stage} · {fraction:.0%}{ready}")
-        for w in (self.keep, self.more, self.midi, self.stars, self.catid, self.tag_edit):
+        for w in (self.keep, self.more, self.midi, self.stems, self.stars, self.catid, self.tag_edit):
             w.setEnabled(False)
         self.play.setEnabled(self.preview is not None)
 
@@ -234,8 +238,12 @@ class CandidateCard(QFrame):
     def set_cue(self, cue: Cue) -> None:
         self.cue = cue
         self.play.setToolTip("Play / stop (Space)")
-        self.title.setText(f"<b>#{self.number}</b> <small>seed {cue.seed}</small>")
-        self.title.setToolTip(f"candidate {self.number}, seed {cue.seed}")
+        if cue.role:
+            self.title.setText(f"<b>{cue.role.capitalize()}</b> <small>of cue {cue.parent_id}</small>")
+            self.title.setToolTip(f"the {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}")
+        else:
+            self.title.setText(f"<b>#{self.number}</b> <small>seed {cue.seed}</small>")
+            self.title.setToolTip(f"candidate {self.number}, seed {cue.seed}")
         self._show_length()
         self.keep.setChecked(cue.keep)
         self.stars.set_rating(cue.rating)
@@ -260,6 +268,7 @@ class CandidateCard(QFrame):
         for w in (self.keep, self.play, self.midi, self.stars, self.catid, self.tag_edit):
             w.setEnabled(True)
         self.more.setEnabled(cue.model in registry.MODELS and registry.get(cue.model).can_continue)
+        self.stems.setEnabled(not cue.role)  # a stem is split already
         self.show_overview()
 
     def set_rank(self, rank: int, of: int) -> None:

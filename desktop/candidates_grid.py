@@ -31,19 +31,24 @@ KEEP_JOBS = 12  # older groups leave the grid (their cues stay in the library)
 
 
 
+def request_header(request: GenerationRequest) -> str:
+    seed = f"seed {request.seed}" if request.seed is not None else "random seed"
+    return (f"<b>{escape(request.prompt)}</b> · {request.model} · {request.candidates} × {request.duration:g} s · "
+            f"{seed}" + (f" · more like cue {request.parent_id}" if request.parent_id else "")
+            + (f" · best first for {analysis.wanted(request.bpm, request.key)}" if request.bpm or request.key else ""))
+
+
 class JobGroup(QWidget):
-    def __init__(self, job_id: str, request: GenerationRequest, actions, waveforms, on_click,
-                 columns: int, loop: bool):
+    """One job's cards under a line that says what it asked for: a generation's candidates,
+    or the stems a cue was split into (`split`, its cue's id: a Stems to tracks button)."""
+
+    def __init__(self, job_id: str, header: str, count: int, duration: float, actions, waveforms, on_click,
+                 columns: int, loop: bool, split: int | None = None):
         super().__init__()
         self.job_id = job_id
-        self.duration = request.duration
+        self.duration = duration
         self._loop = loop
-        seed = f"seed {request.seed}" if request.seed is not None else "random seed"
-        self.header = QLabel(f"<b>{escape(request.prompt)}</b> · {request.model} · "
-                             f"{request.candidates} × {request.duration:g} s · {seed}"
-                             + (f" · more like cue {request.parent_id}" if request.parent_id else "")
-                             + (f" · best first for {analysis.wanted(request.bpm, request.key)}"
-                                if request.bpm or request.key else ""))
+        self.header = QLabel(header)
         self.header.setWordWrap(True)
         self.discard = QToolButton(text="Discard unkept", autoRaise=True, visible=False,
                                    toolTip="Delete this job's candidates that are not kept (Ctrl+Z brings them back)")
@@ -55,7 +60,7 @@ class JobGroup(QWidget):
         # The cards are built one per turn of the event loop (eight built and laid out at
         # once hold the UI thread for tens of milliseconds); `cards` builds the rest at once.
         self.built: list[CandidateCard] = []
-        self._wanted = request.candidates
+        self._wanted = count
         self._card_parts = (actions, waveforms, on_click)
         self._pending = (0.0, "queued")
         QTimer.singleShot(0, self, self._build_next)
@@ -63,6 +68,12 @@ class JobGroup(QWidget):
         layout.setContentsMargins(0, 8, 0, 0)
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
+        if split is not None:
+            to_tracks = QToolButton(text="Stems to tracks", autoRaise=True,
+                                    toolTip="A timeline track per stem, lined up with the cue's clips (or at the playhead)")
+            to_tracks.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            to_tracks.clicked.connect(lambda: actions.stems_to_tracks(split))
+            top.addWidget(to_tracks, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.discard, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(top)
         layout.addWidget(self.status)
@@ -202,9 +213,18 @@ class CandidatesGrid(QScrollArea):
     # -- jobs --------------------------------------------------------------------------
 
     def add_job(self, job_id: str, request: GenerationRequest) -> None:
+        self._add_group(JobGroup(job_id, request_header(request), request.candidates, request.duration,
+                                 self.actions, self.waveforms, self._card_clicked, self.columns, self._loop))
+
+    def add_split(self, job_id: str, cue: Cue) -> None:
+        """The group a split of `cue` fills with its stems."""
+        header = (f"<b>Stems of cue {cue.id}</b> · {escape(cue.prompt)} · {', '.join(registry.STEM_ROLES)} · "
+                  f"{cue.duration:.2f} s")
+        self._add_group(JobGroup(job_id, header, len(registry.STEM_ROLES), cue.duration, self.actions,
+                                 self.waveforms, self._card_clicked, self.columns, self._loop, split=cue.id))
+
+    def _add_group(self, group: JobGroup) -> None:
         self._empty.hide()
-        group = JobGroup(job_id, request, self.actions, self.waveforms, self._card_clicked,
-                         self.columns, self._loop)
         self._layout.insertWidget(0, group)
         self._groups.insert(0, group)
         for old in self._groups[KEEP_JOBS:]:

@@ -7,12 +7,14 @@ from engine.cue import Cue
 
 class CueActions:
     def __init__(self, store, audition, more_like_this=lambda cue: None, add_to_timeline=lambda cues: None,
-                 transcribe=lambda cue: None):
+                 transcribe=lambda cue: None, split=lambda cue: None, stems_to_tracks=lambda cue_id: None):
         self.store = store
         self.audition = audition
         self.more_like_this = more_like_this  # generate continuations of a cue
         self.add_to_timeline = add_to_timeline  # place cues at the end of the timeline's first track
         self.transcribe = transcribe  # its notes to a MIDI file beside it (a job of its own)
+        self.split = split  # into drums, bass, other and vocals stems: child cues (an engine job)
+        self.stems_to_tracks = stems_to_tracks  # a split cue's stems (by the cue's or a stem's id), a track each
 
     def perform(self, action: tuple, cues: list[Cue]) -> bool:
         """Carry out a key's action (see cue_keys); False for those a view handles itself."""
@@ -34,6 +36,9 @@ class CueActions:
         elif name == "midi":
             for cue in cues:
                 self.transcribe(cue)
+        elif name == "stems":
+            for cue in cues:
+                self.split(cue)
         elif name == "suggested_catid":
             self.file_under_suggestion(cues)
         else:

@@ -9,6 +9,7 @@ SHORTCUTS = [
         ("Shift+C", "file under the CatID suggested for the prompt and tags"),
         ("M", "more like this: continue the cue"), ("A", "add to the timeline (end of track 1)"),
         ("N", "notes: transcribe to MIDI (then drag the card's MIDI button to a DAW)"),
+        ("S", "split into stems: drums, bass, other, vocals (then Stems to tracks)"),
         ("Delete", "delete (Ctrl+Z brings it back)"),
         ("Esc", "leave a text field, back to the candidates"),
         ("Click waveform", "play from there"), ("Drag on waveform", "select a region: play or drag just it"),
@@ -38,4 +39,5 @@ def cue_action(event) -> tuple[str, int | None] | None:
     return {Qt.Key.Key_L: ("loop", None), Qt.Key.Key_T: ("tag", None),
             Qt.Key.Key_K: ("keep", None), Qt.Key.Key_C: ("catid", None),
             Qt.Key.Key_M: ("more", None), Qt.Key.Key_A: ("timeline", None), Qt.Key.Key_N: ("midi", None),
+            Qt.Key.Key_S: ("stems", None),
             Qt.Key.Key_Delete: ("delete", None)}.get(key)

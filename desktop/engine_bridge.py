@@ -2,9 +2,9 @@
 
 The window owns the library, so the library thread does the library's part of every job:
 it stages the audio a continuation or melody starts from before the job goes to the engine,
-and keeps the candidates as files and rows when it comes back (engine.exchange). Jobs run on
-this computer or on a Ray cluster (`use_cluster`); each place has its own client, and a job
-stays with the place it was sent to.
+and keeps the candidates (or a split's stems) as files and rows when they come back
+(engine.exchange). Jobs run on this computer or on a Ray cluster (`use_cluster`); each place
+has its own client, and a job stays with the place it was sent to. Splits run here.
 """
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -13,6 +13,7 @@ from engine import exchange, registry
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.cluster import ClusterClient
+from engine.errors import ModelNotPresent
 from engine.request import GenerationRequest
 
 POLL_MS = 30
@@ -82,6 +83,43 @@ class EngineBridge(QObject):
         self._background.library(stage, staged, failed)
         return job_id
 
+    def split(self, cue_id: int) -> str:
+        """Queue splitting cue `cue_id` into stems, on this computer; returns the job's id. A
+        cue split before gives its stems at once."""
+        job_id = exchange.new_job_id()
+        self._staging[job_id] = False
+
+        def stage(library):
+            made = library.stems_of(library.get(cue_id).id)
+            if made:
+                return made
+            try:
+                registry.require_separator()
+            except ModelNotPresent as missing:  # said with its Install button
+                return missing
+            exchange.open_job(job_id)
+            return exchange.stage_whole(library, cue_id, job_id)
+
+        def staged(found) -> None:
+            if self._staging.pop(job_id):
+                self._discard(job_id)
+                self.cancelled.emit(job_id)
+            elif isinstance(found, ModelNotPresent):
+                self.failed.emit(job_id, str(found), found.model)
+            elif isinstance(found, list):
+                self.finished.emit(job_id, found)
+            else:
+                self._client("").submit_split(cue_id, found, job_id)
+                self._timer.start()
+
+        def failed(message: str) -> None:
+            self._staging.pop(job_id, None)
+            self._discard(job_id)
+            self.failed.emit(job_id, message, "")
+
+        self._background.library(stage, staged, failed)
+        return job_id
+
     def cancel(self, job_id: str) -> None:
         if job_id in self._staging:
             self._staging[job_id] = True  # it ends when its staging does
@@ -125,6 +163,10 @@ class EngineBridge(QObject):
                               [str(folder / name) for name in event.files])
         elif isinstance(event, p.Result):
             self._keep(event)
+        elif isinstance(event, p.Separated):
+            self._background.library(lambda library: exchange.keep_stems(library, event),
+                                     lambda cues: self.finished.emit(event.job_id, cues),
+                                     lambda message: self.failed.emit(event.job_id, message, ""))
         elif isinstance(event, p.Error):
             self._discard(event.job_id)
             self.failed.emit(event.job_id, event.message, event.model or "")

@@ -378,6 +378,11 @@ class LibraryPanel(QWidget):
         menu.addAction("UCS CatID…\tC", lambda: self.ask_catid(cues))
         menu.addAction("Suggested CatID\tShift+C", lambda: self.actions.file_under_suggestion(cues))
         menu.addAction(f"Transcribe {what} to MIDI\tN", lambda: self.actions.perform(("midi", None), cues))
+        wholes = [c for c in cues if not c.role]
+        if wholes:
+            menu.addAction(f"Split {_what(wholes)} into stems\tS", lambda: self.actions.perform(("stems", None), wholes))
+        if one and (one.role or wholes):
+            menu.addAction("Stems to tracks", lambda: self.actions.stems_to_tracks(one.id))
         menu.addSeparator()
         menu.addAction(f"Delete {what}\tDelete", lambda: self.actions.delete(cues))
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -62,7 +62,7 @@ class MainWindow(QMainWindow):
         self.waveforms = WaveformCache(self.background, self)
         self.transcriber = Transcriber(self)
         self.actions = CueActions(self.store, self.audition, self.more_like_this, self.add_to_timeline,
-                                  self.transcriber.transcribe)
+                                  self.transcriber.transcribe, self.split, self.stems_to_tracks)
         self._requests = {}  # job id → request, for the jobs still running
         self._on_cluster: set[str] = set()  # those of them sent to a cluster
 
@@ -295,6 +295,22 @@ class MainWindow(QMainWindow):
             self._on_cluster.add(job_id)
         self.jobs.add(job_id, request_text(request), f"Ray cluster {place}" if place else "")
         self.grid.add_job(job_id, request)
+
+    def split(self, cue) -> None:
+        """Split `cue` into stems: a job in the engine, its group of four cards in the grid."""
+        if cue.role:
+            self.show_error(f"cue {cue.id} is the {cue.role} stem of cue {cue.parent_id}; split that cue instead")
+            return
+        job_id = self.engine.split(cue.id)
+        self.jobs.add(job_id, f"Stems of cue {cue.id} · {cue.prompt}")
+        self.grid.add_split(job_id, cue)
+
+    def stems_to_tracks(self, cue_id: int) -> None:
+        """A split cue's stems on the timeline, a track each (cue_id: the cue or one of its stems)."""
+        if self.timeline_doc.timeline is None:
+            self.show_error("open or create a timeline first (New… above the timeline)")
+            return
+        self.timeline_doc.add_stems(cue_id, self.timeline.canvas.playhead)
 
     def _prompt_message(self, text: str, model: str | None = None) -> None:
         """A message under the prompt; for a missing model, its Install button beside it."""

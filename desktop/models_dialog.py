@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLay
                                QMessageBox, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from engine import models
+from engine import models, registry
 from engine.registry import WEIGHTS_LICENCE
 
 COLUMNS = ["Model", "Kind", "State", "Size", "Weights licence", "Where"]
@@ -128,8 +128,9 @@ class ModelsDialog(QDialog):
         name = self.selected_name()
         if not name:
             return
-        folder = QFileDialog.getExistingDirectory(self, f"Folder holding {name}'s state_dict.bin "
-                                                        "and compression_state_dict.bin")
+        holds = (f"{registry.SEPARATOR_BAG} and its .safetensors files" if name == registry.SEPARATOR_MODEL.name
+                 else "state_dict.bin and compression_state_dict.bin")
+        folder = QFileDialog.getExistingDirectory(self, f"Folder holding {name}'s {holds}")
         if folder:
             self._run(["models", "import", name, folder], f"importing {name}", name)
 

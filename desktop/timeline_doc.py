@@ -110,6 +110,25 @@ class TimelineDocument(QObject):
             self.apply(edit)
         self._background.library(lambda lib: lib.get_many(ids), place, self.error.emit)
 
+    def add_stems(self, cue_id: int, at: float) -> None:
+        """Cue `cue_id`'s stems, a track each, lined up with its clips (or at `at` when it is
+        not on the timeline); `cue_id` may be one of the stems."""
+        def read(lib):
+            cue = lib.get(cue_id)
+            parent = lib.get(cue.parent_id) if cue.role and cue.parent_id else cue
+            return parent, lib.stems_of(parent.id)
+
+        def place(found) -> None:
+            parent, stems = found
+            if not stems:
+                self.error.emit(f"cue {parent.id} has no stems yet: split it first (S)")
+                return
+            self.cues.update((c.id, c) for c in (parent, *stems))
+            self.cues_changed.emit()
+            whole = Clip(parent.id, at, 0.0, parent.duration, parent.duration, repeats=parent.loop)
+            self.apply(lambda t: t.add_stems(whole, [(s.role, s.id) for s in stems]))
+        self._background.library(read, place, self.error.emit)
+
     def undo(self, history: History | None = None) -> None:
         """Undo on the open timeline (`history`: only if it is still the one open)."""
         if self._current(history) and self.history.can_undo():
