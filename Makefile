@@ -19,6 +19,7 @@ bench: setup
 	$(PY) benchmarks/catid.py
 	$(PY) benchmarks/analysis.py
 	$(PY) benchmarks/transcription.py
+	$(PY) benchmarks/separation.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py --dtype int8
 

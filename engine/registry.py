@@ -189,7 +189,7 @@ MODELS: dict[str, ModelInfo] = {m.name: m for m in [
 
 # The stem separator, installed, imported and removed like a model (engine.models) but not a
 # generator: splitting cues into stems and melody models run it.
-SEPARATOR_MODEL = ModelInfo("htdemucs", SEPARATOR, "demucs", "stems", 44100, 2, 0.0, int(0.084 * GB), "MIT",
+SEPARATOR_MODEL = ModelInfo("htdemucs", SEPARATOR, "demucs", "stems", 44100, 2, 0.0, int(0.1 * GB), "MIT",
                             (), card=0)
 
 
@@ -201,7 +201,7 @@ def installable(name: str) -> ModelInfo:
 def require_separator() -> None:
     if not separator_present():
         raise ModelNotPresent(f"splitting into stems needs the demucs stem separator {SEPARATOR_MODEL.name} "
-                              "(84 MB, installed once in File › Models, Ctrl+Shift+M)", SEPARATOR_MODEL.name)
+                              "(about 0.1 GB, installed once in File › Models, Ctrl+Shift+M)", SEPARATOR_MODEL.name)
 
 
 def get(name: str) -> ModelInfo:

@@ -129,26 +129,31 @@ def build(name: str, folder: Path) -> Path:
     return folder
 
 
-def build_separator(hub_cache: Path, commit: str = "0" * 40) -> None:
-    """A tiny random-weight HTDemucs in the hub cache layout demucs reads (`adefossez/HTDemucs`:
+def build_separator(hub_cache: Path, commit: str = "0" * 40, size: str = "tiny") -> None:
+    """A random-weight HTDemucs in the hub cache layout demucs reads (`adefossez/HTDemucs`:
     `htdemucs.yaml` plus one safetensors file with the class and arguments in its metadata),
-    so melody checkpoints run offline in tests. Never written outside a test's cache: a real
-    melody model installs the real separator there."""
+    so melody checkpoints and splits run offline in tests: tiny, or of the released model's
+    size (`size="htdemucs"`: its architecture, for benchmarks). Never written outside a test's
+    or a benchmark's cache: the real separator is installed there."""
     import json
     from fractions import Fraction
 
     from demucs.htdemucs import HTDemucs
     from safetensors.torch import save_file
 
-    from ..registry import SEPARATOR, SEPARATOR_BAG, hub_repo_dir
+    from ..registry import SEPARATOR, SEPARATOR_BAG, STEM_ROLES, hub_repo_dir
 
-    kwargs = {"sources": ["drums", "bass", "other", "vocals"], "audio_channels": 2, "channels": 8,
-              "depth": 3, "t_layers": 1, "t_heads": 2, "nfft": 2048, "samplerate": 44100,
-              "segment": Fraction(4, 1), "dconv_comp": 4}
+    kwargs = {"sources": list(STEM_ROLES), "audio_channels": 2, "samplerate": 44100}
+    if size == "tiny":
+        kwargs.update(channels=8, depth=3, t_layers=1, t_heads=2, nfft=2048, dconv_comp=4, segment=Fraction(4, 1))
+    else:  # the released htdemucs: demucs's defaults and its 7.8 s segments
+        kwargs.update(segment=Fraction(39, 5))
     with torch.random.fork_rng():
         torch.manual_seed(SEED)
         model = HTDemucs(**kwargs)
-    encoded = {**kwargs, "segment": {"_type": "fraction", "numerator": 4, "denominator": 1}}
+    segment = kwargs["segment"]
+    encoded = {**kwargs, "segment": {"_type": "fraction", "numerator": segment.numerator,
+                                     "denominator": segment.denominator}}
     root = hub_repo_dir(SEPARATOR, Path(hub_cache))
     snapshot = root / "snapshots" / commit
     snapshot.mkdir(parents=True, exist_ok=True)
