@@ -60,36 +60,20 @@ class EngineBridge(QObject):
         place = "" if here else self.cluster
         if not place:  # (a cluster says whether it has the model)
             registry.require_present(registry.get(request.model))
-        job_id = exchange.new_job_id()
-        self._staging[job_id] = False
 
-        def stage(library):
+        def stage(library, job_id: str):
             exchange.open_job(job_id)
             return exchange.stage_conditioning(library, request, job_id)
 
-        def staged(conditioning) -> None:
-            if self._staging.pop(job_id):
-                self._discard(job_id)
-                self.cancelled.emit(job_id)
-                return
+        def submit(job_id: str, conditioning) -> None:
             self._client(place).submit(request, conditioning, job_id)
-            self._timer.start()
 
-        def failed(message: str) -> None:
-            self._staging.pop(job_id, None)
-            self._discard(job_id)
-            self.failed.emit(job_id, message, "")
-
-        self._background.library(stage, staged, failed)
-        return job_id
+        return self._queue(stage, submit)
 
     def split(self, cue_id: int) -> str:
         """Queue splitting cue `cue_id` into stems, on this computer; returns the job's id. A
         cue split before gives its stems at once."""
-        job_id = exchange.new_job_id()
-        self._staging[job_id] = False
-
-        def stage(library):
+        def stage(library, job_id: str):
             made = library.stems_of(library.get(cue_id).id)
             if made:
                 return made
@@ -100,24 +84,36 @@ class EngineBridge(QObject):
             exchange.open_job(job_id)
             return exchange.stage_whole(library, cue_id, job_id)
 
-        def staged(found) -> None:
-            if self._staging.pop(job_id):
-                self._discard(job_id)
-                self.cancelled.emit(job_id)
-            elif isinstance(found, ModelNotPresent):
+        def submit(job_id: str, found) -> None:
+            if isinstance(found, ModelNotPresent):
                 self.failed.emit(job_id, str(found), found.model)
             elif isinstance(found, list):
                 self.finished.emit(job_id, found)
             else:
                 self._client("").submit_split(cue_id, found, job_id)
-                self._timer.start()
+
+        return self._queue(stage, submit)
+
+    def _queue(self, stage, submit) -> str:
+        """A new job: the library thread stages its audio (`stage(library, job_id)`), then
+        `submit(job_id, staged)` hands it to an engine, unless it was cancelled meanwhile."""
+        job_id = exchange.new_job_id()
+        self._staging[job_id] = False
+
+        def staged(value) -> None:
+            if self._staging.pop(job_id):
+                self._discard(job_id)
+                self.cancelled.emit(job_id)
+                return
+            submit(job_id, value)
+            self._timer.start()
 
         def failed(message: str) -> None:
             self._staging.pop(job_id, None)
             self._discard(job_id)
             self.failed.emit(job_id, message, "")
 
-        self._background.library(stage, staged, failed)
+        self._background.library(lambda library: stage(library, job_id), staged, failed)
         return job_id
 
     def cancel(self, job_id: str) -> None:

@@ -121,13 +121,8 @@ def _cue(library, cue_id, missing: str) -> Cue:
 def generate(library, engine, request: GenerationRequest, on_progress=lambda progress: None) -> list[Cue]:
     """Generate with `engine` (an EngineClient) and keep the candidates in `library`, waiting
     for it: the CLI's way. (The desktop takes the same steps on its library thread.)"""
-    job_id = new_job_id()
-    try:
-        open_job(job_id)
-        staged = stage_conditioning(library, request, job_id)
-        return keep(library, engine.run(request, on_progress, staged, job_id))
-    finally:
-        discard(job_id)
+    return _run_job(lambda job_id: keep(
+        library, engine.run(request, on_progress, stage_conditioning(library, request, job_id), job_id)))
 
 
 def split(library, engine, cue_id: int, on_progress=lambda progress: None) -> list[Cue]:
@@ -137,11 +132,16 @@ def split(library, engine, cue_id: int, on_progress=lambda progress: None) -> li
     if made:
         return made
     registry.require_separator()
+    return _run_job(lambda job_id: keep_stems(
+        library, engine.run_split(cue_id, stage_whole(library, cue_id, job_id), job_id, on_progress)))
+
+
+def _run_job(run):
+    """`run(job_id)` in a job folder of its own, gone afterwards however it ends."""
     job_id = new_job_id()
     try:
         open_job(job_id)
-        whole = stage_whole(library, cue_id, job_id)
-        return keep_stems(library, engine.run_split(cue_id, whole, job_id, on_progress))
+        return run(job_id)
     finally:
         discard(job_id)
 
