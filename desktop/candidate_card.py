@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QApplication, QCompleter, QFrame, QHBoxLayout, QL
                                QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from engine import analysis, registry, ucs
-from engine.cue import Cue, loop_text, provenance_text
+from engine.cue import Cue, loop_text, provenance_text, split_from, stem_text
 
 from . import theme
 from .flow_layout import FlowLayout
@@ -239,8 +239,8 @@ class CandidateCard(QFrame):
         self.cue = cue
         self.play.setToolTip("Play / stop (Space)")
         if cue.role:
-            self.title.setText(f"<b>{cue.role.capitalize()}</b> <small>of cue {cue.parent_id}</small>")
-            self.title.setToolTip(f"the {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}")
+            self.title.setText(f"<b>{cue.role.capitalize()}</b> <small>of {split_from(cue)}</small>")
+            self.title.setToolTip(f"the {stem_text(cue)}, split by {cue.separator}")
         else:
             self.title.setText(f"<b>#{self.number}</b> <small>seed {cue.seed}</small>")
             self.title.setToolTip(f"candidate {self.number}, seed {cue.seed}")

@@ -87,11 +87,21 @@ def loop_text(cue: Cue) -> str:
     return f"loop of {cue.duration:.2f} s"
 
 
+def stem_text(cue: Cue) -> str:
+    """"drums stem of cue 12" ('' for a cue that is not a stem)."""
+    return f"{cue.role} stem of {split_from(cue)}" if cue.role else ""
+
+
+def split_from(cue: Cue) -> str:
+    """The cue a stem was split from, in words: "cue 12", or "a cue since deleted"."""
+    return f"cue {cue.parent_id}" if cue.parent_id else "a cue since deleted"
+
+
 def provenance_line(cue: Cue) -> str:
     """For file metadata (BWF description, iXML notes)."""
     negative = f" | not: {cue.negative}" if cue.negative else ""
     loop = f" | {loop_text(cue)}" if cue.loop else ""
-    stem = f" | {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}" if cue.role else ""
+    stem = f" | {stem_text(cue)}, split by {cue.separator}" if cue.role else ""
     return (f"{cue.prompt}{negative}{loop}{stem} | {cue.model}, weights {cue.licence} | seed {cue.seed}, top-k {cue.top_k}, "
             f"top-p {cue.top_p:g}, temperature {cue.temperature:g}, CFG {cue.cfg_coef:g} | "
             f"audiocraft {cue.audiocraft_version}, CueDeck {cue.cuedeck_version}, cue {cue.id}")
@@ -105,7 +115,7 @@ def provenance_text(cue: Cue) -> str:
             f"{cue.batch_index + 1} of {cue.batch_size})\n"
             f"Top-k {cue.top_k}, top-p {cue.top_p:g}, temperature {cue.temperature:g}, "
             f"CFG {cue.cfg_coef:g}\n"
-            + (f"The {cue.role} stem of cue {cue.parent_id}, split by {cue.separator}\n" if cue.role else
+            + (f"The {stem_text(cue)}, split by {cue.separator}\n" if cue.role else
                f"Continues cue {cue.parent_id} ({cue.conditioning_source})\n" if cue.parent_id else "")
             + (f"Generated on {cue.device.upper()} in {cue.precision}"
                + (f", {cue.place}" if cue.place else "") + "\n" if cue.device else "")

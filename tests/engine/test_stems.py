@@ -70,6 +70,9 @@ def test_a_cue_splits_into_four_stems_of_its_length_and_rate_kept_as_its_childre
         newer = lib.stems_of(parent)
         assert len(newer) == 4 and newer[0].job_id != stems[0].job_id
         assert len({c.path for c in newer} | {c.path for c in stems[:3]}) == 7 and all(c.path.is_file() for c in newer)
+        lib.delete(parent)  # the stems stay, cues of their own
+        orphan = lib.get(newer[0].id)
+        assert orphan.parent_id is None and "| drums stem of a cue since deleted, split by" in provenance_line(orphan)
 
 
 def test_the_worker_splits_as_demucs_itself_does(separator):
