@@ -29,7 +29,7 @@ RATE_RANGE = (8000, 192000)
 PROVENANCE_FIELDS = ("id", "prompt", "negative", "model", "licence", "seed", "request_seed", "batch_size",
                      "batch_index", "top_k", "top_p", "temperature", "cfg_coef", "duration",
                      "sample_rate", "channels", "audiocraft_version", "cuedeck_version",
-                     "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "catid",
+                     "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "role", "separator", "catid",
                      "rating", "tags", "notes", "target_bpm", "target_key", "bpm", "key", "loudness_lufs",
                      "true_peak_db", "centroid_hz")
 

@@ -3,6 +3,7 @@ in the hub layout (the `separator` fixture), through the worker as the window an
 it; the stems read back with soundfile; the separator installed from a stand-in hub and
 imported offline."""
 
+import csv
 import json
 import shutil
 import time
@@ -201,5 +202,9 @@ def test_stems_to_tracks_line_up_with_their_cue_and_export_with_their_role(separ
         ixml = wavinfo.WavInfoReader(path).ixml  # an independent reader
         assert [t.name for t in ixml.track_list] == [role]
         assert f"{role} stem of cue {parent}" in ixml.raw_xml.find("USER/NOTES").text
+    with open(folder / "provenance.csv", newline="") as f:
+        rows = {int(row["id"]): row for row in csv.DictReader(f)}
+    assert [(rows[s.id]["role"], rows[s.id]["parent_id"]) for s in stems] == [(r, str(parent)) for r in registry.STEM_ROLES]
+    assert rows[stems[0].id]["separator"].startswith("demucs 4.1.0, htdemucs")
     lanes = otio.adapters.read_from_file(str(folder / "Score.otio")).audio_tracks()
     assert [lane.name for lane in lanes][1:] == [f"{r} (cue {parent})" for r in registry.STEM_ROLES]
