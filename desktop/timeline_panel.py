@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QInputDia
                                QLineEdit, QMessageBox, QProgressBar, QScrollArea, QToolButton,
                                QVBoxLayout, QWidget)
 
+from engine import timecode
 from engine.errors import BadInput
 from engine.export import write_export
 from engine.mixdown import render
@@ -122,7 +123,13 @@ class TimelinePanel(QWidget):
         self.tempo = QDoubleSpinBox(minimum=20, maximum=400, decimals=1, suffix=" BPM",
                                     keyboardTracking=False, toolTip="Tempo for the bar grid")
         self.tempo.valueChanged.connect(lambda v: self._grid(tempo=v))
-        for widget in (self.snap, self.step, self.tempo):
+        self.start_tc = QLineEdit(maximumWidth=110, toolTip="Timecode at timeline zero (HH:MM:SS:FF; drop-frame "
+                                  "HH:MM:SS;FF): exported stems spot to picture there")
+        self.start_tc.editingFinished.connect(lambda: self._timecode(start=self.start_tc.text()))
+        self.fps = QComboBox(toolTip="Frame rate of the picture's timecode")
+        self.fps.addItems([f"{name} fps" for name in timecode.RATES])
+        self.fps.activated.connect(lambda i: self._timecode(frame_rate=list(timecode.RATES)[i]))
+        for widget in (self.snap, self.step, self.tempo, self.start_tc, self.fps):
             bar.addWidget(widget)
         zoom_out = QToolButton(text="−", toolTip="Zoom out (-)")
         zoom_out.clicked.connect(lambda: self.canvas.set_zoom(self.canvas.zoom / 1.5))
@@ -211,12 +218,17 @@ class TimelinePanel(QWidget):
         if self.doc.timeline:
             self.picker.setCurrentText(self.doc.timeline.name)
 
+    def _timecode(self, **changes) -> None:
+        if self.doc.timeline is not None and not self.doc.apply(lambda t: t.set_timecode(**changes)):
+            self._show(self.doc.timeline)  # refused (said in the status line): show what holds
+
     def _grid(self, **changes) -> None:
         if self.doc.timeline is not None:
             self.doc.apply(lambda t: t.set_grid(**changes))
 
     def _show(self, timeline) -> None:
-        for widget in (self.snap, self.step, self.tempo, self.play_button, self.loop_button, self.export_button):
+        for widget in (self.snap, self.step, self.tempo, self.start_tc, self.fps, self.play_button,
+                       self.loop_button, self.export_button):
             widget.setEnabled(timeline is not None)
         if timeline is None:
             tracks = ()
@@ -230,6 +242,8 @@ class TimelinePanel(QWidget):
                 widget.setValue(value)
                 widget.blockSignals(False)
             self.snap.setCurrentIndex(self.snap.findData(timeline.snap))
+            self.start_tc.setText(timeline.start_timecode)
+            self.fps.setCurrentIndex(list(timecode.RATES).index(timeline.frame_rate))
             self.step.setSuffix(" bars" if timeline.snap == "bars" else " s")
         while len(self._headers) > len(tracks):
             self._headers.pop().deleteLater()

@@ -5,6 +5,7 @@ FLAC with the same facts as Vorbis comments."""
 import io
 import struct
 import unicodedata
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +19,9 @@ from .audio_io import WAVE_FORMAT_IEEE_FLOAT, riff_chunk, write_atomic
 BITS = ("16", "24", "32f")
 FORMATS = ("wav", "flac")
 WAVE_FORMAT_PCM = 1
+# SMPTE 330M basic UMID label: audio material (byte 11: 02h), material number by the UUID
+# method and no instance method (byte 12: 20h)
+UMID_LABEL = bytes.fromhex("060a2b34010101050101" "0220")
 UNKNOWN_LOUDNESS = 0x7FFF  # bext v2: "not measured"
 USER_FIELDS = ("CATID", "CATEGORY", "SUBCATEGORY", "FXNAME", "DESCRIPTION", "KEYWORDS",
                "NOTES", "RATING", "DESIGNER", "LIBRARY")
@@ -33,6 +37,7 @@ class Metadata:
     loudness_lufs: float | None = None
     user: dict[str, str] = field(default_factory=dict)  # iXML USER fields (USER_FIELDS)
     tracks: list[str] = field(default_factory=list)  # iXML TRACK_LIST: each channel's name
+    time_reference: int = 0  # the first sample's count since midnight (the timeline's start timecode)
     chunks: bytes = b""  # more RIFF chunks for a WAV (a loop's smpl and acid)
 
 
@@ -106,6 +111,12 @@ def _ascii(text: str) -> bytes:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore")
 
 
+def umid() -> bytes:
+    """A new SMPTE 330M basic UMID (32 bytes): the universal label for audio material whose
+    material number is a random UUID, length 13h, instance 0, then that UUID."""
+    return UMID_LABEL + b"\x13" + b"\x00\x00\x00" + uuid.uuid4().bytes
+
+
 def _bext(meta: Metadata) -> bytes:
     lufs = UNKNOWN_LOUDNESS if meta.loudness_lufs is None else round(meta.loudness_lufs * 100)
     history = "".join(f"{line}\r\n" for line in meta.coding_history)
@@ -113,7 +124,7 @@ def _bext(meta: Metadata) -> bytes:
         "<256s32s32s10s8sQH64s5h180s",
         _ascii(meta.description)[:256], b"CueDeck", _ascii(meta.reference)[:32],
         meta.origination.strftime("%Y-%m-%d").encode(), meta.origination.strftime("%H:%M:%S").encode(),
-        0, 2, b"", max(-32768, min(32767, lufs)), *[UNKNOWN_LOUDNESS] * 4, b"",
+        meta.time_reference, 2, umid(), max(-32768, min(32767, lufs)), *[UNKNOWN_LOUDNESS] * 4, b"",
     ) + _ascii(history)
 
 

@@ -11,7 +11,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__, analysis, exchange, paths, registry, resources, ucs
+from . import __version__, analysis, exchange, paths, registry, resources, timecode, ucs
 from .client import EngineClient
 from .cluster import ClusterClient, unprotected  # (Ray itself loads only when a cluster is used)
 from .errors import BadInput, CueDeckError, GenerationFailed, ModelNotPresent
@@ -410,6 +410,8 @@ def cmd_timeline(args) -> int:
             return 0
         elif args.action == "add":
             timeline = lib.save_timeline(_add_clip(lib, lib.timeline(args.name), args))
+        elif args.action == "timecode":
+            timeline = lib.save_timeline(lib.timeline(args.name).set_timecode(args.start, args.fps))
         elif args.action == "stems":
             cue, stems = lib.get(args.cue_id), lib.stems_of(args.cue_id)
             if not stems:
@@ -441,7 +443,7 @@ def _print_timeline(timeline: Timeline) -> None:
     grid = "off" if timeline.snap == "off" else f"{timeline.snap_step:g} {timeline.snap}"
     loop = f", loop {timeline.loop[0]:.2f}–{timeline.loop[1]:.2f} s" if timeline.loop else ""
     print(f"{timeline.name}: {timeline.duration:.2f} s, {len(timeline.tracks)} tracks, "
-          f"{timeline.tempo:g} BPM, snap {grid}{loop}")
+          f"{timeline.tempo:g} BPM, snap {grid}{loop}, starts at {timeline.start_timecode} ({timeline.frame_rate} fps)")
     for n, track in enumerate(timeline.tracks, start=1):
         flags = " ".join(f for f, on in (("muted", track.mute), ("solo", track.solo)) if on)
         print(f"  {n:>2} {track.name}  {track.gain_db:+.1f} dB {flags}".rstrip())
@@ -630,6 +632,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--gain", type=float, default=0.0, help="clip gain in dB")
     a.add_argument("--fade-in", type=float, default=0.0, help="seconds")
     a.add_argument("--fade-out", type=float, default=0.0, help="seconds")
+    a.add_argument("--json", action="store_true")
+    a = acts.add_parser("timecode", help="where timeline zero is on the picture's clock: exports spot to it")
+    a.add_argument("name", type=_text)
+    a.add_argument("start", help="HH:MM:SS:FF (drop-frame HH:MM:SS;FF), e.g. 01:00:00:00")
+    a.add_argument("--fps", choices=list(timecode.RATES), help="frame rate (default: the timeline's, at first 24)")
     a.add_argument("--json", action="store_true")
     a = acts.add_parser("stems", help="a split cue's stems, a track each, where the cue is (or --at)")
     a.add_argument("name", type=_text)

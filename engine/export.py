@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, faults, loops, loudness, resources, staging, transcription, ucs
+from . import __version__, bwf, faults, loops, loudness, resources, staging, timecode, transcription, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
@@ -93,6 +93,8 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         def write(filename: str, audio, track: int | None, lufs: float | None = None) -> None:
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
+            if track is not None:  # every file's bext gives its own loudness
+                lufs = loudness.measure(audio, rate)[0]
             meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, lufs)
             bwf.write(tmp / _filename(filename), audio, rate, bits, fmt, meta)
             faults.point("export.file-written")
@@ -198,6 +200,7 @@ def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cu
     return bwf.Metadata(
         description=description, origination=when, coding_history=history, project=timeline.name,
         reference=f"CueDeck {timeline.name}"[:32], loudness_lufs=lufs, tracks=bwf.channel_names(label, channels),
+        time_reference=timecode.samples_since_midnight(timeline.start_timecode, timeline.frame_rate, rate),
         user=_user_fields(used, fxname=f"{timeline.name} {'Mix' if track is None else timeline.tracks[track].name}",
                           notes="; ".join(provenance_line(c) for c in used),
                           catid=catids.pop() if len(catids) == 1 else None))
@@ -231,6 +234,9 @@ def _otio(timeline: Timeline, mixdown: Mixdown, stem_files: list[str], cues: dic
 
     rate = mixdown.rate
     out = otio.schema.Timeline(name=timeline.name, metadata={"cuedeck": {"version": __version__}})
+    fps = timecode.frame_rate(timeline.frame_rate)
+    out.global_start_time = otio.opentime.RationalTime(
+        timecode.frames(timeline.start_timecode, timeline.frame_rate), float(fps.rate))
     length = len(mixdown.mix)
     for index, filename in zip(mixdown.tracks, stem_files):
         track = timeline.tracks[index]

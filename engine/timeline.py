@@ -8,6 +8,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 
+from . import timecode
 from .errors import BadInput
 
 FORMAT_VERSION = 1
@@ -75,6 +76,8 @@ class Timeline:
     snap: str = "seconds"             # off | seconds | bars
     snap_step: float = 0.5            # in seconds or in bars, by `snap`
     loop: tuple[float, float] | None = None
+    start_timecode: str = timecode.ZERO  # the picture's clock at timeline zero: exports spot to it
+    frame_rate: str = timecode.DEFAULT_RATE  # one of timecode.RATES
 
     # -- reading --------------------------------------------------------------------------
 
@@ -191,6 +194,11 @@ class Timeline:
         if not (math.isfinite(new.snap_step) and 0.001 <= new.snap_step <= 64):
             raise BadInput(f"the grid step is 0.001–64; got {new.snap_step:g}")
         return new
+
+    def set_timecode(self, start: str | None = None, frame_rate: str | None = None) -> "Timeline":
+        """Start at timecode `start` at `frame_rate` (either may stay as it is)."""
+        rate = frame_rate or self.frame_rate
+        return replace(self, start_timecode=timecode.checked(start or self.start_timecode, rate), frame_rate=rate)
 
     def set_loop(self, start: float | None, end: float | None = None) -> "Timeline":
         if start is None:

@@ -225,3 +225,19 @@ def test_a_loop_cue_dragged_past_its_end_repeats_and_other_cues_stop_at_theirs(q
     qtbot.mouseMove(canvas, QPoint(int(canvas.x_of(8.0)), y))
     qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(int(canvas.x_of(8.0)), y))
     assert doc.timeline.tracks[0].clips[1].end == 2.0  # not a loop: it stops at its cue's end
+
+
+def test_the_start_timecode_and_frame_rate_are_set_above_the_timeline_and_undo(qtbot, window):
+    panel = window.timeline
+    assert panel.start_tc.text() == "00:00:00:00" and panel.fps.currentText() == "24 fps"
+    panel.fps.setCurrentIndex(panel.fps.findText("25 fps"))
+    panel.fps.activated.emit(panel.fps.currentIndex())
+    panel.start_tc.setText("10:00:00:00")
+    panel.start_tc.editingFinished.emit()
+    qtbot.waitUntil(lambda: (stored().start_timecode, stored().frame_rate) == ("10:00:00:00", "25"))
+    panel.start_tc.setText("10:00:00:25")  # no frame 25 at 25 fps: refused in one line, the field shows what holds
+    panel.start_tc.editingFinished.emit()
+    assert "frames 00–24" in window.statusBar().currentMessage() and panel.start_tc.text() == "10:00:00:00"
+    window.undo()
+    qtbot.waitUntil(lambda: stored().start_timecode == "00:00:00:00")
+    assert panel.start_tc.text() == "00:00:00:00" and panel.fps.currentText() == "25 fps"
