@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from engine import loudness
 from engine.player import FADE_SECONDS, Player, output_devices, prepare
@@ -116,6 +117,22 @@ def test_missing_device_is_reported_not_raised_at_the_caller():
         assert "pick another device" in errors[0] and not player.playing
     finally:
         player.close()
+
+
+@pytest.mark.parametrize("rate, channels, seconds", [(48000, 2, 20.0), (32000, 1, 3.0), (16000, 1, 0.2),
+                                                    (44100, 2, 7.3), (22050, 1, 11.1)])
+def test_loudness_is_pyloudnorms_integrated_loudness(rate, channels, seconds):
+    """engine.loudness sums its gated blocks its own way: pyloudnorm (independent) agrees."""
+    import pyloudnorm
+
+    rng = np.random.default_rng(rate)
+    audio = (0.1 * rng.standard_normal((int(rate * seconds), channels))).astype(np.float32)
+    audio[: len(audio) // 3] *= 0.001  # a quiet third: the relative gate leaves it out
+    padded = np.concatenate([audio, np.zeros((max(0, int(0.4 * rate) - len(audio) + 1), channels), np.float32)])
+    assert loudness.measure(audio, rate)[0] == pytest.approx(pyloudnorm.Meter(rate).integrated_loudness(padded),
+                                                             abs=0.01)
+    t = np.arange(5 * 48000) / 48000  # BS.1770's own check: a −20 dBFS 997 Hz sine reads −23 LUFS
+    assert loudness.measure(0.1 * np.sin(2 * np.pi * 997 * t)[:, None], 48000)[0] == pytest.approx(-23.0, abs=0.1)
 
 
 def test_loudness_matched_gain_equalises_quiet_and_loud_cues():
