@@ -69,8 +69,8 @@ class JobGroup(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         if split is not None:
-            to_tracks = QToolButton(text="Stems to tracks", autoRaise=True,
-                                    toolTip="A timeline track per stem, lined up with the cue's clips (or at the playhead)")
+            to_tracks = QToolButton(text="Stems to tracks", autoRaise=True, toolTip="A timeline track per stem, "
+                                    "lined up with the cue's clips (or at the playhead)")
             to_tracks.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             to_tracks.clicked.connect(lambda: actions.stems_to_tracks(split))
             top.addWidget(to_tracks, 0, Qt.AlignmentFlag.AlignTop)

@@ -1,17 +1,19 @@
 """Export options: the folder, sample rate, bit depth and format (48 kHz, 24-bit WAV by default);
-for a timeline, also each stem's notes as MIDI."""
+for a timeline, also each stem's notes as MIDI; the weights licences of what is exported, and
+commercial delivery (which refuses non-commercial weights)."""
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLineEdit, QPushButton, QWidget)
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QWidget)
 
 from engine.export import RATES
 
 
 class ExportDialog(QDialog):
     def __init__(self, what: str, folder: str, rate: int | None = 48000, parent=None, stems: bool = False,
-                 midi: bool = False):
+                 midi: bool = False, licences: str = "", commercial: bool = False):
         super().__init__(parent)
         self.setWindowTitle(f"Export {what}")
         self.folder = QLineEdit(folder or str(Path.home()))
@@ -45,6 +47,11 @@ class ExportDialog(QDialog):
         self.midi = QCheckBox("Each stem's notes as a MIDI file beside it, at the timeline's tempo", checked=midi)
         if stems:
             form.addRow("MIDI", self.midi)
+        self.licences = QLabel(licences, wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        form.addRow("Weights", self.licences)
+        self.commercial = QCheckBox("Commercial delivery: refuse cues whose weights are non-commercial",
+                                    checked=commercial)
+        form.addRow("Delivery", self.commercial)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
         buttons.accepted.connect(self.accept)
@@ -53,7 +60,8 @@ class ExportDialog(QDialog):
 
     def options(self) -> dict:
         options = {"out_dir": Path(self.folder.text()).expanduser(), "rate": self.rate.currentData(),
-                   "bits": self.bits.currentData(), "fmt": self.format.currentData()}
+                   "bits": self.bits.currentData(), "fmt": self.format.currentData(),
+                   "commercial": self.commercial.isChecked()}
         return {**options, "midi": self.midi.isChecked()} if self._stems else options
 
     def _browse(self) -> None:

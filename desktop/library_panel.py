@@ -380,7 +380,8 @@ class LibraryPanel(QWidget):
         menu.addAction(f"Transcribe {what} to MIDI\tN", lambda: self.actions.perform(("midi", None), cues))
         wholes = [c for c in cues if not c.role]
         if wholes:
-            menu.addAction(f"Split {_what(wholes)} into stems\tS", lambda: self.actions.perform(("stems", None), wholes))
+            menu.addAction(f"Split {_what(wholes)} into stems\tS",
+                           lambda: self.actions.perform(("stems", None), wholes))
         if one and (one.role or wholes):
             menu.addAction("Stems to tracks", lambda: self.actions.stems_to_tracks(one.id))
         menu.addSeparator()

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
 
 from engine import __version__, registry, ucs
 from engine.errors import BadInput, ModelNotPresent
-from engine.export import export_cue
+from engine.export import export_cue, licence_text, licences
 from engine.registry import WEIGHTS_LICENCE
 
 from . import theme
@@ -421,12 +421,14 @@ class MainWindow(QMainWindow):
         if cue is None:
             self.show_error("select a cue in the candidates or the library first")
             return
-        dialog = ExportDialog(f"cue {cue.id}", self.settings.get("export/folder"), None, self)
+        dialog = ExportDialog(f"cue {cue.id}", self.settings.get("export/folder"), None, self,
+                              licences=licence_text(licences([cue])), commercial=self.settings.get("export/commercial"))
         dialog.accepted.connect(lambda: self._export_cue(cue.id, dialog.options()))
         dialog.open()
 
     def _export_cue(self, cue_id: int, options: dict) -> None:
         self.settings.set("export/folder", str(options["out_dir"]))
+        self.settings.set("export/commercial", options.get("commercial", False))
 
         def done(path) -> None:
             self.notice.show_result(f"Exported cue {cue_id} to {path}", path.parent)

@@ -18,7 +18,8 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "engine/device": (str, "auto"), "engine/precision": (str, "fp32"),
     "engine/cluster": (str, ""),  # a Ray cluster's host:port; "" is this computer
     "view/theme": (str, "system"), "view/common_scale": (bool, False),
-    "export/folder": (str, ""), "export/midi": (bool, False), "timeline/open": (str, ""),
+    "export/folder": (str, ""), "export/midi": (bool, False), "export/commercial": (bool, False),
+    "timeline/open": (str, ""),
 }
 
 

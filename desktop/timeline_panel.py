@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QInputDia
 
 from engine import timecode
 from engine.errors import BadInput
-from engine.export import write_export
+from engine.export import licence_text, licences, write_export
 from engine.mixdown import render
 from engine.player import prepare
 from engine.timeline import Timeline
@@ -297,14 +297,17 @@ class TimelinePanel(QWidget):
         t = self.doc.timeline
         if t is None or self._export_cancel is not None:
             return
+        used = [self.doc.cues[i] for i in t.cue_ids() if i in self.doc.cues]
         dialog = ExportDialog(f"timeline {t.name!r}", self.settings.get("export/folder"), 48000, self, stems=True,
-                              midi=self.settings.get("export/midi"))
+                              midi=self.settings.get("export/midi"), licences=licence_text(licences(used)),
+                              commercial=self.settings.get("export/commercial"))
         dialog.accepted.connect(lambda: self._start_export(t, dialog.options()))
         dialog.open()
 
     def _start_export(self, timeline: Timeline, options: dict) -> None:
         self.settings.set("export/folder", str(options["out_dir"]))
         self.settings.set("export/midi", options.get("midi", False))
+        self.settings.set("export/commercial", options.get("commercial", False))
         cancel = self._export_cancel = threading.Event()
         self.progress.setValue(0)
         self.progress.show()

@@ -460,6 +460,7 @@ def cmd_export(args) -> int:
             show = sys.stderr.isatty()
             result = export_timeline(
                 lib, args.name, Path(args.out), args.rate, args.bits, args.format, midi=args.midi,
+                commercial=args.commercial,
                 on_progress=lambda f, stage: show and print(f"\r{f:4.0%} {stage[:60]:<60}", end="",
                                                             file=sys.stderr, flush=True))
             if show:
@@ -468,11 +469,11 @@ def cmd_export(args) -> int:
             if args.json:
                 _out({"folder": str(result.folder), "files": [str(f) for f in result.files],
                       "mix_lufs": result.mix_lufs, "mix_peak": result.mix_peak,
-                      "seconds": result.seconds})
+                      "seconds": result.seconds, "licences": result.licences})
             else:
                 print(result.folder)
         else:
-            print(export_cue(lib.get(args.id), Path(args.out), args.rate, args.bits, args.format))
+            print(export_cue(lib.get(args.id), Path(args.out), args.rate, args.bits, args.format, args.commercial))
     return 0
 
 
@@ -481,6 +482,8 @@ def _export_options(parser, default_rate: str) -> None:
     parser.add_argument("--rate", type=int, help=f"sample rate in Hz (default {default_rate})")
     parser.add_argument("--bits", default="24", help="16, 24 or 32f (default 24)")
     parser.add_argument("--format", default="wav", help="wav or flac (default wav)")
+    parser.add_argument("--commercial", action="store_true",
+                        help="a commercial delivery: refuse cues whose weights are non-commercial (CC-BY-NC)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, faults, loops, loudness, resources, staging, timecode, transcription, ucs
+from . import __version__, bwf, faults, loops, loudness, registry, resources, staging, timecode, transcription, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
@@ -29,7 +29,8 @@ RATE_RANGE = (8000, 192000)
 PROVENANCE_FIELDS = ("id", "prompt", "negative", "model", "licence", "seed", "request_seed", "batch_size",
                      "batch_index", "top_k", "top_p", "temperature", "cfg_coef", "duration",
                      "sample_rate", "channels", "audiocraft_version", "cuedeck_version",
-                     "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "role", "separator", "catid",
+                     "created_at", "sha256", "conditioning_sha256", "conditioning_source", "parent_id", "role",
+                     "separator", "catid",
                      "rating", "tags", "notes", "target_bpm", "target_key", "bpm", "key", "loudness_lufs",
                      "true_peak_db", "centroid_hz")
 
@@ -41,12 +42,37 @@ class ExportResult:
     mix_lufs: float | None
     mix_peak: float
     seconds: float  # length of the exported timeline
+    licences: dict[str, list[int]]  # the weights licences of the cues in it: licence → cue ids
 
     def summary(self) -> str:
         lufs = "silent" if self.mix_lufs is None else f"{self.mix_lufs:.1f} LUFS integrated"
         peak = _dbfs(self.mix_peak)
         warning = "; the mix clips: lower a gain or export 32f" if self.mix_peak > 1.0 else ""
-        return f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}"
+        return (f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}; "
+                f"weights {licence_text(self.licences)}")
+
+
+def licences(cues: list[Cue]) -> dict[str, list[int]]:
+    """The weights licences of `cues`: licence → the ids of the cues under it."""
+    found: dict[str, list[int]] = {}
+    for cue in sorted(cues, key=lambda c: c.id):
+        found.setdefault(cue.licence, []).append(cue.id)
+    return found
+
+
+def licence_text(by_licence: dict[str, list[int]]) -> str:
+    """"CC-BY-NC-4.0 (non-commercial: cues 1, 2), MIT (cue 3)"."""
+    return ", ".join(f"{licence} ({'' if registry.commercial(licence) else 'non-commercial: '}"
+                     f"cue{'s' if len(ids) > 1 else ''} {', '.join(map(str, ids))})"
+                     for licence, ids in by_licence.items())
+
+
+def check_commercial(cues: list[Cue]) -> None:
+    """A commercial delivery refuses cues whose weights are licensed for non-commercial use."""
+    refused = {licence: ids for licence, ids in licences(cues).items() if not registry.commercial(licence)}
+    if refused:
+        raise BadInput(f"a commercial delivery cannot use {licence_text(refused)}: replace them with cues "
+                       "from commercially licensed weights, or export without commercial delivery")
 
 
 def check_options(rate: int, bits: str, fmt: str) -> None:
@@ -61,23 +87,27 @@ def check_options(rate: int, bits: str, fmt: str) -> None:
 
 
 def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 48000, bits: str = "24",
-                    fmt: str = "wav", on_progress=None, should_cancel=None, midi: bool = False) -> ExportResult:
+                    fmt: str = "wav", on_progress=None, should_cancel=None, midi: bool = False,
+                    commercial: bool = False) -> ExportResult:
     """Export timeline `name` into a new folder inside `out_dir`."""
     timeline = library.timeline(name)
     cues = {c.id: c for c in library.get_many(timeline.cue_ids())}
-    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel, midi)
+    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel, midi, commercial)
 
 
 def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: int = 48000,
                  bits: str = "24", fmt: str = "wav", on_progress=None, should_cancel=None,
-                 midi: bool = False) -> ExportResult:
+                 midi: bool = False, commercial: bool = False) -> ExportResult:
     """The export itself, from a timeline and its cues already read from the library. With
     `midi`, each stem's notes beside it as a .mid at the timeline's tempo (Basic Pitch, in a
-    child process)."""
+    child process); with `commercial`, refused when a cue's weights are non-commercial."""
     check_options(rate, bits, fmt)
     out_dir = _writable(out_dir)
     staging.sweep(out_dir)  # export folders that killed exports left half-written
     check(timeline, cues)
+    used = [cues[i] for i in timeline.cue_ids()]
+    if commercial:
+        check_commercial(used)
     _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
@@ -137,14 +167,16 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         raise
     progress(1.0, "done")
     return ExportResult(final, sorted(final.iterdir()), mix_level[0], mix_level[1],
-                        len(mixdown.mix) / rate)
+                        len(mixdown.mix) / rate, licences(used))
 
 
 def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24",
-               fmt: str = "wav") -> Path:
+               fmt: str = "wav", commercial: bool = False) -> Path:
     """One cue as a tagged file, named by the UCS convention when it has a CatID."""
     rate = rate or cue.sample_rate
     check_options(rate, bits, fmt)
+    if commercial:
+        check_commercial([cue])
     out_dir = _writable(out_dir)
     single = Timeline("cue").add_clip(0, _whole(cue))
     check(single, {cue.id: cue})
@@ -155,7 +187,8 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
         description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
         project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
-        tracks=bwf.channel_names(cue.role or "cue", audio.shape[1]), user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
+        tracks=bwf.channel_names(cue.role or "cue", audio.shape[1]),
+        user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
         chunks=loops.chunks(audio.shape[0], rate, cue.target_bpm, cue.bars, cue.beats_per_bar,
                             cue.measures.key if cue.measures else None) if cue.loop and fmt == "wav" else b"")
     name = ucs_name(cue)

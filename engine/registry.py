@@ -193,6 +193,11 @@ SEPARATOR_MODEL = ModelInfo("htdemucs", SEPARATOR, "demucs", "stems", 44100, 2, 
                             (), card=0)
 
 
+def commercial(licence: str) -> bool:
+    """Whether weights under `licence` may make cues for a commercial delivery (CC-BY-NC: no)."""
+    return "-NC" not in licence.upper()
+
+
 def installable(name: str) -> ModelInfo:
     """A model or the stem separator: what the model manager handles."""
     return SEPARATOR_MODEL if name == SEPARATOR_MODEL.name else get(name)

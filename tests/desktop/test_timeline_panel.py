@@ -143,10 +143,13 @@ def test_play_the_mix_then_export_from_the_dialog(qtbot, window, cue_ids, tmp_pa
 
     panel.export()
     dialog = panel.findChild(ExportDialog)
+    assert dialog.licences.text() == f"MIT (CueDeck test model: untrained random weights, produces noise) (cues {cue_ids[0]}, {cue_ids[1]})"
+    assert not dialog.commercial.isChecked()
+    dialog.commercial.setChecked(True)  # test weights are MIT: a commercial delivery may use them
     dialog.folder.setText(str(tmp_path / "exports"))
     dialog.accept()
     qtbot.waitUntil(lambda: "exported" in window.statusBar().currentMessage(), timeout=20_000)
-    assert "LUFS" in window.statusBar().currentMessage()
+    assert "LUFS" in window.statusBar().currentMessage() and window.settings.get("export/commercial")
     folder = tmp_path / "exports" / "Cut 1"
     mix = folder / "Cut 1 - Mix.wav"
     info = soundfile.info(mix)

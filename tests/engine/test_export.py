@@ -207,3 +207,26 @@ def test_bad_timeline_edits_from_the_command_line(cues):
     assert "numbered from 1" in _bad("timeline", "add", "Cut", str(cues["door"]), "--track", "0")
     assert "a timeline name cannot be empty" in _bad("timeline", "new", " ")
     assert json.loads(cli("timeline", "show", "Cut", "--json"))["tracks"][0]["clips"] == []
+
+
+def test_a_commercial_delivery_refuses_non_commercial_weights_and_every_export_names_its_licences(cues, tmp_path):
+    t = np.arange(RATE) / RATE
+    with Library() as lib:  # as if made with musicgen-small, whose weights are CC-BY-NC-4.0
+        request = GenerationRequest("string swell", model="musicgen-small", candidates=1, duration=1, seed=9)
+        nc = lib.add_batch(request, (0.1 * np.sin(2 * np.pi * 220 * t))[None, None].astype(np.float32), RATE, [9],
+                           "job00000009", "1.3.0")[0].id
+    build_scene(cues)
+    cli("timeline", "add", "Scene 12", str(nc), "--track", "1", "--at", "3.5")
+    out = tmp_path / "out"
+    out.mkdir()
+    refused = run_cli("export", "Scene 12", "--out", str(out), "--commercial")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    assert f"CC-BY-NC-4.0 (non-commercial: cue {nc})" in refused.stderr and "MIT" not in refused.stderr
+    assert list(out.iterdir()) == []  # nothing written
+    single = run_cli("library", "export", str(nc), "--out", str(out), "--commercial")
+    assert single.returncode == 2 and "commercial delivery cannot use" in single.stderr
+    done = json.loads(cli("export", "Scene 12", "--out", str(out), "--json"))
+    licence = "MIT (CueDeck test model: untrained random weights, produces noise)"
+    assert done["licences"] == {licence: sorted(cues.values()), "CC-BY-NC-4.0": [nc]}
+    fine = run_cli("library", "export", str(cues["door"]), "--out", str(out), "--commercial")
+    assert fine.returncode == 0, fine.stderr
