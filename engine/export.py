@@ -153,6 +153,7 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         progress(0.9, "writing the timeline and provenance")
         write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)
+        _write_cue_sheet(tmp / f"{name} - cue sheet.csv", timeline, cues)
         faults.point("export.before-rename")
         final = _place(tmp, out_dir, name)  # the folder appears whole or not at all
     except OSError as e:
@@ -322,6 +323,34 @@ def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], ra
            "cuedeck_version": __version__, "sample_rate": rate, "bits": bits, "format": fmt,
            "cues": [{k: cues[i].to_dict()[k] for k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]}
     write_atomic(folder / "provenance.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+CUE_SHEET_FIELDS = ("cue_id", "title", "in", "out", "duration", "usage", "track", "cue", "model", "licence")
+
+
+def _write_cue_sheet(path: Path, timeline: Timeline, cues: dict[int, Cue]) -> None:
+    """A row per clip heard, in time order: cue ID (reel M number: 1M01 for the first clip
+    of a timeline that starts at hour 1, reel 1 before it), title, in and out timecode,
+    duration, usage (BI: background instrumental; SFX for sound effects), the cue, its model
+    and weights licence."""
+    reel = max(1, timecode.frames(timeline.start_timecode, timeline.frame_rate)
+               // (timecode.frame_rate(timeline.frame_rate).nominal * 3600))
+    heard = sorted(((clip, index) for index in timeline.audible() for clip in timeline.tracks[index].clips),
+                   key=lambda placed: (placed[0].at, placed[1]))
+    sheet = io.StringIO()
+    writer = csv.DictWriter(sheet, CUE_SHEET_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for number, (clip, index) in enumerate(heard, start=1):
+        cue = cues[clip.cue_id]
+        minutes, secs = divmod(round(clip.length), 60)
+        music = cue.model in registry.MODELS and registry.get(cue.model).kind == "music"
+        writer.writerow({
+            "cue_id": f"{reel}M{number:02d}", "title": cue.prompt + (f" ({cue.role})" if cue.role else ""),
+            "in": timecode.at(timeline.start_timecode, timeline.frame_rate, clip.at),
+            "out": timecode.at(timeline.start_timecode, timeline.frame_rate, clip.stop),
+            "duration": f"{minutes}:{secs:02d}", "usage": "BI" if music else "SFX",
+            "track": timeline.tracks[index].name, "cue": cue.id, "model": cue.model, "licence": cue.licence})
+    write_atomic(path, sheet.getvalue().encode("utf-8"))
 
 
 def _fxname(cue: Cue) -> str:

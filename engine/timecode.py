@@ -58,6 +58,22 @@ def frames(timecode: str, rate_name: str) -> int:
     return count
 
 
+def label(count: int, rate_name: str) -> str:
+    """The timecode of frame `count` since midnight (the inverse of `frames`)."""
+    rate = frame_rate(rate_name)
+    if rate.drop:  # put back the labels drop-frame skipped before this frame
+        tens, rest = divmod(count, 17982)  # frames in ten minutes
+        count += 18 * tens + (2 * ((rest - 2) // 1798) if rest > 2 else 0)
+    n = rate.nominal
+    return (f"{count // (n * 3600) % 24:02d}:{count // (n * 60) % 60:02d}:{count // n % 60:02d}"
+            f"{';' if rate.drop else ':'}{count % n:02d}")
+
+
+def at(start: str, rate_name: str, offset: float) -> str:
+    """The timecode `offset` seconds after `start`, to the nearest frame."""
+    return label(frames(start, rate_name) + int(offset * frame_rate(rate_name).rate + 0.5), rate_name)
+
+
 def seconds(timecode: str, rate_name: str) -> Fraction:
     """Real seconds since midnight of `timecode` (exact)."""
     return frames(timecode, rate_name) / frame_rate(rate_name).rate

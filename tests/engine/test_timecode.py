@@ -2,6 +2,7 @@
 against values worked out by hand; exported files spot to it (bext TimeReference read back
 by wavinfo, the .otio start time by OpenTimelineIO), each with its own UMID and loudness."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -80,3 +81,34 @@ def test_exports_spot_to_the_start_timecode_and_each_file_has_its_umid_and_loudn
     assert len(umids) == 3  # unique per file; every file's loudness, stems too
     start = otio.adapters.read_from_file(str(folder / "Reel 2.otio")).global_start_time
     assert start.value == 107892 and start.rate == pytest.approx(30000 / 1001)
+
+
+@pytest.mark.parametrize("rate", list(timecode.RATES))
+def test_labels_are_the_inverse_of_frame_counts(rate):
+    for count in list(range(0, 20000, 7)) + list(range(17970, 18000)) + [1798, 1799, 1800, 107892]:
+        assert timecode.frames(timecode.label(count, rate), rate) == count
+    if timecode.frame_rate(rate).rate == timecode.frame_rate(rate).nominal:  # whole rates: an hour is an hour
+        assert timecode.at("01:00:00:00", rate, 3600) == "02:00:00:00"
+
+
+def test_the_cue_sheet_gives_each_clip_its_cue_id_timecodes_usage_and_licence(tmp_path):
+    rate = 32000
+    request = GenerationRequest("tense strings", model="tiny-music", candidates=1, duration=2, seed=2)
+    sfx = GenerationRequest("door slam", model="tiny-sfx", candidates=1, duration=1, seed=3)
+    with Library() as lib:
+        music = lib.add_batch(request, np.full((1, 1, 2 * rate), 0.1, np.float32), rate, [2], "job00000002",
+                              "1.3.0")[0].id
+        door = lib.add_batch(sfx, np.full((1, 1, 16000), 0.1, np.float32), 16000, [3], "job00000003", "1.3.0")[0].id
+    assert run_cli("timeline", "new", "R1").returncode == 0
+    for args in ([str(music), "--at", "60"], [str(door), "--track", "2", "--at", "0.5"]):
+        assert run_cli("timeline", "add", "R1", *args).returncode == 0
+    assert run_cli("timeline", "timecode", "R1", "01:00:00;00", "--fps", "29.97 DF").returncode == 0
+    folder = Path(run_cli("export", "R1", "--out", str(tmp_path)).stdout.strip())
+    with open(folder / "R1 - cue sheet.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # 0.5 s is frame 14.985 → 15; 60 s is 1798.2 frames → 1798, the label 01:00:59;28 (minute 60 drops
+    # nothing at its start); 62 s is 1858.1 → 1858: 01:01:02;00 (01:01:00;00 and ;01 do not exist)
+    assert [(r["cue_id"], r["title"], r["in"], r["out"], r["duration"], r["usage"], r["cue"]) for r in rows] == [
+        ("1M01", "door slam", "01:00:00;15", "01:00:01;15", "0:01", "SFX", str(door)),
+        ("1M02", "tense strings", "01:00:59;28", "01:01:02;00", "0:02", "BI", str(music))]
+    assert {r["licence"] for r in rows} == {"MIT (CueDeck test model: untrained random weights, produces noise)"}
