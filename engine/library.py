@@ -315,7 +315,7 @@ class Library:
         inherited = {name: getattr(parent, name) for name in (
             "prompt", "negative", "model", "licence", "audiocraft_version", "top_k", "top_p", "temperature",
             "cfg_coef", "seed", "request_seed", "precision", "place", "catid", "target_bpm", "target_key",
-            "loop", "bars", "beats_per_bar")}
+            "bars", "beats_per_bar")}
         chunks = [loops.chunks(audio.shape[-1], sample_rate, parent.target_bpm, parent.bars,
                                parent.beats_per_bar, m.key if m else None)
                   if parent.loop else b"" for m in measures]
