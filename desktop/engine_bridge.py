@@ -74,15 +74,10 @@ class EngineBridge(QObject):
         """Queue splitting cue `cue_id` into stems, on this computer; returns the job's id. A
         cue split before gives its stems at once."""
         def stage(library, job_id: str):
-            made = library.stems_of(library.get(cue_id).id)
-            if made:
-                return made
             try:
-                registry.require_separator()
+                return exchange.stage_split(library, cue_id, job_id)
             except ModelNotPresent as missing:  # said with its Install button
                 return missing
-            exchange.open_job(job_id)
-            return exchange.stage_whole(library, cue_id, job_id)
 
         def submit(job_id: str, found) -> None:
             if isinstance(found, ModelNotPresent):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractSpinBox, QApplication, QComboBox, QDockW
 from engine import __version__, registry, ucs
 from engine.errors import BadInput, ModelNotPresent
 from engine.export import export_cue, licence_text, licences
+from engine.cue import stem_text
 from engine.registry import WEIGHTS_LICENCE
 
 from . import theme
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
     def split(self, cue) -> None:
         """Split `cue` into stems: a job in the engine, its group of four cards in the grid."""
         if cue.role:
-            self.show_error(f"cue {cue.id} is the {cue.role} stem of cue {cue.parent_id}; split that cue instead")
+            self.show_error(f"cue {cue.id} is the {stem_text(cue)} already; split the cue it came from")
             return
         job_id = self.engine.split(cue.id)
         self.jobs.add(job_id, f"Stems of cue {cue.id} · {cue.prompt}")

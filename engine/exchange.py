@@ -125,15 +125,26 @@ def generate(library, engine, request: GenerationRequest, on_progress=lambda pro
         library, engine.run(request, on_progress, stage_conditioning(library, request, job_id), job_id)))
 
 
-def split(library, engine, cue_id: int, on_progress=lambda progress: None) -> list[Cue]:
-    """Split cue `cue_id` into stems with `engine` and keep them in `library`, waiting for it
-    (the CLI's way); a cue split before gives the stems it has."""
+def stage_split(library, cue_id: int, job_id: str) -> list[Cue] | p.Conditioning:
+    """What splitting cue `cue_id` starts from: the stems it was split into before, or its
+    whole audio in the job's folder (raising ModelNotPresent without the separator)."""
     made = library.stems_of(library.get(cue_id).id)
     if made:
         return made
     registry.require_separator()
-    return _run_job(lambda job_id: keep_stems(
-        library, engine.run_split(cue_id, stage_whole(library, cue_id, job_id), job_id, on_progress)))
+    open_job(job_id)
+    return stage_whole(library, cue_id, job_id)
+
+
+def split(library, engine, cue_id: int, on_progress=lambda progress: None) -> list[Cue]:
+    """Split cue `cue_id` into stems with `engine` and keep them in `library`, waiting for it
+    (the CLI's way); a cue split before gives the stems it has."""
+    def run(job_id: str) -> list[Cue]:
+        staged = stage_split(library, cue_id, job_id)
+        if isinstance(staged, list):
+            return staged
+        return keep_stems(library, engine.run_split(cue_id, staged, job_id, on_progress))
+    return _run_job(run)
 
 
 def _run_job(run):

@@ -48,8 +48,9 @@ class ExportResult:
         lufs = "silent" if self.mix_lufs is None else f"{self.mix_lufs:.1f} LUFS integrated"
         peak = _dbfs(self.mix_peak)
         warning = "; the mix clips: lower a gain or export 32f" if self.mix_peak > 1.0 else ""
-        return (f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}; "
-                f"weights {licence_text(self.licences)}")
+        restricted = {licence: ids for licence, ids in self.licences.items() if not registry.commercial(licence)}
+        licensing = f"; weights {licence_text(restricted)}" if restricted else ""  # (all of them: --json)
+        return f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}{licensing}"
 
 
 def licences(cues: list[Cue]) -> dict[str, list[int]]:
