@@ -1,8 +1,11 @@
-"""Export speed (issue 4): render 8 tracks × 60 s to stems and a mix at 48 kHz/24-bit WAV
-(with bext, iXML, loudness, .otio and provenance), from 32 kHz stereo cues. Prints figures;
-asserts nothing. Target: at least 50× faster than real time.
+"""Export speed (issues 4 and 16): render 8 tracks × 60 s to stems and a mix at 48 kHz/24-bit
+WAV (with bext, iXML, every file's loudness report, .otio, provenance and cue sheet), from
+32 kHz stereo cues, with a loudness preset (EBU R128 by default) and C2PA content
+credentials signed into every audio file. Prints figures; asserts nothing. Target: at least
+50× faster than real time.
 
-    .venv/bin/python benchmarks/export_speed.py [--tracks 8] [--seconds 60] [--runs 3] [--json]
+    .venv/bin/python benchmarks/export_speed.py [--tracks 8] [--seconds 60] [--runs 3]
+        [--loudness ebu-r128] [--unsigned] [--json]
 """
 
 import argparse
@@ -21,7 +24,8 @@ os.environ["CUEDECK_HOME"] = str(work / "cuedeck")
 
 import numpy as np  # noqa: E402
 
-from engine.export import export_timeline  # noqa: E402
+from engine import loudness  # noqa: E402
+from engine.export import Delivery, export_timeline  # noqa: E402
 from engine.library import Library  # noqa: E402
 from engine.request import GenerationRequest  # noqa: E402
 from engine.timeline import Clip  # noqa: E402
@@ -53,26 +57,31 @@ def main() -> None:
     parser.add_argument("--tracks", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--loudness", default="ebu-r128", choices=list(loudness.PRESETS))
+    parser.add_argument("--unsigned", action="store_true", help="without content credentials")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    delivery = Delivery(loudness=args.loudness, sign=not args.unsigned)
     with Library() as lib:
         name = build(lib, args.tracks, args.seconds)
         times = []
         for run in range(args.runs):
             start = time.perf_counter()
-            result = export_timeline(lib, name, work / f"out{run}", 48000, "24", "wav")
+            result = export_timeline(lib, name, work / f"out{run}", 48000, "24", "wav", delivery=delivery)
             times.append(time.perf_counter() - start)
     best, median = min(times), statistics.median(times)
     size = sum(f.stat().st_size for f in result.files)
     figures = {"tracks": args.tracks, "seconds": args.seconds, "runs": args.runs,
                "median_s": round(median, 3), "best_s": round(best, 3),
                "realtime_factor_median": round(args.seconds / median, 1),
-               "files": len(result.files), "megabytes": round(size / 1e6, 1)}
+               "files": len(result.files), "megabytes": round(size / 1e6, 1), "loudness": args.loudness,
+               "signed": not args.unsigned}
     if args.json:
         print(json.dumps(figures))
         return
     print(f"export {args.tracks} tracks × {args.seconds:g} s → {len(result.files)} files, "
-          f"{size / 1e6:.0f} MB at 48 kHz/24-bit (target: ≥ 50× real time)")
+          f"{size / 1e6:.0f} MB at 48 kHz/24-bit, loudness {args.loudness}, "
+          f"{'unsigned' if args.unsigned else 'C2PA signed'} (target: ≥ 50× real time)")
     print(f"  median {median:.2f} s, best {best:.2f} s over {args.runs} runs: "
           f"{args.seconds / median:.0f}× real time (median), {args.seconds / best:.0f}× (best)")
     print(f"  {result.summary()}")

@@ -19,6 +19,8 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "engine/cluster": (str, ""),  # a Ray cluster's host:port; "" is this computer
     "view/theme": (str, "system"), "view/common_scale": (bool, False),
     "export/folder": (str, ""), "export/midi": (bool, False), "export/commercial": (bool, False),
+    "export/loudness": (str, "none"), "export/lufs": (float, -23.0), "export/true_peak": (float, -1.0),
+    "export/stems_follow": (bool, True), "export/sign": (bool, True), "export/private": (bool, False),
     "timeline/open": (str, ""),
 }
 

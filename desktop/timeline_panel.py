@@ -17,7 +17,7 @@ from engine.player import prepare
 from engine.timeline import Timeline
 
 from .audition import MIX
-from .export_dialog import ExportDialog
+from .export_dialog import ExportDialog, delivery_from, remember, signer_text
 from .flow_layout import FlowLayout
 from .timeline_view import ROW, RULER, TimelineCanvas
 
@@ -300,14 +300,13 @@ class TimelinePanel(QWidget):
         used = [self.doc.cues[i] for i in t.cue_ids() if i in self.doc.cues]
         dialog = ExportDialog(f"timeline {t.name!r}", self.settings.get("export/folder"), 48000, self, stems=True,
                               midi=self.settings.get("export/midi"), licences=licence_text(licences(used)),
-                              commercial=self.settings.get("export/commercial"))
+                              delivery=delivery_from(self.settings), signer=signer_text())
         dialog.accepted.connect(lambda: self._start_export(t, dialog.options()))
         dialog.open()
 
     def _start_export(self, timeline: Timeline, options: dict) -> None:
-        self.settings.set("export/folder", str(options["out_dir"]))
+        remember(self.settings, options)
         self.settings.set("export/midi", options.get("midi", False))
-        self.settings.set("export/commercial", options.get("commercial", False))
         cancel = self._export_cancel = threading.Event()
         self.progress.setValue(0)
         self.progress.show()

@@ -3,6 +3,7 @@
 FLAC with the same facts as Vorbis comments."""
 
 import io
+import math
 import struct
 import unicodedata
 import uuid
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, loudness
 from .audio_io import WAVE_FORMAT_IEEE_FLOAT, riff_chunk, write_atomic
 
 BITS = ("16", "24", "32f")
@@ -34,7 +35,7 @@ class Metadata:
     coding_history: list[str]         # EBU R98 lines, oldest first
     project: str = ""
     reference: str = ""               # bext OriginatorReference (32 ASCII characters)
-    loudness_lufs: float | None = None
+    levels: loudness.Levels | None = None  # bext v2's five loudness fields
     user: dict[str, str] = field(default_factory=dict)  # iXML USER fields (USER_FIELDS)
     tracks: list[str] = field(default_factory=list)  # iXML TRACK_LIST: each channel's name
     time_reference: int = 0  # the first sample's count since midnight (the timeline's start timecode)
@@ -73,10 +74,12 @@ def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
 
 
-def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: Metadata) -> None:
-    """Write `audio` [frames, channels] atomically as WAV or FLAC with its metadata."""
+def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: Metadata, sign=None) -> None:
+    """Write `audio` [frames, channels] atomically as WAV or FLAC with its metadata, its
+    bytes first passed through `sign(content, fmt)` if given (content credentials)."""
+    sign = sign or (lambda content, fmt: content)
     if fmt == "wav":
-        write_atomic(path, wav_bytes(audio, rate, bits, meta))
+        write_atomic(path, sign(wav_bytes(audio, rate, bits, meta), fmt))
         return
     import soundfile
 
@@ -91,7 +94,7 @@ def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: M
             if value:  # libsndfile refuses empty strings
                 setattr(f, key, value)
         f.write(audio)
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, sign(buffer.getvalue(), fmt))
 
 
 def channel_names(label: str, channels: int) -> list[str]:
@@ -118,14 +121,23 @@ def umid() -> bytes:
 
 
 def _bext(meta: Metadata) -> bytes:
-    lufs = UNKNOWN_LOUDNESS if meta.loudness_lufs is None else round(meta.loudness_lufs * 100)
+    levels = meta.levels
+    loudness_fields = [UNKNOWN_LOUDNESS] * 5 if levels is None else [  # hundredths: LUFS, LU, dBTP
+        _hundredths(v) for v in (levels.integrated, levels.range_lu, levels.true_peak_db,
+                                 levels.max_momentary, levels.max_short_term)]
     history = "".join(f"{line}\r\n" for line in meta.coding_history)
     return struct.pack(
         "<256s32s32s10s8sQH64s5h180s",
         _ascii(meta.description)[:256], b"CueDeck", _ascii(meta.reference)[:32],
         meta.origination.strftime("%Y-%m-%d").encode(), meta.origination.strftime("%H:%M:%S").encode(),
-        meta.time_reference, 2, umid(), max(-32768, min(32767, lufs)), *[UNKNOWN_LOUDNESS] * 4, b"",
+        meta.time_reference, 2, umid(), *loudness_fields, b"",
     ) + _ascii(history)
+
+
+def _hundredths(value: float | None) -> int:
+    if value is None or not math.isfinite(value):
+        return UNKNOWN_LOUDNESS
+    return max(-32768, min(32766, round(value * 100)))
 
 
 def _ixml(meta: Metadata) -> bytes:

@@ -453,37 +453,83 @@ def _print_timeline(timeline: Timeline) -> None:
 
 
 def cmd_export(args) -> int:
-    from .export import export_cue, export_timeline
+    from .export import Delivery, export_cue, export_timeline
 
+    delivery = Delivery(commercial=args.commercial, loudness=args.loudness, target_lufs=args.lufs,
+                        ceiling_dbtp=args.true_peak, stems_follow=not args.stems_as_generated,
+                        sign=not args.unsigned, prompts=not args.private)
     with Library() as lib:
         if args.command == "export":
             show = sys.stderr.isatty()
             result = export_timeline(
-                lib, args.name, Path(args.out), args.rate, args.bits, args.format, midi=args.midi,
-                commercial=args.commercial,
+                lib, args.name, Path(args.out), args.rate, args.bits, args.format, midi=args.midi, delivery=delivery,
                 on_progress=lambda f, stage: show and print(f"\r{f:4.0%} {stage[:60]:<60}", end="",
                                                             file=sys.stderr, flush=True))
             if show:
                 print(file=sys.stderr)
             print(result.summary(), file=sys.stderr)
             if args.json:
-                _out({"folder": str(result.folder), "files": [str(f) for f in result.files],
-                      "mix_lufs": result.mix_lufs, "mix_peak": result.mix_peak,
-                      "seconds": result.seconds, "licences": result.licences})
+                _out(result.report())
             else:
                 print(result.folder)
         else:
-            print(export_cue(lib.get(args.id), Path(args.out), args.rate, args.bits, args.format, args.commercial))
+            print(export_cue(lib.get(args.id), Path(args.out), args.rate, args.bits, args.format, delivery))
     return 0
 
 
+def cmd_credentials(args) -> int:
+    from . import credentials
+
+    if args.action == "use":
+        chosen = credentials.use(Path(args.certificate), Path(args.key))
+    elif args.action == "local":
+        chosen = credentials.use_local()
+    else:
+        chosen = credentials.identity()
+    where = "CueDeck's local authority on this computer (readers call it untrusted)" if chosen.local else \
+        "your certificate"
+    print(f"exports are signed by {chosen.name}: {where}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from . import verify
+
+    with Library() as lib, EngineClient() as engine:
+        if args.all:
+            reports = verify.verify_library(lib, engine)
+        elif args.target.isdigit():
+            reports = [verify.verify_cue(lib, engine, int(args.target))]
+        else:
+            reports = verify.verify_file(lib, engine, Path(args.target))
+    for report in reports:
+        if args.json:
+            _out(report.to_dict())
+        else:
+            print(report.text())
+    return 0 if all(r.verdict in ("same", "valid") for r in reports) else 3
+
+
 def _export_options(parser, default_rate: str) -> None:
+    from .loudness import CUSTOM, PRESETS
+
     parser.add_argument("--out", required=True, help="the folder to export into")
     parser.add_argument("--rate", type=int, help=f"sample rate in Hz (default {default_rate})")
     parser.add_argument("--bits", default="24", help="16, 24 or 32f (default 24)")
     parser.add_argument("--format", default="wav", help="wav or flac (default wav)")
     parser.add_argument("--commercial", action="store_true",
                         help="a commercial delivery: refuse cues whose weights are non-commercial (CC-BY-NC)")
+    parser.add_argument("--loudness", default="none", choices=[*PRESETS, CUSTOM],
+                        help="deliver at a loudness spec: ebu-r128 (-23 LUFS, -1 dBTP), atsc-a85 (-24, -2), "
+                             "streaming-14 or streaming-16 (-1 dBTP), or custom with --lufs and --true-peak "
+                             "(default none: as generated)")
+    parser.add_argument("--lufs", type=float, help="custom: the integrated loudness target, e.g. -23")
+    parser.add_argument("--true-peak", type=float, metavar="DBTP", help="custom: the true-peak ceiling, e.g. -1")
+    parser.add_argument("--stems-as-generated", action="store_true",
+                        help="with --loudness, leave the stems as they are (default: the mix's gain, held under "
+                             "the ceiling)")
+    parser.add_argument("--unsigned", action="store_true", help="without C2PA content credentials")
+    parser.add_argument("--private", action="store_true", help="leave the prompts out of the content credentials")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -654,6 +700,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--midi", action="store_true", help="also each stem's notes as a .mid beside it (the timeline's tempo)")
     _export_options(e, "48000")
     e.set_defaults(func=cmd_export)
+
+    c = sub.add_parser("credentials", help="who signs the content credentials of exports")
+    acts = c.add_subparsers(dest="action", parser_class=_Parser)
+    acts.add_parser("show", help="who signs now (the default)")
+    a = acts.add_parser("use", help="sign with your own certificate chain and P-256 key (PEM files)")
+    a.add_argument("certificate")
+    a.add_argument("key")
+    acts.add_parser("local", help="sign with CueDeck's local authority again")
+    c.set_defaults(func=cmd_credentials, action="show")
+
+    v = sub.add_parser("verify", help="check an exported file's credentials and re-render its cues to compare")
+    v.add_argument("target", nargs="?", help="an exported WAV/FLAC, or a cue ID")
+    v.add_argument("--all", action="store_true", help="re-render every cue of the library and compare")
+    v.add_argument("--json", action="store_true", help="a JSON object per cue or file")
+    v.set_defaults(func=cmd_verify)
     return parser
 
 
@@ -667,6 +728,9 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), _terminated)
     args = build_parser().parse_args(argv)
+    if args.command == "verify" and bool(args.target) == bool(args.all):
+        print("cuedeck: verify a FILE, a cue ID, or --all", file=sys.stderr)
+        return 2
     if getattr(args, "action", None) == "catid" and not (args.clear or args.catid or args.suggested):
         print("cuedeck: give a CatID, --suggested or --clear", file=sys.stderr)
         return 2

@@ -125,6 +125,16 @@ def generate(library, engine, request: GenerationRequest, on_progress=lambda pro
         library, engine.run(request, on_progress, stage_conditioning(library, request, job_id), job_id)))
 
 
+def render_again(engine, request: GenerationRequest, index: int) -> np.ndarray:
+    """The audio [channels, samples] of candidate `index` of `request` (no conditioning),
+    kept nowhere (engine.verify compares it with a cue's)."""
+    def run(job_id: str) -> np.ndarray:
+        result = engine.run(request, job_id=job_id)
+        candidate = result.candidates[index]
+        return _staged(job_id, candidate.file, candidate.channels, candidate.frames, "the render")
+    return _run_job(run)
+
+
 def stage_split(library, cue_id: int, job_id: str) -> list[Cue] | p.Conditioning:
     """What splitting cue `cue_id` starts from: the stems it was split into before, or its
     whole audio in the job's folder (raising ModelNotPresent without the separator)."""

@@ -12,11 +12,14 @@ import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__, bwf, faults, loops, loudness, registry, resources, staging, timecode, transcription, ucs
+import numpy as np
+
+from . import __version__, bwf, credentials, faults, loops, loudness, registry, resources, staging, timecode, \
+    transcription, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
@@ -35,22 +38,61 @@ PROVENANCE_FIELDS = ("id", "prompt", "negative", "model", "licence", "seed", "re
                      "true_peak_db", "centroid_hz")
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What an export is delivered to: a commercial delivery refuses non-commercial weights;
+    a loudness preset (loudness.PRESETS, or custom with its own target and ceiling) brings the
+    mix to its integrated loudness and holds it under its true-peak ceiling, the stems by the
+    same gain unless `stems_follow` is off; `sign` puts C2PA content credentials in every
+    audio file, with the prompts unless `prompts` is off."""
+    commercial: bool = False
+    loudness: str = "none"
+    target_lufs: float | None = None  # custom only
+    ceiling_dbtp: float | None = None  # custom only
+    stems_follow: bool = True
+    sign: bool = True
+    prompts: bool = True
+
+    def target(self) -> tuple[float | None, float | None]:
+        """(integrated LUFS, true-peak ceiling dBTP) to deliver at, None for as generated."""
+        if self.loudness == loudness.CUSTOM:
+            if self.target_lufs is None or not -60 <= self.target_lufs <= 0:
+                raise BadInput("a custom loudness needs a target between -60 and 0 LUFS (--lufs -23)")
+            if self.ceiling_dbtp is None or not -20 <= self.ceiling_dbtp <= 0:
+                raise BadInput("a custom loudness needs a true-peak ceiling between -20 and 0 dBTP (--true-peak -1)")
+            return self.target_lufs, self.ceiling_dbtp
+        if self.loudness not in loudness.PRESETS:
+            raise BadInput(f"the loudness preset is one of {', '.join([*loudness.PRESETS, loudness.CUSTOM])}; "
+                           f"got {self.loudness!r}")
+        preset = loudness.PRESETS[self.loudness]
+        return preset.lufs, preset.true_peak_db
+
+
 @dataclass
 class ExportResult:
     folder: Path
     files: list[Path]
-    mix_lufs: float | None
-    mix_peak: float
+    levels: dict[str, loudness.Levels]  # of each audio file, by name
+    mix: str  # the mix's file name
     seconds: float  # length of the exported timeline
     licences: dict[str, list[int]]  # the weights licences of the cues in it: licence → cue ids
+    gain_db: float = 0.0  # what the loudness preset did to the mix
+    limited: list[str] = field(default_factory=list)  # files the true-peak limiter held
 
     def summary(self) -> str:
-        lufs = "silent" if self.mix_lufs is None else f"{self.mix_lufs:.1f} LUFS integrated"
-        peak = _dbfs(self.mix_peak)
-        warning = "; the mix clips: lower a gain or export 32f" if self.mix_peak > 1.0 else ""
+        mix = self.levels[self.mix]
+        warning = "; the mix clips: lower a gain or export 32f" if mix.sample_peak > 1.0 else ""
+        gain = f"; mix {self.gain_db:+.1f} dB to the preset" if self.gain_db else ""
+        limited = f", {len(self.limited)} file(s) true-peak limited" if self.limited else ""
         restricted = {licence: ids for licence, ids in self.licences.items() if not registry.commercial(licence)}
         licensing = f"; weights {licence_text(restricted)}" if restricted else ""  # (all of them: --json)
-        return f"exported {len(self.files)} files to {self.folder}; mix {lufs}, peak {peak}{warning}{licensing}"
+        return (f"exported {len(self.files)} files to {self.folder}; mix {mix.text()}{gain}{limited}{warning}"
+                f"{licensing}")
+
+    def report(self) -> dict:
+        return {"folder": str(self.folder), "files": [str(f) for f in self.files], "seconds": self.seconds,
+                "licences": self.licences, "gain_db": round(self.gain_db, 2), "limited": self.limited,
+                "levels": {name: levels.to_dict() for name, levels in self.levels.items()}}
 
 
 def licences(cues: list[Cue]) -> dict[str, list[int]]:
@@ -89,26 +131,28 @@ def check_options(rate: int, bits: str, fmt: str) -> None:
 
 def export_timeline(library: Library, name: str, out_dir: Path, rate: int = 48000, bits: str = "24",
                     fmt: str = "wav", on_progress=None, should_cancel=None, midi: bool = False,
-                    commercial: bool = False) -> ExportResult:
+                    delivery: Delivery = Delivery()) -> ExportResult:
     """Export timeline `name` into a new folder inside `out_dir`."""
     timeline = library.timeline(name)
     cues = {c.id: c for c in library.get_many(timeline.cue_ids())}
-    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel, midi, commercial)
+    return write_export(timeline, cues, out_dir, rate, bits, fmt, on_progress, should_cancel, midi, delivery)
 
 
 def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: int = 48000,
                  bits: str = "24", fmt: str = "wav", on_progress=None, should_cancel=None,
-                 midi: bool = False, commercial: bool = False) -> ExportResult:
+                 midi: bool = False, delivery: Delivery = Delivery()) -> ExportResult:
     """The export itself, from a timeline and its cues already read from the library. With
     `midi`, each stem's notes beside it as a .mid at the timeline's tempo (Basic Pitch, in a
-    child process); with `commercial`, refused when a cue's weights are non-commercial."""
+    child process); `delivery`: see Delivery."""
     check_options(rate, bits, fmt)
+    target_lufs, ceiling_dbtp = delivery.target()
     out_dir = _writable(out_dir)
     staging.sweep(out_dir)  # export folders that killed exports left half-written
     check(timeline, cues)
     used = [cues[i] for i in timeline.cue_ids()]
-    if commercial:
+    if delivery.commercial:
         check_commercial(used)
+    signer = credentials.identity() if delivery.sign else None
     _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
@@ -117,26 +161,31 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     when = datetime.now(timezone.utc).astimezone()
     try:
         mixdown = render(timeline, cues, rate)
+        gain_db = _to_loudness(mixdown, target_lufs, delivery.stems_follow)
         tmp.mkdir()
-        stems = [f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}.{fmt}" for n, t in enumerate(mixdown.tracks)]
-        mix_name = f"{timeline.name} - Mix.{fmt}"
+        stems = [_filename(f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}.{fmt}")
+                 for n, t in enumerate(mixdown.tracks)]
+        mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
+        levels: dict[str, loudness.Levels] = {}
+        limited: list[str] = []
 
-        def write(filename: str, audio, track: int | None, lufs: float | None = None) -> None:
+        def write(filename: str, audio, track: int | None) -> None:
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
-            if track is not None:  # every file's bext gives its own loudness
-                lufs = loudness.measure(audio, rate)[0]
-            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, lufs)
-            bwf.write(tmp / _filename(filename), audio, rate, bits, fmt, meta)
+            if ceiling_dbtp is not None and (track is None or delivery.stems_follow) and \
+                    loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20)):
+                limited.append(filename)
+            levels[filename] = loudness.levels(audio, rate)  # every file's bext gives its own
+            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, levels[filename])
+            part = "mix" if track is None else f"stem {timeline.tracks[track].name}"
+            bwf.write(tmp / filename, audio, rate, bits, fmt, meta,
+                      _signing(signer, filename, _cues_in(timeline, track, cues), part, delivery.prompts))
             faults.point("export.file-written")
 
-        # Two threads: numpy, soxr and file writes release the GIL, so the loudness of the
-        # mix (BS.1770, as costly as the render) is measured while the stems are written.
+        # Two threads: numpy, scipy, soxr, c2pa and file writes release the GIL
         with ThreadPoolExecutor(2) as pool:
-            level = pool.submit(loudness.measure, mixdown.mix, rate)
-            jobs = [pool.submit(write, f, a, t) for f, a, t in zip(stems, mixdown.stems, mixdown.tracks)]
-            mix_level = level.result()
-            jobs.append(pool.submit(write, mix_name, mixdown.mix, None, mix_level[0]))
+            jobs = [pool.submit(write, mix_name, mixdown.mix, None)]
+            jobs += [pool.submit(write, f, a, t) for f, a, t in zip(stems, mixdown.stems, mixdown.tracks)]
             audio_part = 0.6 if midi else 0.8
             try:
                 for done, job in enumerate(as_completed(jobs), start=1):
@@ -145,7 +194,7 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
-        files = [_filename(f) for f in stems]
+        files = stems
         if midi:
             transcription.transcribe_files_apart(
                 [{"audio": str(tmp / f), "midi": str(tmp / Path(f).with_suffix(".mid")), "bpm": timeline.tempo,
@@ -153,7 +202,11 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 lambda f: progress(0.7 + 0.2 * f, "transcribing the stems to MIDI"), should_cancel or (lambda: False))
         progress(0.9, "writing the timeline and provenance")
         write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
-        _write_provenance(tmp, timeline, cues, rate, bits, fmt, when)
+        _write_provenance(tmp, timeline, cues, rate, bits, fmt, when,
+                          {"loudness": delivery.loudness, "target_lufs": target_lufs, "ceiling_dbtp": ceiling_dbtp,
+                           "gain_db": round(gain_db, 2), "stems_follow": delivery.stems_follow,
+                           "limited": sorted(limited), "signed": delivery.sign,
+                           "levels": {f: levels[f].to_dict() for f in [mix_name, *stems]}})
         _write_cue_sheet(tmp / f"{name} - cue sheet.csv", timeline, cues)
         faults.point("export.before-rename")
         final = _place(tmp, out_dir, name)  # the folder appears whole or not at all
@@ -168,35 +221,40 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     progress(1.0, "done")
-    return ExportResult(final, sorted(final.iterdir()), mix_level[0], mix_level[1],
-                        len(mixdown.mix) / rate, licences(used))
+    return ExportResult(final, sorted(final.iterdir()), levels, mix_name, len(mixdown.mix) / rate, licences(used),
+                        gain_db, sorted(limited))
 
 
 def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24",
-               fmt: str = "wav", commercial: bool = False) -> Path:
+               fmt: str = "wav", delivery: Delivery = Delivery()) -> Path:
     """One cue as a tagged file, named by the UCS convention when it has a CatID."""
     rate = rate or cue.sample_rate
     check_options(rate, bits, fmt)
-    if commercial:
+    target_lufs, ceiling_dbtp = delivery.target()
+    if delivery.commercial:
         check_commercial([cue])
     out_dir = _writable(out_dir)
     single = Timeline("cue").add_clip(0, _whole(cue))
     check(single, {cue.id: cue})
     _require_room(single, {cue.id: cue}, out_dir, rate, bits, files=1)
-    audio = render(single, {cue.id: cue}, rate).mix
-    lufs = loudness.measure(audio, rate)[0]
+    mixdown = render(single, {cue.id: cue}, rate)
+    _to_loudness(mixdown, target_lufs, False)
+    audio = mixdown.mix
+    if ceiling_dbtp is not None:
+        loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
     meta = bwf.Metadata(
         description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
-        project="CueDeck library", reference=f"CueDeck cue {cue.id}", loudness_lufs=lufs,
+        project="CueDeck library", reference=f"CueDeck cue {cue.id}", levels=loudness.levels(audio, rate),
         tracks=bwf.channel_names(cue.role or "cue", audio.shape[1]),
         user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
         chunks=loops.chunks(audio.shape[0], rate, cue.target_bpm, cue.bars, cue.beats_per_bar,
                             cue.measures.key if cue.measures else None) if cue.loop and fmt == "wav" else b"")
     name = ucs_name(cue)
     tmp = staging.part_path(out_dir / f"{name}.{fmt}")
+    signer = credentials.identity() if delivery.sign else None
     try:
-        bwf.write(tmp, audio, rate, bits, fmt, meta)
+        bwf.write(tmp, audio, rate, bits, fmt, meta, _signing(signer, f"{name}.{fmt}", [cue], "cue", delivery.prompts))
         return _place(tmp, out_dir, name, f".{fmt}")
     except OSError as e:
         raise resources.write_failed(e, out_dir, f"exporting cue {cue.id}") from None
@@ -213,14 +271,41 @@ def ucs_name(cue: Cue) -> str:
 
 # -- pieces ------------------------------------------------------------------------------
 
+def _to_loudness(mixdown: Mixdown, target_lufs: float | None, stems_follow: bool) -> float:
+    """Bring the mix (and the stems, following) to `target_lufs` in place; the gain in dB."""
+    if target_lufs is None:
+        return 0.0
+    lufs = loudness.measure(mixdown.mix, mixdown.rate)[0]
+    if lufs is None:  # silence stays silence
+        return 0.0
+    gain_db = target_lufs - lufs
+    gain = np.float32(10 ** (gain_db / 20))
+    for audio in [mixdown.mix, *(mixdown.stems if stems_follow else [])]:
+        audio *= gain
+    return gain_db
+
+
+def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue], part: str, prompts: bool):
+    """What bwf.write signs a file's bytes with: its C2PA manifest, by `signer` (None: unsigned)."""
+    if signer is None:
+        return None
+    manifest = credentials.manifest(filename, used, prompts, part)
+    return lambda content, fmt: credentials.sign(content, fmt, manifest, signer)
+
+
+def _cues_in(timeline: Timeline, track: int | None, cues: dict[int, Cue]) -> list[Cue]:
+    """The cues heard in a track, or in the mix (track None)."""
+    indices = timeline.audible() if track is None else [track]
+    return [cues[i] for i in sorted({c.cue_id for t in indices for c in timeline.tracks[t].clips})]
+
+
 def _whole(cue: Cue) -> Clip:
     return Clip(cue.id, 0.0, 0.0, cue.duration, cue.duration, repeats=cue.loop)
 
 
-def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cue], rate: int,
-                       bits: str, channels: int, when: datetime, lufs: float | None) -> bwf.Metadata:
-    indices = timeline.audible() if track is None else [track]
-    used = [cues[i] for i in sorted({c.cue_id for t in indices for c in timeline.tracks[t].clips})]
+def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cue], rate: int, bits: str,
+                       channels: int, when: datetime, levels: loudness.Levels) -> bwf.Metadata:
+    used = _cues_in(timeline, track, cues)
     part = "mix" if track is None else f"stem {timeline.tracks[track].name!r}"
     models = sorted({c.model for c in used})
     licences = sorted({c.licence for c in used})
@@ -234,7 +319,7 @@ def _timeline_metadata(timeline: Timeline, track: int | None, cues: dict[int, Cu
         "Mix" if track is None else timeline.tracks[track].name  # a track of one stem's role: the role
     return bwf.Metadata(
         description=description, origination=when, coding_history=history, project=timeline.name,
-        reference=f"CueDeck {timeline.name}"[:32], loudness_lufs=lufs, tracks=bwf.channel_names(label, channels),
+        reference=f"CueDeck {timeline.name}"[:32], levels=levels, tracks=bwf.channel_names(label, channels),
         time_reference=timecode.samples_since_midnight(timeline.start_timecode, timeline.frame_rate, rate),
         user=_user_fields(used, fxname=f"{timeline.name} {'Mix' if track is None else timeline.tracks[track].name}",
                           notes="; ".join(provenance_line(c) for c in used),
@@ -312,7 +397,7 @@ def _range(start: int, duration: int, rate: int):
 
 
 def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], rate: int,
-                      bits: str, fmt: str, when: datetime) -> None:
+                      bits: str, fmt: str, when: datetime, delivery: dict) -> None:
     rows = [{k: (", ".join(v) if k == "tags" else v) for k, v in cues[i].to_dict().items()
              if k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]
     sheet = io.StringIO()
@@ -321,7 +406,7 @@ def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], ra
     writer.writerows(rows)
     write_atomic(folder / "provenance.csv", sheet.getvalue().encode("utf-8"))
     doc = {"timeline": timeline.to_dict(), "exported_at": when.isoformat(timespec="seconds"),
-           "cuedeck_version": __version__, "sample_rate": rate, "bits": bits, "format": fmt,
+           "cuedeck_version": __version__, "sample_rate": rate, "bits": bits, "format": fmt, "delivery": delivery,
            "cues": [{k: cues[i].to_dict()[k] for k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]}
     write_atomic(folder / "provenance.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
 
@@ -411,6 +496,3 @@ def _writable(out_dir: Path) -> Path:
         raise BadInput(f"cannot write to {out_dir}: {e.strerror or e}; choose another folder") from None
     return out_dir.resolve()
 
-
-def _dbfs(peak: float) -> str:
-    return "-inf dBFS" if peak <= 0 else f"{20 * math.log10(peak):+.1f} dBFS"

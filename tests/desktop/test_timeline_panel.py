@@ -16,6 +16,7 @@ from desktop.export_dialog import ExportDialog
 from desktop.main_window import MainWindow
 from desktop.settings import open_settings
 from desktop.timeline_view import ROW, RULER
+from engine import credentials
 from engine.library import Library
 from engine.request import GenerationRequest
 from engine.timeline import Clip
@@ -146,16 +147,30 @@ def test_play_the_mix_then_export_from_the_dialog(qtbot, window, cue_ids, tmp_pa
     assert dialog.licences.text() == f"MIT (CueDeck test model: untrained random weights, produces noise) (cues {cue_ids[0]}, {cue_ids[1]})"
     assert not dialog.commercial.isChecked()
     dialog.commercial.setChecked(True)  # test weights are MIT: a commercial delivery may use them
+    assert dialog.sign.isChecked() and "local authority" in dialog.signer.text() and not dialog.custom.isEnabled()
+    dialog.loudness.setCurrentIndex(dialog.loudness.findData("custom"))
+    assert dialog.custom.isEnabled()
+    dialog.target.setValue(-20.0)
+    dialog.ceiling.setValue(-3.0)
+    dialog.prompts.setChecked(False)
     dialog.folder.setText(str(tmp_path / "exports"))
     dialog.accept()
     qtbot.waitUntil(lambda: "exported" in window.statusBar().currentMessage(), timeout=20_000)
-    assert "LUFS" in window.statusBar().currentMessage() and window.settings.get("export/commercial")
+    assert "-20.0 LUFS integrated" in window.statusBar().currentMessage() and window.settings.get("export/commercial")
+    assert (window.settings.get("export/loudness"), window.settings.get("export/lufs"),
+            window.settings.get("export/private")) == ("custom", -20.0, True)
     folder = tmp_path / "exports" / "Cut 1"
     mix = folder / "Cut 1 - Mix.wav"
     info = soundfile.info(mix)
     assert (info.samplerate, info.subtype, info.frames) == (48000, "PCM_24", int(5.5 * 48000))
     assert WavInfoReader(mix).bext.originator == "CueDeck"
     assert (folder / "Cut 1.otio").is_file() and (folder / "provenance.csv").is_file()
+    signed = credentials.read(mix)
+    assert signed.state == "valid" and all("prompt" not in c for c in signed.provenance["cues"])
+    panel.export()  # the next export starts from these choices
+    again = [d for d in panel.findChildren(ExportDialog) if d.isVisible()][-1]
+    assert again.loudness.currentData() == "custom" and again.target.value() == -20.0 and not again.prompts.isChecked()
+    again.reject()
 
 
 def test_a_bad_export_folder_is_reported_and_nothing_is_left(qtbot, window, cue_ids, tmp_path):
