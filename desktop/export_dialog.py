@@ -14,7 +14,7 @@ from engine.export import RATES, Delivery
 
 DELIVERY_SETTINGS = {"commercial": "export/commercial", "loudness": "export/loudness", "target_lufs": "export/lufs",
                      "ceiling_dbtp": "export/true_peak", "stems_follow": "export/stems_follow",
-                     "sign": "export/sign", "prompts": "export/private"}
+                     "sign": "export/sign", "prompts": "export/private", "aaf": "export/aaf"}
 
 
 def delivery_from(settings) -> Delivery:
@@ -97,8 +97,14 @@ class ExportDialog(QDialog):
         form.addRow("Custom target", custom)
         self.stems_follow = QCheckBox("Stems take the mix's gain (and the true-peak ceiling)",
                                       checked=delivery.stems_follow)
+        self.aaf = QComboBox()
+        for label, value in [("Linked: the stems beside it", "linked"),
+                             ("Embedded: one self-contained file (16/24-bit WAV)", "embedded"), ("None", "none")]:
+            self.aaf.addItem(label, value)
+        self.aaf.setCurrentIndex(max(0, self.aaf.findData(delivery.aaf)))
         if stems:
             form.addRow("Stems", self.stems_follow)
+            form.addRow("AAF (Pro Tools)", self.aaf)
         self.sign = QCheckBox("Sign content credentials (C2PA) into every audio file", checked=delivery.sign)
         self.prompts = QCheckBox("With the prompts in them", checked=delivery.prompts)
         self.signer = QLabel(signer, wordWrap=True, textFormat=Qt.TextFormat.PlainText)
@@ -121,7 +127,7 @@ class ExportDialog(QDialog):
                             target_lufs=self.target.value() if custom else None,
                             ceiling_dbtp=self.ceiling.value() if custom else None,
                             stems_follow=self.stems_follow.isChecked(), sign=self.sign.isChecked(),
-                            prompts=self.prompts.isChecked())
+                            prompts=self.prompts.isChecked(), aaf=self.aaf.currentData())
         options = {"out_dir": Path(self.folder.text()).expanduser(), "rate": self.rate.currentData(),
                    "bits": self.bits.currentData(), "fmt": self.format.currentData(), "delivery": delivery}
         return {**options, "midi": self.midi.isChecked()} if self._stems else options

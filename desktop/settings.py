@@ -21,6 +21,7 @@ SCHEMA: dict[str, tuple[type, object]] = {
     "export/folder": (str, ""), "export/midi": (bool, False), "export/commercial": (bool, False),
     "export/loudness": (str, "none"), "export/lufs": (float, -23.0), "export/true_peak": (float, -1.0),
     "export/stems_follow": (bool, True), "export/sign": (bool, True), "export/private": (bool, False),
+    "export/aaf": (str, "linked"),
     "timeline/open": (str, ""),
 }
 

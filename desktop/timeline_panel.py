@@ -14,7 +14,7 @@ from engine.errors import BadInput
 from engine.export import licence_text, licences, write_export
 from engine.mixdown import render
 from engine.player import prepare
-from engine.timeline import Timeline
+from engine.timeline import DELIVERY_ROLES, Timeline
 
 from .audition import MIX
 from .export_dialog import ExportDialog, delivery_from, remember, signer_text
@@ -48,6 +48,11 @@ class TrackHeader(QWidget):
         self.gain = QDoubleSpinBox(minimum=-60.0, maximum=24.0, decimals=1, suffix=" dB",
                                    singleStep=0.5, keyboardTracking=False, toolTip="Track gain")
         self.gain.valueChanged.connect(lambda db: self._set(gain_db=db))
+        self.role = QComboBox(toolTip="The track's delivery role, in its stem's file name: dialogue, music, "
+                                      "effects, backgrounds (Auto: MX for music, FX for effects)")
+        for role in ("", *DELIVERY_ROLES):
+            self.role.addItem(role or "Auto", role)
+        self.role.activated.connect(lambda _: self._set(role=self.role.currentData()))
         remove = QToolButton(text="✕", toolTip="Remove this track", autoRaise=True)
         remove.clicked.connect(self._remove)
         layout = QVBoxLayout(self)
@@ -60,6 +65,7 @@ class TrackHeader(QWidget):
         bottom.addWidget(self.mute)
         bottom.addWidget(self.solo)
         bottom.addWidget(self.gain)
+        bottom.addWidget(self.role)
         layout.addLayout(top)
         layout.addLayout(bottom)
 
@@ -72,6 +78,7 @@ class TrackHeader(QWidget):
                     widget.setText(value)
             elif widget is self.gain:
                 widget.setValue(value)
+                self.role.setCurrentIndex(self.role.findData(track.role))
             else:
                 widget.setChecked(value)
             widget.blockSignals(False)

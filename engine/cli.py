@@ -18,7 +18,7 @@ from .errors import BadInput, CueDeckError, GenerationFailed, ModelNotPresent
 from .cue import Cue, ranked
 from .library import SORTS, Library
 from .request import MAX_CANDIDATES, GenerationRequest, check_text
-from .timeline import Clip, Timeline
+from .timeline import DELIVERY_ROLES, MAX_TRACKS, Clip, Timeline
 
 MAX_ID = 2**63 - 1  # SQLite's integers
 
@@ -412,6 +412,9 @@ def cmd_timeline(args) -> int:
             timeline = lib.save_timeline(_add_clip(lib, lib.timeline(args.name), args))
         elif args.action == "timecode":
             timeline = lib.save_timeline(lib.timeline(args.name).set_timecode(args.start, args.fps))
+        elif args.action == "role":
+            timeline = lib.save_timeline(lib.timeline(args.name).set_track(
+                args.track - 1, role="" if args.role == "auto" else args.role))
         elif args.action == "stems":
             cue, stems = lib.get(args.cue_id), lib.stems_of(args.cue_id)
             if not stems:
@@ -446,7 +449,8 @@ def _print_timeline(timeline: Timeline) -> None:
           f"{timeline.tempo:g} BPM, snap {grid}{loop}, starts at {timeline.start_timecode} ({timeline.frame_rate} fps)")
     for n, track in enumerate(timeline.tracks, start=1):
         flags = " ".join(f for f, on in (("muted", track.mute), ("solo", track.solo)) if on)
-        print(f"  {n:>2} {track.name}  {track.gain_db:+.1f} dB {flags}".rstrip())
+        role = track.role or "auto role"
+        print(f"  {n:>2} {track.name}  {track.gain_db:+.1f} dB  {role} {flags}".rstrip())
         for c in sorted(track.clips, key=lambda c: c.at):
             print(f"       {c.at:8.3f}–{c.stop:8.3f} s  cue {c.cue_id:<6} in {c.start:.3f} out {c.end:.3f}"
                   f"  {c.gain_db:+.1f} dB  fades {c.fade_in:g}/{c.fade_out:g} s")
@@ -457,7 +461,7 @@ def cmd_export(args) -> int:
 
     delivery = Delivery(commercial=args.commercial, loudness=args.loudness, target_lufs=args.lufs,
                         ceiling_dbtp=args.true_peak, stems_follow=not args.stems_as_generated,
-                        sign=not args.unsigned, prompts=not args.private)
+                        sign=not args.unsigned, prompts=not args.private, aaf=getattr(args, "aaf", "linked"))
     with Library() as lib:
         if args.command == "export":
             show = sys.stderr.isatty()
@@ -687,6 +691,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("start", help="HH:MM:SS:FF (drop-frame HH:MM:SS;FF), e.g. 01:00:00:00")
     a.add_argument("--fps", choices=list(timecode.RATES), help="frame rate (default: the timeline's, at first 24)")
     a.add_argument("--json", action="store_true")
+    a = acts.add_parser("role", help="a track's delivery role, in its stem's file name")
+    a.add_argument("name", type=_text)
+    a.add_argument("track", type=_whole(1, MAX_TRACKS, "a track number"), help="numbered from 1")
+    a.add_argument("role", choices=[*DELIVERY_ROLES, "auto"], help="DX, MX, FX, BG, or auto (MX for music, "
+                                                                   "FX for effects)")
+    a.add_argument("--json", action="store_true")
     a = acts.add_parser("stems", help="a split cue's stems, a track each, where the cue is (or --at)")
     a.add_argument("name", type=_text)
     a.add_argument("cue_id", type=_id)
@@ -698,6 +708,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", type=_text)
     e.add_argument("--json", action="store_true", help="the result as one JSON object")
     e.add_argument("--midi", action="store_true", help="also each stem's notes as a .mid beside it (the timeline's tempo)")
+    e.add_argument("--aaf", default="linked", choices=["linked", "embedded", "none"],
+                   help="an AAF session for Pro Tools: linking the stems beside it (default), embedding them, "
+                        "or none (16- and 24-bit WAV exports)")
     _export_options(e, "48000")
     e.set_defaults(func=cmd_export)
 

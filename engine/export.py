@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, bwf, credentials, faults, loops, loudness, registry, resources, staging, timecode, \
+from . import __version__, aaf, bwf, credentials, faults, loops, loudness, registry, resources, staging, timecode, \
     transcription, ucs
 from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
@@ -44,7 +44,8 @@ class Delivery:
     a loudness preset (loudness.PRESETS, or custom with its own target and ceiling) brings the
     mix to its integrated loudness and holds it under its true-peak ceiling, the stems by the
     same gain unless `stems_follow` is off; `sign` puts C2PA content credentials in every
-    audio file, with the prompts unless `prompts` is off."""
+    audio file, with the prompts unless `prompts` is off; an AAF of the timeline links or
+    embeds the stems (engine.aaf)."""
     commercial: bool = False
     loudness: str = "none"
     target_lufs: float | None = None  # custom only
@@ -52,6 +53,7 @@ class Delivery:
     stems_follow: bool = True
     sign: bool = True
     prompts: bool = True
+    aaf: str = "linked"
 
     def target(self) -> tuple[float | None, float | None]:
         """(integrated LUFS, true-peak ceiling dBTP) to deliver at, None for as generated."""
@@ -146,6 +148,7 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     child process); `delivery`: see Delivery."""
     check_options(rate, bits, fmt)
     target_lufs, ceiling_dbtp = delivery.target()
+    with_aaf = aaf.wanted(delivery.aaf, bits, fmt)
     out_dir = _writable(out_dir)
     staging.sweep(out_dir)  # export folders that killed exports left half-written
     check(timeline, cues)
@@ -153,7 +156,8 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     if delivery.commercial:
         check_commercial(used)
     signer = credentials.identity() if delivery.sign else None
-    _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1)
+    embedded = len(timeline.audible()) if with_aaf and delivery.aaf == "embedded" else 0  # stems again, in the AAF
+    _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1 + embedded)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
     name = _filename(timeline.name)
@@ -163,8 +167,8 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         mixdown = render(timeline, cues, rate)
         gain_db = _to_loudness(mixdown, target_lufs, delivery.stems_follow)
         tmp.mkdir()
-        stems = [_filename(f"{timeline.name} - {n + 1:02d} {timeline.tracks[t].name}.{fmt}")
-                 for n, t in enumerate(mixdown.tracks)]
+        stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
+                           f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(mixdown.tracks)]
         mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
         levels: dict[str, loudness.Levels] = {}
         limited: list[str] = []
@@ -202,6 +206,12 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 lambda f: progress(0.7 + 0.2 * f, "transcribing the stems to MIDI"), should_cancel or (lambda: False))
         progress(0.9, "writing the timeline and provenance")
         write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
+        if with_aaf:
+            aaf.write(tmp / f"{name}.aaf", timeline.name,
+                      [(timeline.tracks[t].name, tmp / f, [(first, min(end, len(mixdown.mix))) for first, end, _ in
+                                                           _regions(timeline.tracks[t].clips, rate)])
+                       for f, t in zip(files, mixdown.tracks)],
+                      rate, timeline.start_timecode, timeline.frame_rate, delivery.aaf)
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when,
                           {"loudness": delivery.loudness, "target_lufs": target_lufs, "ceiling_dbtp": ceiling_dbtp,
                            "gain_db": round(gain_db, 2), "stems_follow": delivery.stems_follow,
@@ -270,6 +280,16 @@ def ucs_name(cue: Cue) -> str:
 
 
 # -- pieces ------------------------------------------------------------------------------
+
+def delivery_role(timeline: Timeline, track: int, cues: dict[int, Cue]) -> str:
+    """DX, MX, FX or BG: the track's own, else MX when it holds music, FX for effects."""
+    chosen = timeline.tracks[track].role
+    if chosen:
+        return chosen
+    kinds = {registry.get(c.model).kind if c.model in registry.MODELS else "music"
+             for c in _cues_in(timeline, track, cues)}
+    return "MX" if "music" in kinds else "FX"
+
 
 def _to_loudness(mixdown: Mixdown, target_lufs: float | None, stems_follow: bool) -> float:
     """Bring the mix (and the stems, following) to `target_lufs` in place; the gain in dB."""

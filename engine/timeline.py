@@ -18,6 +18,7 @@ MAX_NAME_BYTES = 120  # a stem's file name holds a timeline and a track name: 25
 MAX_SECONDS = 3 * 3600.0
 GAIN_RANGE_DB = (-60.0, 24.0)
 SNAP_UNITS = ("off", "seconds", "bars")
+DELIVERY_ROLES = ("DX", "MX", "FX", "BG")  # dialogue, music, effects, backgrounds: how film names stems
 BEATS_PER_BAR = 4
 
 
@@ -66,6 +67,7 @@ class Track:
     gain_db: float = 0.0
     mute: bool = False
     solo: bool = False
+    role: str = ""  # one of DELIVERY_ROLES; "" goes by its cues (MX for music, FX for effects)
 
 
 @dataclass(frozen=True)
@@ -141,9 +143,11 @@ class Timeline:
         return replace(self, tracks=self.tracks[:index] + self.tracks[index + 1:])
 
     def set_track(self, index: int, **changes) -> "Timeline":
-        """Change a track's name, gain_db, mute or solo."""
+        """Change a track's name, gain_db, mute, solo or role."""
         track = replace(self.track(index), **changes)
         check_name(track.name, "track")
+        if track.role not in ("", *DELIVERY_ROLES):
+            raise BadInput(f"a track's role is {', '.join(DELIVERY_ROLES)} or auto; got {track.role!r}")
         _check_gain(track.gain_db, "track gain")
         return self._with_track(index, track)
 

@@ -105,18 +105,24 @@ def test_drop_move_trim_fade_undo_redo_and_reopen(qtbot, window, cue_ids):
 
     window.timeline._headers[0].mute.click()
     assert doc.timeline.tracks[0].mute
+    role = window.timeline._headers[1].role
+    assert role.currentText() == "Auto"
+    role.setCurrentIndex(role.findData("FX"))
+    role.activated.emit(role.currentIndex())  # as a user's pick
+    assert doc.timeline.tracks[1].role == "FX"
     qtbot.waitUntil(lambda: stored() == doc.timeline)  # every edit is saved at once
 
     edits = doc.timeline
+    window.undo_action.trigger()  # role
+    assert doc.timeline.tracks[1].role == "" and role.currentText() == "Auto"
     window.undo_action.trigger()  # mute
     window.undo_action.trigger()  # fade
     assert doc.timeline.tracks[1].clips[0].fade_in == 0 and not doc.timeline.tracks[0].mute
     window.undo_action.trigger()  # trim
     assert doc.timeline.tracks[1].clips[0].end == 2.0
     canvas.setFocus()
-    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    for _ in range(4):
+        qtbot.keyClick(canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert doc.timeline == edits and not window.redo_action.isEnabled()
     qtbot.waitUntil(lambda: stored() == edits)
 
@@ -165,6 +171,7 @@ def test_play_the_mix_then_export_from_the_dialog(qtbot, window, cue_ids, tmp_pa
     assert (info.samplerate, info.subtype, info.frames) == (48000, "PCM_24", int(5.5 * 48000))
     assert WavInfoReader(mix).bext.originator == "CueDeck"
     assert (folder / "Cut 1.otio").is_file() and (folder / "provenance.csv").is_file()
+    assert (folder / "Cut 1.aaf").is_file() and window.settings.get("export/aaf") == "linked"
     signed = credentials.read(mix)
     assert signed.state == "valid" and all("prompt" not in c for c in signed.provenance["cues"])
     panel.export()  # the next export starts from these choices

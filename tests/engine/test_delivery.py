@@ -100,7 +100,7 @@ def test_an_export_delivered_to_r128_is_signed_and_reads_back(cues, tmp_path):  
     delivery = json.loads((folder / "provenance.json").read_text())["delivery"]
     assert delivery["loudness"] == "ebu-r128" and delivery["levels"]["Scene 12 - Mix.wav"] == levels
 
-    for path in [mix_path, folder / "Scene 12 - 01 Track 1.wav", folder / "Scene 12 - 02 Track 2.wav"]:
+    for path in [mix_path, folder / "Scene 12 - 01 MX Track 1.wav", folder / "Scene 12 - 02 MX Track 2.wav"]:
         with open(path, "rb") as f, c2pa.Reader("audio/wav", f) as reader:
             assert reader.get_validation_state() == "Valid"  # valid, its signer untrusted (a local authority)
             failures = [r["code"] for r in reader.get_validation_results()["activeManifest"].get("failure", [])]
@@ -188,3 +188,78 @@ def test_verify_renders_a_cue_again_and_compares(tmp_path):
     lines = sorted(everything.stdout.splitlines())
     assert "cannot reproduce here: made in int8" in lines[0] and "differs" in lines[1] and "damaged" in lines[1]
     assert run_cli("verify").returncode == 2 and run_cli("verify", str(tmp_path / "none.wav")).returncode == 2
+
+
+def test_an_aaf_places_every_clip_at_its_time_linked_or_embedded(cues, tmp_path):  # noqa: F811
+    """Read back by pyaaf2 and by OpenTimelineIO's AAF adapter: every track, clip position,
+    source range and medium; the start timecode (29.97 drop-frame) in a timecode track."""
+    import aaf2
+    import opentimelineio as otio
+
+    build_scene(cues)
+    cli("timeline", "timecode", "Scene 12", "01:00:00;00", "--fps", "29.97 DF")
+    folder = Path(json.loads(cli("export", "Scene 12", "--out", str(tmp_path / "linked"), "--rate", str(RATE),
+                                 "--json"))["folder"])
+    expected = {"Track 1": [(RATE // 2, RATE // 2 + 3 * RATE)],  # the noise at 0.5 s for 3 s
+                "Track 2": [(RATE, 2 * RATE), (3 * RATE, 4 * RATE)]}  # the tone at 1 s for 1 s, the door at 3 s
+    stems = {"Track 1": "Scene 12 - 01 MX Track 1.wav", "Track 2": "Scene 12 - 02 MX Track 2.wav"}
+    with aaf2.open(str(folder / "Scene 12.aaf"), "r") as f:
+        composition = next(f.content.toplevel())
+        sound = [s for s in composition.slots if s.segment.media_kind == "Sound"]
+        assert [s.name for s in sound] == ["Track 1", "Track 2"]
+        for slot in sound:
+            clips, at = [], 0
+            for component in slot.segment.components:
+                if isinstance(component, aaf2.components.SourceClip):
+                    assert component.start == at  # a range of the stem, which runs from timeline zero
+                    clips.append((at, at + component.length))
+                    source = component.mob.slot_at(component.slot_id).segment.mob
+                    assert source.descriptor["Locator"][0]["URLString"].value.replace("%20", " ") == stems[slot.name]
+                at += component.length
+            assert clips == expected[slot.name]
+        clock = next(s.segment for s in composition.slots if s.segment.media_kind == "Timecode")
+        assert (clock.start, clock.fps, clock.drop) == (107892, 30, True)  # 01:00:00;00 DF: 3600 s × 29.97
+    timeline = otio.adapters.read_from_file(str(folder / "Scene 12.aaf"), adapter_name="AAF")
+    for track in timeline.audio_tracks():
+        placed = [(c.range_in_parent().start_time.value, c.range_in_parent().end_time_exclusive().value)
+                  for c in track.find_clips()]
+        assert placed == expected[track.name]
+        assert all(c.media_reference.target_url.endswith(stems[track.name].replace(" ", "%20")) for c in track.find_clips())
+
+    embedded = Path(json.loads(cli("export", "Scene 12", "--out", str(tmp_path / "embedded"), "--rate", str(RATE),
+                                   "--bits", "16", "--aaf", "embedded", "--json"))["folder"])
+    with aaf2.open(str(embedded / "Scene 12.aaf"), "r") as f:
+        for master in f.content.mastermobs():
+            source = master.slots[0].segment.mob
+            source.export_audio(str(tmp_path / f"{master.name}.wav"))
+            inside, _ = soundfile.read(tmp_path / f"{master.name}.wav", dtype="int16")
+            stem, _ = soundfile.read(embedded / stems[master.name], dtype="int16")
+            assert np.array_equal(inside, stem)
+    refused = run_cli("export", "Scene 12", "--out", str(tmp_path / "x"), "--bits", "32f", "--aaf", "embedded")
+    assert refused.returncode == 2 and "embeds 16- or 24-bit WAV" in refused.stderr
+    flac = Path(json.loads(cli("export", "Scene 12", "--out", str(tmp_path / "flac"), "--format", "flac",
+                               "--json"))["folder"])
+    assert not (flac / "Scene 12.aaf").exists()  # AAF links WAV
+
+
+def test_stems_are_named_by_their_delivery_role(cues, tmp_path):  # noqa: F811
+    from engine.library import Library
+    from engine.request import GenerationRequest
+
+    with Library() as lib:  # a sound effect made by AudioGen: FX by itself
+        request = GenerationRequest("glass shatter", model="tiny-sfx", candidates=1, duration=1, seed=5)
+        sfx = lib.add_batch(request, np.zeros((1, 1, 16000), np.float32) + 0.1, 16000, [5], "job00000005",
+                            "1.3.0")[0].id
+    build_scene(cues)
+    cli("timeline", "add", "Scene 12", str(sfx), "--track", "3", "--at", "0")
+    shown = cli("timeline", "role", "Scene 12", "1", "BG")
+    assert "BG" in shown.splitlines()[1] and "auto role" in shown.splitlines()[3]
+    folder = Path(cli("export", "Scene 12", "--out", str(tmp_path), "--aaf", "none").strip())
+    assert sorted(p.name for p in folder.glob("*.wav")) == [
+        "Scene 12 - 01 BG Track 1.wav", "Scene 12 - 02 MX Track 2.wav", "Scene 12 - 03 FX Track 3.wav",
+        "Scene 12 - Mix.wav"]
+    assert not (folder / "Scene 12.aaf").exists()
+    bad = run_cli("timeline", "role", "Scene 12", "1", "VO")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    cli("timeline", "role", "Scene 12", "1", "auto")
+    assert json.loads(cli("timeline", "show", "Scene 12", "--json"))["tracks"][0]["role"] == ""

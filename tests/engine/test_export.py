@@ -68,8 +68,8 @@ def test_a_known_mix_comes_back_sample_for_sample(cues, tmp_path):
     folder = Path(cli("export", "Scene 12", "--out", str(tmp_path), "--rate", str(RATE), "--bits", "32f").strip())
 
     mix, rate = soundfile.read(folder / "Scene 12 - Mix.wav", dtype="float32", always_2d=True)
-    stem1, _ = soundfile.read(folder / "Scene 12 - 01 Track 1.wav", dtype="float32", always_2d=True)
-    stem2, _ = soundfile.read(folder / "Scene 12 - 02 Track 2.wav", dtype="float32", always_2d=True)
+    stem1, _ = soundfile.read(folder / "Scene 12 - 01 MX Track 1.wav", dtype="float32", always_2d=True)
+    stem2, _ = soundfile.read(folder / "Scene 12 - 02 MX Track 2.wav", dtype="float32", always_2d=True)
     assert rate == RATE and mix.shape == stem1.shape == stem2.shape == (4 * RATE, 2)  # to the door's end, stereo
 
     expected1 = np.zeros((4 * RATE, 2), np.float32)
@@ -94,7 +94,7 @@ def test_default_export_is_48k_24bit_with_bext_ixml_otio_and_provenance(cues, tm
     assert "LUFS" in done.stderr and "peak" in done.stderr  # loudness and peak of the mix reported
     folder = Path(done.stdout.strip())
     wavs = sorted(folder.glob("*.wav"))
-    assert [w.name for w in wavs] == ["Scene 12 - 01 Track 1.wav", "Scene 12 - 02 Track 2.wav", "Scene 12 - Mix.wav"]
+    assert [w.name for w in wavs] == ["Scene 12 - 01 MX Track 1.wav", "Scene 12 - 02 MX Track 2.wav", "Scene 12 - Mix.wav"]
     for wav in wavs:
         info = soundfile.info(wav)
         assert (info.samplerate, info.subtype, info.frames, info.channels) == (48000, "PCM_24", 4 * 48000, 2)
@@ -148,7 +148,7 @@ def test_muted_tracks_stay_out_and_solo_wins(cues, tmp_path):
     with Library() as lib:
         lib.save_timeline(lib.timeline("Scene 12").set_track(1, solo=True))
     folder = Path(cli("export", "Scene 12", "--out", str(tmp_path), "--rate", str(RATE), "--bits", "32f").strip())
-    assert sorted(p.name for p in folder.glob("*.wav")) == ["Scene 12 - 01 Track 2.wav", "Scene 12 - Mix.wav"]
+    assert sorted(p.name for p in folder.glob("*.wav")) == ["Scene 12 - 01 MX Track 2.wav", "Scene 12 - Mix.wav"]
     mix, _ = soundfile.read(folder / "Scene 12 - Mix.wav", dtype="float32")
     assert np.abs(mix[RATE // 2:RATE]).max() == 0  # the noise track is not in the mix
 

@@ -112,7 +112,7 @@ def test_a_timeline_exports_each_stems_notes_at_its_tempo_and_a_cancelled_export
     done = run_cli("export", "Theme", "--out", str(tmp_path), "--midi", "--json")
     assert done.returncode == 0, done.stderr
     folder = Path(json.loads(done.stdout)["folder"])
-    for stem, reference, at in (("Theme - 01 Track 1", lead_notes, 1.0), ("Theme - 02 Bass", bass_notes, 2.5)):
+    for stem, reference, at in (("Theme - 01 MX Track 1", lead_notes, 1.0), ("Theme - 02 MX Bass", bass_notes, 2.5)):
         midi = mido.MidiFile(folder / f"{stem}.mid")  # beside its stem, at the timeline's tempo
         assert (folder / f"{stem}.wav").is_file()
         assert [round(mido.tempo2bpm(m.tempo), 3) for m in midi.tracks[0] if m.type == "set_tempo"] == [100.0]

@@ -241,8 +241,8 @@ def assert_exports_whole(out: Path) -> None:
     assert not list(out.glob(".*")), list(out.glob(".*"))
     for folder in out.iterdir():
         files = sorted(f.name for f in folder.iterdir())
-        assert files == ["Reel 1 - 01 Track 1.wav", "Reel 1 - 02 Track 2.wav", "Reel 1 - 03 Track 3.wav",
-                         "Reel 1 - Mix.wav", "Reel 1 - cue sheet.csv", "Reel 1.otio", "provenance.csv",
+        assert files == ["Reel 1 - 01 MX Track 1.wav", "Reel 1 - 02 MX Track 2.wav", "Reel 1 - 03 MX Track 3.wav",
+                         "Reel 1 - Mix.wav", "Reel 1 - cue sheet.csv", "Reel 1.aaf", "Reel 1.otio", "provenance.csv",
                          "provenance.json"], files
         assert soundfile.info(str(folder / "Reel 1 - Mix.wav")).frames == 21 * 96000
 
