@@ -26,9 +26,11 @@ def wanted(media: str, bits: str, fmt: str) -> bool:
     return media != "none" and fits
 
 
-def write(path: Path, name: str, tracks: list[tuple[str, Path, list[tuple[int, int]]]], rate: int,
-          start_timecode: str, frame_rate: str, media: str) -> None:
-    """`tracks`: (track name, its stem file, the (first, end) samples of each stretch of sound)."""
+def write(path: Path, name: str, tracks: list[tuple[str, Path, list[tuple[int, int]]]], rate: int, bits: str,
+          channels: int, frames: int, start_timecode: str, frame_rate: str, media: str) -> None:
+    """`tracks`: (track name, its stem file, the (first, end) samples of each stretch of sound).
+    Linked, it needs only the stems' names (and can be written while they are); embedded,
+    it reads them."""
     import aaf2
 
     fps = timecode.frame_rate(frame_rate)
@@ -39,22 +41,45 @@ def write(path: Path, name: str, tracks: list[tuple[str, Path, list[tuple[int, i
         for track_name, stem, regions in tracks:
             master = f.create.MasterMob(track_name)
             f.content.mobs.append(master)
-            source = master.import_audio_essence(str(stem), edit_rate=rate, offline=media == "linked")
-            if media == "linked":
-                locator = f.create.NetworkLocator()
-                locator["URLString"].value = quote(stem.name)  # relative: beside the AAF
-                source.segment.mob.descriptor["Locator"].append(locator)
+            if media == "embedded":
+                slot = master.import_audio_essence(str(stem), edit_rate=rate)
+            else:
+                slot = _linked(f, master, stem, rate, int(bits), channels, frames)
             sequence = f.create.Sequence(media_kind="sound")
             cursor = 0
             for first, end in regions:
                 if first > cursor:
                     sequence.components.append(f.create.Filler("sound", first - cursor))
-                sequence.components.append(master.create_source_clip(source.slot_id, start=first, length=end - first))
+                sequence.components.append(master.create_source_clip(slot.slot_id, start=first, length=end - first))
                 cursor = end
-            slot = composition.create_timeline_slot(rate)
-            slot.segment = sequence
-            slot.name = track_name
+            track = composition.create_timeline_slot(rate)
+            track.segment = sequence
+            track.name = track_name
         clock = composition.create_timeline_slot(fps.rate)
         clock.name = "TC1"
         clock.segment = f.create.Timecode(fps.nominal, fps.drop)
         clock.segment.start = timecode.frames(start_timecode, frame_rate)
+
+
+def _linked(f, master, stem: Path, rate: int, bits: int, channels: int, frames: int):
+    """A file source for `stem`, found by its name beside the AAF (what pyaaf2's
+    import_audio_essence makes offline, from the facts we have rather than the file's header)."""
+    source = f.create.SourceMob(f"{master.name}.PHYS")
+    f.content.mobs.append(source)
+    source_slot = source.create_empty_slot(rate, media_kind="sound", slot_id=1)
+    source_slot.segment.length = frames
+    descriptor = f.create.PCMDescriptor()
+    width = bits // 8
+    for key, value in (("Channels", channels), ("BlockAlign", channels * width), ("SampleRate", rate),
+                       ("AverageBPS", rate * channels * width), ("QuantizationBits", bits),
+                       ("AudioSamplingRate", rate)):
+        descriptor[key].value = value
+    descriptor.length = frames
+    locator = f.create.NetworkLocator()
+    locator["URLString"].value = quote(stem.name)  # relative: beside the AAF
+    descriptor["Locator"].append(locator)
+    source.descriptor = descriptor
+    slot = master.create_timeline_slot(rate)
+    slot.segment = source.create_source_clip(1, media_kind="sound")
+    slot.segment.length = frames
+    return slot

@@ -42,23 +42,37 @@ class Metadata:
     chunks: bytes = b""  # more RIFF chunks for a WAV (a loop's smpl and acid)
 
 
-def encode_samples(audio: np.ndarray, bits: str) -> bytes:
+def encode_samples(audio: np.ndarray, bits: str):
     """Interleaved little-endian samples of `audio` [frames, channels] (float, 1.0 = full
-    scale). 16-bit gets TPDF dither (seeded, so the same mix gives the same bytes)."""
+    scale), as bytes or a bytes-like array. 16-bit gets TPDF dither (seeded, so the same
+    mix gives the same bytes)."""
     if bits == "32f":
         return np.ascontiguousarray(audio, dtype="<f4").tobytes()
     scale = np.float32(2 ** (int(bits) - 1))
+    if bits == "24":
+        return _encode_24(np.ascontiguousarray(audio, np.float32).reshape(-1), scale)
     x = audio * scale
-    if bits == "16":
-        rng = np.random.default_rng(0)
-        x += rng.random(x.shape, np.float32) - rng.random(x.shape, np.float32)
+    rng = np.random.default_rng(0)
+    x += rng.random(x.shape, np.float32) - rng.random(x.shape, np.float32)
     np.rint(x, out=x)
     np.clip(x, -scale, scale - 1, out=x)
-    if bits == "16":
-        return x.astype("<i2").tobytes()
-    packed = np.empty((x.size, 3), np.uint8)  # 24-bit: the low three bytes of each int32
-    packed[:] = x.astype("<i4").reshape(-1, 1).view(np.uint8)[:, :3]
-    return packed.tobytes()
+    return x.astype("<i2").tobytes()
+
+
+def _encode_24(samples: np.ndarray, scale: np.float32, piece: int = 1 << 16) -> np.ndarray:
+    """The low three bytes of each rounded, clipped int32, a cache-sized piece at a time
+    (twice as fast as whole-array steps, and kinder to a second thread)."""
+    out = np.empty((samples.size, 3), np.uint8)
+    scaled, whole = np.empty(piece, np.float32), np.empty(piece, "<i4")
+    for start in range(0, samples.size, piece):
+        n = min(piece, samples.size - start)
+        x, ints = scaled[:n], whole[:n]
+        np.multiply(samples[start:start + n], scale, out=x)
+        np.rint(x, out=x)
+        np.clip(x, -scale, scale - 1, out=x)
+        ints[...] = x
+        out[start:start + n] = ints.view(np.uint8).reshape(n, 4)[:, :3]
+    return out.reshape(-1)
 
 
 def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
@@ -70,8 +84,10 @@ def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
     if code == WAVE_FORMAT_IEEE_FLOAT:
         chunks += riff_chunk(b"fact", struct.pack("<I", audio.shape[0]))
     chunks += riff_chunk(b"bext", _bext(meta)) + riff_chunk(b"iXML", _ixml(meta)) + meta.chunks
-    chunks += riff_chunk(b"data", encode_samples(audio, bits))
-    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+    data = memoryview(encode_samples(audio, bits)).cast("B")
+    pad = b"\0" if len(data) % 2 else b""
+    size = 4 + len(chunks) + 8 + len(data) + len(pad)
+    return b"".join([b"RIFF", struct.pack("<I", size), b"WAVE", chunks, b"data", struct.pack("<I", len(data)), data, pad])
 
 
 def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: Metadata, sign=None) -> None:

@@ -13,6 +13,7 @@ import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -164,37 +165,58 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     tmp = staging.part_path(out_dir / name)
     when = datetime.now(timezone.utc).astimezone()
     try:
-        mixdown = render(timeline, cues, rate)
-        gain_db = _to_loudness(mixdown, target_lufs, delivery.stems_follow)
         tmp.mkdir()
-        stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
-                           f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(mixdown.tracks)]
-        mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
         levels: dict[str, loudness.Levels] = {}
         limited: list[str] = []
 
-        def write(filename: str, audio, track: int | None) -> None:
+        def deliver(filename: str, audio, track: int | None, measured: loudness.Levels) -> None:
+            """The file at the delivery's loudness, its report in its bext, signed."""
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
-            if ceiling_dbtp is not None and (track is None or delivery.stems_follow) and \
-                    loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20)):
-                limited.append(filename)
-            levels[filename] = loudness.levels(audio, rate)  # every file's bext gives its own
-            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, levels[filename])
+            if track is None or delivery.stems_follow:
+                if gain_db:
+                    audio *= np.float32(10 ** (gain_db / 20))
+                    measured = measured.scaled(gain_db)
+                if ceiling_dbtp is not None and measured.true_peak > 10 ** (ceiling_dbtp / 20):
+                    loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
+                    limited.append(filename)
+                    measured = loudness.levels(audio, rate)
+            levels[filename] = measured
+            meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, measured)
             part = "mix" if track is None else f"stem {timeline.tracks[track].name}"
             bwf.write(tmp / filename, audio, rate, bits, fmt, meta,
                       _signing(signer, filename, _cues_in(timeline, track, cues), part, delivery.prompts))
             faults.point("export.file-written")
 
-        # Two threads: numpy, scipy, soxr, c2pa and file writes release the GIL
+        # Two threads: numpy, scipy, soxr, c2pa and file writes release the GIL. Every file is
+        # measured as rendered, the mix's loudness sets the preset's gain, and the gain moves
+        # each report with it (a file is measured again only if the limiter touched it).
         with ThreadPoolExecutor(2) as pool:
-            jobs = [pool.submit(write, mix_name, mixdown.mix, None)]
-            jobs += [pool.submit(write, f, a, t) for f, a, t in zip(stems, mixdown.stems, mixdown.tracks)]
-            audio_part = 0.6 if midi else 0.8
             try:
+                mixdown = render(timeline, cues, rate, pool.map)
+                progress(0.2, "measuring")
+                stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
+                                   f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(mixdown.tracks)]
+                mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
+                files = [(mix_name, mixdown.mix, None), *zip(stems, mixdown.stems, mixdown.tracks)]
+                measured = list(pool.map(lambda file: loudness.levels(file[1], rate), files))
+                gain_db = _gain_db(measured[0], target_lufs)
+                jobs = [pool.submit(deliver, *file, levels_now) for file, levels_now in zip(files, measured)]
+                if with_aaf:  # linked: beside the stems as they are written; embedded: after them
+                    session = partial(aaf.write, tmp / f"{name}.aaf", timeline.name, [
+                        (timeline.tracks[t].name, tmp / f, [(first, min(end, len(mixdown.mix))) for first, end, _ in
+                                                            _regions(timeline.tracks[t].clips, rate)])
+                        for f, t in zip(stems, mixdown.tracks)], rate, bits, mixdown.mix.shape[1], len(mixdown.mix),
+                        timeline.start_timecode, timeline.frame_rate, delivery.aaf)
+                    if delivery.aaf == "linked":
+                        jobs.append(pool.submit(session))
+                audio_part = 0.45 if midi else 0.65
                 for done, job in enumerate(as_completed(jobs), start=1):
                     job.result()
-                    progress(0.1 + audio_part * done / len(jobs), f"written {done} of {len(jobs)} files")
+                    progress(0.25 + audio_part * done / len(jobs), f"written {done} of {len(jobs)} files")
+                if with_aaf and delivery.aaf == "embedded":
+                    progress(0.25 + audio_part, "embedding the stems in the AAF")
+                    session()
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
@@ -206,12 +228,6 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 lambda f: progress(0.7 + 0.2 * f, "transcribing the stems to MIDI"), should_cancel or (lambda: False))
         progress(0.9, "writing the timeline and provenance")
         write_atomic(tmp / f"{name}.otio", _otio(timeline, mixdown, files, cues).encode())
-        if with_aaf:
-            aaf.write(tmp / f"{name}.aaf", timeline.name,
-                      [(timeline.tracks[t].name, tmp / f, [(first, min(end, len(mixdown.mix))) for first, end, _ in
-                                                           _regions(timeline.tracks[t].clips, rate)])
-                       for f, t in zip(files, mixdown.tracks)],
-                      rate, timeline.start_timecode, timeline.frame_rate, delivery.aaf)
         _write_provenance(tmp, timeline, cues, rate, bits, fmt, when,
                           {"loudness": delivery.loudness, "target_lufs": target_lufs, "ceiling_dbtp": ceiling_dbtp,
                            "gain_db": round(gain_db, 2), "stems_follow": delivery.stems_follow,
@@ -247,9 +263,10 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
     single = Timeline("cue").add_clip(0, _whole(cue))
     check(single, {cue.id: cue})
     _require_room(single, {cue.id: cue}, out_dir, rate, bits, files=1)
-    mixdown = render(single, {cue.id: cue}, rate)
-    _to_loudness(mixdown, target_lufs, False)
-    audio = mixdown.mix
+    audio = render(single, {cue.id: cue}, rate).mix
+    gain_db = _gain_db(loudness.levels(audio, rate), target_lufs)
+    if gain_db:
+        audio *= np.float32(10 ** (gain_db / 20))
     if ceiling_dbtp is not None:
         loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
     meta = bwf.Metadata(
@@ -291,18 +308,11 @@ def delivery_role(timeline: Timeline, track: int, cues: dict[int, Cue]) -> str:
     return "MX" if "music" in kinds else "FX"
 
 
-def _to_loudness(mixdown: Mixdown, target_lufs: float | None, stems_follow: bool) -> float:
-    """Bring the mix (and the stems, following) to `target_lufs` in place; the gain in dB."""
-    if target_lufs is None:
+def _gain_db(mix: loudness.Levels, target_lufs: float | None) -> float:
+    """The gain that brings the mix to the target (0 for none, or for silence)."""
+    if target_lufs is None or mix.integrated is None:
         return 0.0
-    lufs = loudness.measure(mixdown.mix, mixdown.rate)[0]
-    if lufs is None:  # silence stays silence
-        return 0.0
-    gain_db = target_lufs - lufs
-    gain = np.float32(10 ** (gain_db / 20))
-    for audio in [mixdown.mix, *(mixdown.stems if stems_follow else [])]:
-        audio *= gain
-    return gain_db
+    return target_lufs - mix.integrated
 
 
 def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue], part: str, prompts: bool):

@@ -45,26 +45,26 @@ def check(timeline: Timeline, cues: dict[int, Cue]) -> None:
                                f"{cue.duration:.3f} s long; trim the clip")
 
 
-def render(timeline: Timeline, cues: dict[int, Cue], rate: int) -> Mixdown:
+def render(timeline: Timeline, cues: dict[int, Cue], rate: int, map_=map) -> Mixdown:
     """Stems of the audible tracks (track gain, clip gain and fades applied) from timeline
-    zero to the end of the last clip, and their sum. Stereo if any cue is stereo."""
+    zero to the end of the last clip, and their sum. Stereo if any cue is stereo. `map_`:
+    a thread pool's map reads, resamples and renders several at once."""
     check(timeline, cues)
     channels = max(cues[c].channels for c in timeline.cue_ids())
     frames = int(np.ceil(timeline.duration * rate))
-    sources: dict[int, np.ndarray] = {}
     tracks = timeline.audible()
-    stems = []
-    for index in tracks:
+    heard = sorted({clip.cue_id for index in tracks for clip in timeline.tracks[index].clips})
+    sources = dict(zip(heard, map_(lambda cue_id: _load(cues[cue_id], rate, channels), heard)))
+
+    def stem_of(index: int) -> np.ndarray:
         track = timeline.tracks[index]
         stem = np.zeros((frames, channels), np.float32)
         for clip in track.clips:
-            source = sources.get(clip.cue_id)
-            if source is None:
-                source = sources[clip.cue_id] = _load(cues[clip.cue_id], rate, channels)
-            _place(stem, source, clip, rate)
+            _place(stem, sources[clip.cue_id], clip, rate)
         if track.gain_db:
             stem *= np.float32(10 ** (track.gain_db / 20))
-        stems.append(stem)
+        return stem
+    stems = list(map_(stem_of, tracks))
     mix = np.zeros((frames, channels), np.float32)
     for stem in stems:  # in place: np.sum over the list would stack every stem first
         mix += stem

@@ -87,7 +87,7 @@ def test_an_export_delivered_to_r128_is_signed_and_reads_back(cues, tmp_path):  
     mix, rate = soundfile.read(mix_path, always_2d=True)
     assert pyloudnorm.Meter(rate).integrated_loudness(mix) == pytest.approx(-23.0, abs=0.1)
     assert independent_true_peak_db(mix) <= -1 + 0.15
-    stems = [soundfile.read(folder / f"Scene 12 - 0{n} Track {n}.wav", always_2d=True)[0] for n in (1, 2)]
+    stems = [soundfile.read(folder / f"Scene 12 - 0{n} MX Track {n}.wav", always_2d=True)[0] for n in (1, 2)]
     if not report["limited"]:  # the stems took the mix's gain: they still sum to it
         np.testing.assert_allclose(stems[0] + stems[1], mix, atol=1e-5)
     levels = report["levels"]["Scene 12 - Mix.wav"]
