@@ -33,13 +33,14 @@ def riff_chunk(tag: bytes, payload: bytes) -> bytes:
     return tag + struct.pack("<I", len(payload)) + payload + pad
 
 
-def write_atomic(path: Path, content: bytes) -> None:
-    """Write `content` to `path` via a temporary file and a rename."""
+def write_atomic(path: Path, content) -> None:
+    """Write `content` (bytes, or a function that writes into a binary file) to `path` via a
+    temporary file and a rename."""
     path = Path(path)
     tmp = part_path(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(content)
+            content(f) if callable(content) else f.write(content)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

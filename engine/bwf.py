@@ -92,10 +92,11 @@ def wav_bytes(audio: np.ndarray, rate: int, bits: str, meta: Metadata) -> bytes:
 
 def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: Metadata, sign=None) -> None:
     """Write `audio` [frames, channels] atomically as WAV or FLAC with its metadata, its
-    bytes first passed through `sign(content, fmt)` if given (content credentials)."""
-    sign = sign or (lambda content, fmt: content)
+    bytes signed into the file by `sign(content, fmt, file)` if given (content credentials)."""
+    def signed(content: bytes):
+        return content if sign is None else lambda file: sign(content, fmt, file)
     if fmt == "wav":
-        write_atomic(path, sign(wav_bytes(audio, rate, bits, meta), fmt))
+        write_atomic(path, signed(wav_bytes(audio, rate, bits, meta)))
         return
     import soundfile
 
@@ -110,7 +111,7 @@ def write(path: Path, audio: np.ndarray, rate: int, bits: str, fmt: str, meta: M
             if value:  # libsndfile refuses empty strings
                 setattr(f, key, value)
         f.write(audio)
-    write_atomic(path, sign(buffer.getvalue(), fmt))
+    write_atomic(path, signed(buffer.getvalue()))
 
 
 def channel_names(label: str, channels: int) -> list[str]:

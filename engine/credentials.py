@@ -88,7 +88,7 @@ def use(certificate: Path, key: Path) -> Identity:
     except OSError as e:
         raise BadInput(f"cannot read {e.filename}: {e.strerror}") from None
     try:
-        sign(_silence(), "wav", manifest("trial.wav", [], True), chosen)
+        sign(_silence(), "wav", manifest("trial.wav", [], True), chosen, io.BytesIO())
     except Exception as e:  # c2pa says what it refuses: expired, wrong key usage, not a key for this certificate
         raise BadInput(f"c2pa refuses to sign with {certificate} and {key}: {e}".splitlines()[0]) from None
     _choice_file().parent.mkdir(parents=True, exist_ok=True)
@@ -118,15 +118,14 @@ def manifest(title: str, cues: list, include_prompt: bool, part: str = "cue") ->
     }
 
 
-def sign(content: bytes, fmt: str, manifest_json: dict, signer: Identity) -> bytes:
-    """`content` (a whole WAV or FLAC file) with the manifest signed into it."""
+def sign(content: bytes, fmt: str, manifest_json: dict, signer: Identity, out) -> None:
+    """Write `content` (a whole WAV or FLAC file) into the binary file `out` with the manifest
+    signed into it."""
     import c2pa
 
     info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=signer.chain, private_key=signer.key, ta_url=None)
-    out = io.BytesIO()
     with c2pa.Signer.from_info(info) as c2pa_signer, c2pa.Builder(manifest_json) as builder:
         builder.sign(c2pa_signer, MIME[fmt], io.BytesIO(content), out)
-    return out.getvalue()
 
 
 def read(path: Path) -> Credentials:

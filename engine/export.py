@@ -320,7 +320,7 @@ def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue]
     if signer is None:
         return None
     manifest = credentials.manifest(filename, used, prompts, part)
-    return lambda content, fmt: credentials.sign(content, fmt, manifest, signer)
+    return lambda content, fmt, file: credentials.sign(content, fmt, manifest, signer, file)
 
 
 def _cues_in(timeline: Timeline, track: int | None, cues: dict[int, Cue]) -> list[Cue]:

@@ -92,11 +92,11 @@ class Levels:
                 "true_peak_dbtp": rounded(self.true_peak_db), "sample_peak_dbfs": rounded(_db(self.sample_peak))}
 
     def text(self) -> str:
-        def lufs(value):
-            return "silent" if value is None else f"{value:.1f} LUFS"
-        lra = "–" if self.range_lu is None else f"{self.range_lu:.1f} LU"
-        return (f"{lufs(self.integrated)} integrated, LRA {lra}, true peak {self.true_peak_db:+.1f} dBTP, "
-                f"max momentary {lufs(self.max_momentary)}, max short-term {lufs(self.max_short_term)}")
+        """One line for a notice: integrated loudness, range and true peak (the rest: to_dict)."""
+        if self.integrated is None:
+            return "silent"
+        lra = "" if self.range_lu is None else f", LRA {self.range_lu:.1f} LU"
+        return f"{self.integrated:.1f} LUFS{lra}, true peak {self.true_peak_db:+.1f} dBTP"
 
 
 def measure(audio: np.ndarray, sample_rate: int) -> tuple[float | None, float]:

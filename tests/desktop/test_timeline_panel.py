@@ -162,7 +162,7 @@ def test_play_the_mix_then_export_from_the_dialog(qtbot, window, cue_ids, tmp_pa
     dialog.folder.setText(str(tmp_path / "exports"))
     dialog.accept()
     qtbot.waitUntil(lambda: "exported" in window.statusBar().currentMessage(), timeout=20_000)
-    assert "-20.0 LUFS integrated" in window.statusBar().currentMessage() and window.settings.get("export/commercial")
+    assert "mix -20.0 LUFS" in window.statusBar().currentMessage() and window.settings.get("export/commercial")
     assert (window.settings.get("export/loudness"), window.settings.get("export/lufs"),
             window.settings.get("export/private")) == ("custom", -20.0, True)
     folder = tmp_path / "exports" / "Cut 1"
