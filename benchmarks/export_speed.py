@@ -1,5 +1,5 @@
 """Export speed (issues 4 and 16): render 8 tracks × 60 s to stems and a mix at 48 kHz/24-bit
-WAV (with bext, iXML, every file's loudness report, .otio, provenance and cue sheet), from
+WAV (with bext, iXML, every file's loudness report, .otio, a linked AAF, provenance and cue sheet), from
 32 kHz stereo cues, with a loudness preset (EBU R128 by default) and C2PA content
 credentials signed into every audio file. Prints figures; asserts nothing. Target: at least
 50× faster than real time.

@@ -13,8 +13,8 @@ import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -174,13 +174,9 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
             if track is None or delivery.stems_follow:
-                if gain_db:
-                    audio *= np.float32(10 ** (gain_db / 20))
-                    measured = measured.scaled(gain_db)
-                if ceiling_dbtp is not None and measured.true_peak > 10 ** (ceiling_dbtp / 20):
-                    loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
+                measured, held = _to_spec(audio, rate, measured, gain_db, ceiling_dbtp)
+                if held:
                     limited.append(filename)
-                    measured = loudness.levels(audio, rate)
             levels[filename] = measured
             meta = _timeline_metadata(timeline, track, cues, rate, bits, audio.shape[1], when, measured)
             part = "mix" if track is None else f"stem {timeline.tracks[track].name}"
@@ -264,15 +260,12 @@ def export_cue(cue: Cue, out_dir: Path, rate: int | None = None, bits: str = "24
     check(single, {cue.id: cue})
     _require_room(single, {cue.id: cue}, out_dir, rate, bits, files=1)
     audio = render(single, {cue.id: cue}, rate).mix
-    gain_db = _gain_db(loudness.levels(audio, rate), target_lufs)
-    if gain_db:
-        audio *= np.float32(10 ** (gain_db / 20))
-    if ceiling_dbtp is not None:
-        loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
+    measured = loudness.levels(audio, rate)
+    measured = _to_spec(audio, rate, measured, _gain_db(measured, target_lufs), ceiling_dbtp)[0]
     meta = bwf.Metadata(
         description=provenance_line(cue), origination=datetime.now(timezone.utc).astimezone(),
         coding_history=[_origin_line(cue), bwf.coding_line(rate, bits, audio.shape[1], f"CueDeck {__version__}")],
-        project="CueDeck library", reference=f"CueDeck cue {cue.id}", levels=loudness.levels(audio, rate),
+        project="CueDeck library", reference=f"CueDeck cue {cue.id}", levels=measured,
         tracks=bwf.channel_names(cue.role or "cue", audio.shape[1]),
         user=_user_fields([cue], fxname=_fxname(cue), notes=cue.notes, rating=cue.rating),
         chunks=loops.chunks(audio.shape[0], rate, cue.target_bpm, cue.bars, cue.beats_per_bar,
@@ -313,6 +306,19 @@ def _gain_db(mix: loudness.Levels, target_lufs: float | None) -> float:
     if target_lufs is None or mix.integrated is None:
         return 0.0
     return target_lufs - mix.integrated
+
+
+def _to_spec(audio, rate: int, measured: loudness.Levels, gain_db: float,
+             ceiling_dbtp: float | None) -> tuple[loudness.Levels, bool]:
+    """`audio` (as `measured`) `gain_db` louder and held under the ceiling, in place: its
+    levels now, and whether the limiter had to hold it."""
+    if gain_db:
+        audio *= np.float32(10 ** (gain_db / 20))
+        measured = measured.scaled(gain_db)
+    if ceiling_dbtp is None or measured.true_peak <= 10 ** (ceiling_dbtp / 20):
+        return measured, False
+    loudness.limit(audio, rate, 10 ** (ceiling_dbtp / 20))
+    return loudness.levels(audio, rate), True
 
 
 def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue], part: str, prompts: bool):
