@@ -124,8 +124,32 @@ def sign(content: bytes, fmt: str, manifest_json: dict, signer: Identity, out) -
     import c2pa
 
     info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=signer.chain, private_key=signer.key, ta_url=None)
-    with c2pa.Signer.from_info(info) as c2pa_signer, c2pa.Builder(manifest_json) as builder:
-        builder.sign(c2pa_signer, MIME[fmt], io.BytesIO(content), out)
+    out = _Watched(out)
+    try:
+        with c2pa.Signer.from_info(info) as c2pa_signer, c2pa.Builder(manifest_json) as builder:
+            builder.sign(c2pa_signer, MIME[fmt], io.BytesIO(content), out)
+    except c2pa.C2paError:
+        if out.error:  # c2pa says "embedding error" for what the disk said: say that (a full disk…)
+            raise out.error from None
+        raise
+
+
+class _Watched:
+    """A binary file that keeps the OSError of a failed write, which c2pa would otherwise
+    turn into a bare "embedding error"."""
+
+    def __init__(self, file):
+        self._file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self._file.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def __getattr__(self, name):
+        return getattr(self._file, name)
 
 
 def read(path: Path) -> Credentials:

@@ -198,7 +198,7 @@ def test_stems_to_tracks_line_up_with_their_cue_and_export_with_their_role(separ
     assert exported.returncode == 0, exported.stderr
     folder = tmp_path / "out" / "Score"
     for n, role in enumerate(registry.STEM_ROLES, start=2):
-        path = folder / f"Score - {n:02d} {role} (cue {parent}).wav"
+        path = folder / f"Score - {n:02d} MX {role} (cue {parent}).wav"  # stems of music: MX
         ixml = wavinfo.WavInfoReader(path).ixml  # an independent reader
         assert [t.name for t in ixml.track_list] == [role]
         assert f"{role} stem of cue {parent}" in ixml.raw_xml.find("USER/NOTES").text
