@@ -10,6 +10,7 @@ signer untrusted, since nobody else trusts that authority: `Credentials.text` sa
 import datetime
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlg
 ASSERTION = "org.cuedeck.provenance"  # the cues a file was made from, as CueDeck recorded them
 MIME = {"wav": "audio/wav", "flac": "audio/flac"}
 LOCAL_YEARS = 10
+_MAKING = threading.Lock()  # one local signer made at a time in this process
 
 
 @dataclass(frozen=True)
@@ -182,23 +184,31 @@ def _choice_file() -> Path:
 
 
 def _local() -> Identity:
-    folder = paths.data_dir() / "credentials"
-    chain, key = folder / "cuedeck-signer.pem", folder / "cuedeck-signer.key"
-    if not (chain.is_file() and key.is_file()):
-        _make_local(folder, chain, key)
-    return Identity(chain.read_bytes(), key.read_bytes(), True)
+    """CueDeck's local signer, made on first use: its key and certificate chain in one file,
+    written whole or not at all, so exports starting together each read a matching pair."""
+    path = paths.data_dir() / "credentials" / "cuedeck-signer.pem"
+    with _MAKING:  # (other processes write their own part file: the last whole pair wins)
+        if not path.is_file():
+            from .audio_io import write_atomic
+
+            made = _new_identity()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, made.key + made.chain)
+            path.chmod(0o600)
+        pem = path.read_bytes()
+    end = b"-----END PRIVATE KEY-----\n"
+    key_end = pem.index(end) + len(end)
+    return Identity(pem[key_end:], pem[:key_end], True)
 
 
-def _make_local(folder: Path, chain_path: Path, key_path: Path) -> None:
+def _new_identity() -> Identity:
     """A CueDeck certificate authority and a signer it issues: P-256, the signer with
     digitalSignature and emailProtection, key identifiers both ways (what c2pa asks of a
-    signer). The authority's key is not kept: a new pair is made if these are lost."""
+    signer). The authority's key is not kept: a new pair is made if this one is lost."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    from .audio_io import write_atomic
 
     now = datetime.datetime.now(datetime.timezone.utc)
 
@@ -226,12 +236,9 @@ def _make_local(folder: Path, chain_path: Path, key_path: Path) -> None:
     authority = certificate(name("CueDeck local authority"), name("CueDeck local authority"),
                             authority_key.public_key(), authority_key, ca=True)
     signer = certificate(name("CueDeck signer"), authority.subject, signer_key.public_key(), authority_key, ca=False)
-    folder.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
-    write_atomic(key_path, signer_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                    serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    write_atomic(chain_path, signer.public_bytes(pem) + authority.public_bytes(pem))
+    key = signer_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return Identity(signer.public_bytes(pem) + authority.public_bytes(pem), key, True)
 
 
 def _cue_record(cue, include_prompt: bool) -> dict:

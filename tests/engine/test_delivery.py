@@ -149,7 +149,10 @@ def test_private_unsigned_custom_and_flac_deliveries(cues, tmp_path):  # noqa: F
 
 def test_signing_with_your_own_certificate(tmp_path):
     mine = tmp_path / "mine"
-    credentials._make_local(mine, mine / "me.pem", mine / "me.key")
+    mine.mkdir()
+    made = credentials._new_identity()  # as if issued to you
+    (mine / "me.pem").write_bytes(made.chain)
+    (mine / "me.key").write_bytes(made.key)
     assert "CueDeck's local authority" in cli("credentials")
     assert "CueDeck signer" in cli("credentials", "use", str(mine / "me.pem"), str(mine / "me.key"))
     assert not credentials.identity().local
