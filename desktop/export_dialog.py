@@ -23,22 +23,19 @@ def delivery_from(settings) -> Delivery:
     return Delivery(**{**values, "prompts": not values["prompts"]})
 
 
-def signer_text() -> str:
-    return credentials.signer_description()
-
-
 def remember(settings, options: dict) -> None:
     """Keep the folder and delivery of an export for the next one."""
     settings.set("export/folder", str(options["out_dir"]))
     delivery = options.get("delivery")
     for field, key in DELIVERY_SETTINGS.items() if delivery else ():
         value = getattr(delivery, field)
-        settings.set(key, not value if field == "prompts" else value)
+        if value is not None:  # a preset's target stays the last custom one
+            settings.set(key, not value if field == "prompts" else value)
 
 
 class ExportDialog(QDialog):
     def __init__(self, what: str, folder: str, rate: int | None = 48000, parent=None, stems: bool = False,
-                 midi: bool = False, licences: str = "", delivery: Delivery = Delivery(), signer: str = ""):
+                 midi: bool = False, licences: str = "", delivery: Delivery = Delivery()):
         super().__init__(parent)
         self.setWindowTitle(f"Export {what}")
         self.folder = QLineEdit(folder or str(Path.home()))
@@ -107,13 +104,12 @@ class ExportDialog(QDialog):
             form.addRow("AAF (Pro Tools)", self.aaf)
         self.sign = QCheckBox("Sign content credentials (C2PA) into every audio file", checked=delivery.sign)
         self.prompts = QCheckBox("With the prompts in them", checked=delivery.prompts)
-        self.signer = QLabel(signer, wordWrap=True, textFormat=Qt.TextFormat.PlainText)
+        self.signer = QLabel(credentials.signer_description(), wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.sign.toggled.connect(self.prompts.setEnabled)
         self.prompts.setEnabled(delivery.sign)
         form.addRow("Credentials", self.sign)
         form.addRow("", self.prompts)
-        if signer:
-            form.addRow("Signed by", self.signer)
+        form.addRow("Signed by", self.signer)
         self._loudness_changed()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")

@@ -29,7 +29,7 @@ from .cue_store import CueStore
 from .details_panel import DetailsPanel
 from .edit_history import EditHistory
 from .engine_bridge import EngineBridge
-from .export_dialog import ExportDialog, delivery_from, remember, signer_text
+from .export_dialog import ExportDialog, delivery_from, remember
 from .export_notice import ExportNotice
 from .jobs_panel import JobsPanel, request_text
 from .library_panel import LibraryPanel
@@ -423,8 +423,7 @@ class MainWindow(QMainWindow):
             self.show_error("select a cue in the candidates or the library first")
             return
         dialog = ExportDialog(f"cue {cue.id}", self.settings.get("export/folder"), None, self,
-                              licences=licence_text(licences([cue])), delivery=delivery_from(self.settings),
-                              signer=signer_text())
+                              licences=licence_text(licences([cue])), delivery=delivery_from(self.settings))
         dialog.accepted.connect(lambda: self._export_cue(cue.id, dialog.options()))
         dialog.open()
 

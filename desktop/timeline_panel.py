@@ -17,7 +17,7 @@ from engine.player import prepare
 from engine.timeline import DELIVERY_ROLES, Timeline
 
 from .audition import MIX
-from .export_dialog import ExportDialog, delivery_from, remember, signer_text
+from .export_dialog import ExportDialog, delivery_from, remember
 from .flow_layout import FlowLayout
 from .timeline_view import ROW, RULER, TimelineCanvas
 
@@ -307,7 +307,7 @@ class TimelinePanel(QWidget):
         used = [self.doc.cues[i] for i in t.cue_ids() if i in self.doc.cues]
         dialog = ExportDialog(f"timeline {t.name!r}", self.settings.get("export/folder"), 48000, self, stems=True,
                               midi=self.settings.get("export/midi"), licences=licence_text(licences(used)),
-                              delivery=delivery_from(self.settings), signer=signer_text())
+                              delivery=delivery_from(self.settings))
         dialog.accepted.connect(lambda: self._start_export(t, dialog.options()))
         dialog.open()
 

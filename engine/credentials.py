@@ -165,9 +165,9 @@ def read(path: Path) -> Credentials:
             state = reader.get_validation_state()
             results = reader.get_validation_results() or {}
             active = reader.get_active_manifest() or {}
+    except c2pa.C2paError.ManifestNotFound:
+        return Credentials("none")
     except c2pa.C2paError as e:
-        if "ManifestNotFound" in type(e).__name__ or "no JUMBF" in str(e) or "not found" in str(e).lower():
-            return Credentials("none")
         return Credentials("invalid", problems=[str(e).splitlines()[0]])
     failures = [f["code"] for f in results.get("activeManifest", {}).get("failure", [])]
     problems = [code for code in failures if code != "signingCredential.untrusted"]

@@ -125,13 +125,12 @@ def generate(library, engine, request: GenerationRequest, on_progress=lambda pro
         library, engine.run(request, on_progress, stage_conditioning(library, request, job_id), job_id)))
 
 
-def render_again(engine, request: GenerationRequest, index: int) -> np.ndarray:
-    """The audio [channels, samples] of candidate `index` of `request` (no conditioning),
-    kept nowhere (engine.verify compares it with a cue's)."""
-    def run(job_id: str) -> np.ndarray:
+def render_again(engine, request: GenerationRequest) -> list[np.ndarray]:
+    """The audio [channels, samples] of each candidate of `request` (no conditioning), kept
+    nowhere (engine.verify compares it with the cues')."""
+    def run(job_id: str) -> list[np.ndarray]:
         result = engine.run(request, job_id=job_id)
-        candidate = result.candidates[index]
-        return _staged(job_id, candidate.file, candidate.channels, candidate.frames, "the render")
+        return [_staged(job_id, c.file, c.channels, c.frames, f"candidate {c.index + 1}") for c in result.candidates]
     return _run_job(run)
 
 
