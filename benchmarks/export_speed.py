@@ -1,7 +1,8 @@
 """Export speed (issues 4 and 16): render 8 tracks × 60 s to stems and a mix at 48 kHz/24-bit
 WAV (with bext, iXML, every file's loudness report, .otio, a linked AAF, provenance and cue sheet), from
 32 kHz stereo cues, with a loudness preset (EBU R128 by default) and C2PA content
-credentials signed into every audio file. Prints figures; asserts nothing. Target: at least
+credentials signed into every audio file. Each run replaces the last one's folder, as a
+re-export does (and leaves nothing behind). Prints figures; asserts nothing. Target: at least
 50× faster than real time.
 
     .venv/bin/python benchmarks/export_speed.py [--tracks 8] [--seconds 60] [--runs 3]
@@ -11,6 +12,7 @@ credentials signed into every audio file. Prints figures; asserts nothing. Targe
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -66,8 +68,9 @@ def main() -> None:
         name = build(lib, args.tracks, args.seconds)
         times = []
         for run in range(args.runs):
+            shutil.rmtree(work / "out", ignore_errors=True)  # a re-export replaces the last one
             start = time.perf_counter()
-            result = export_timeline(lib, name, work / f"out{run}", 48000, "24", "wav", delivery=delivery)
+            result = export_timeline(lib, name, work / "out", 48000, "24", "wav", delivery=delivery)
             times.append(time.perf_counter() - start)
     best, median = min(times), statistics.median(times)
     size = sum(f.stat().st_size for f in result.files)
@@ -88,4 +91,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -7,13 +7,16 @@ The stems are linked by file name (the AAF sits beside them and the DAW finds th
 or embedded in the AAF. Both for 16- and 24-bit WAV stems (AAF's PCM is integer, and Pro
 Tools links WAV): other exports have no AAF."""
 
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
+from uuid import uuid4
 
-from . import timecode
+from . import __version__, timecode
 from .errors import BadInput
 
 MEDIA = ("linked", "embedded", "none")
+_EMPTY: bytes | None = None  # see _new_file
 
 
 def wanted(media: str, bits: str, fmt: str) -> bool:
@@ -31,10 +34,8 @@ def write(path: Path, name: str, tracks: list[tuple[str, Path, list[tuple[int, i
     """`tracks`: (track name, its stem file, the (first, end) samples of each stretch of sound).
     Linked, it needs only the stems' names (and can be written while they are); embedded,
     it reads them."""
-    import aaf2
-
     fps = timecode.frame_rate(frame_rate)
-    with aaf2.open(str(path), "w") as f:
+    with _new_file(Path(path)) as f:
         composition = f.create.CompositionMob(name)
         composition.usage = "Usage_TopLevel"
         f.content.mobs.append(composition)
@@ -59,6 +60,30 @@ def write(path: Path, name: str, tracks: list[tuple[str, Path, list[tuple[int, i
         clock.name = "TC1"
         clock.segment = f.create.Timecode(fps.nominal, fps.drop)
         clock.segment.start = timecode.frames(start_timecode, frame_rate)
+
+
+def _new_file(path: Path):
+    """A new, empty AAF at `path`, open for writing, that says CueDeck made it now. A copy of
+    the first one this process made: pyaaf2 writes its whole class dictionary into a new file,
+    which takes three times as long as opening a copy (and holds the GIL, which an export's
+    other thread needs)."""
+    import aaf2
+
+    global _EMPTY
+    if _EMPTY is None:
+        with aaf2.open(str(path), "w"):
+            pass
+        _EMPTY = path.read_bytes()
+    else:
+        path.write_bytes(_EMPTY)
+    f = aaf2.open(str(path), "rw")
+    now = datetime.now()
+    made = f.header["IdentificationList"].value[0]
+    for key, value in (("ProductName", "CueDeck"), ("CompanyName", "CueDeck"), ("ProductVersionString", __version__),
+                       ("Date", now), ("GenerationAUID", uuid4())):
+        made[key].value = value
+    f.header["LastModified"].value = now
+    return f
 
 
 def _linked(f, master, stem: Path, rate: int, bits: int, channels: int, frames: int):

@@ -8,14 +8,17 @@ signer, made on first use in the data folder. Readers then find the manifest val
 signer untrusted, since nobody else trusts that authority: `Credentials.text` says so."""
 
 import datetime
+import hashlib
 import io
 import json
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__, paths
-from .errors import BadInput
+from .audio_io import riff_chunk
+from .errors import BadInput, CueDeckError
 
 DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 ASSERTION = "org.cuedeck.provenance"  # the cues a file was made from, as CueDeck recorded them
@@ -90,7 +93,7 @@ def use(certificate: Path, key: Path) -> Identity:
     except OSError as e:
         raise BadInput(f"cannot read {e.filename}: {e.strerror}") from None
     try:
-        sign(_silence(), "wav", manifest("trial.wav", [], True), chosen, io.BytesIO())
+        Signing(manifest("trial.wav", [], True), chosen).wav(_silence, io.BytesIO())
     except Exception as e:  # c2pa says what it refuses: expired, wrong key usage, not a key for this certificate
         raise BadInput(f"c2pa refuses to sign with {certificate} and {key}: {e}".splitlines()[0]) from None
     _choice_file().parent.mkdir(parents=True, exist_ok=True)
@@ -120,20 +123,74 @@ def manifest(title: str, cues: list, include_prompt: bool, part: str = "cue") ->
     }
 
 
-def sign(content: bytes, fmt: str, manifest_json: dict, signer: Identity, out) -> None:
-    """Write `content` (a whole WAV or FLAC file) into the binary file `out` with the manifest
-    signed into it."""
-    import c2pa
+@dataclass(frozen=True)
+class Signing:
+    """A file's C2PA manifest and who signs it."""
+    manifest: dict
+    identity: Identity
 
-    info = c2pa.C2paSignerInfo(alg=b"es256", sign_cert=signer.chain, private_key=signer.key, ta_url=None)
-    out = _Watched(out)
+    def wav(self, parts_for, file) -> None:
+        """Write a signed WAV into the binary `file`: `parts_for(n)`'s bytes (the file's but
+        its last chunk, its RIFF size counting n more), then a C2PA chunk of n bytes. The
+        audio is hashed here as it is written, by hashlib (c2pa's own pass over a file costs
+        four times as much), and bound to the manifest by c2pa's data-hashed signing, which
+        c2pa-python does not wrap: its library's C calls."""
+        import ctypes
+
+        import c2pa
+        from c2pa import c2pa as native
+
+        with c2pa.Signer.from_info(self._info()) as signer, c2pa.Builder(self.manifest) as builder:
+            reserved = len(_native_bytes(native, "c2pa_builder_data_hashed_placeholder", builder._handle,
+                                         ctypes.c_size_t(signer.reserve_size()), b"application/c2pa"))
+            pad = b"\0" * (reserved % 2)  # after an odd chunk; c2pa's reader hashes it with the audio
+            digest, start = hashlib.sha256(), 0
+            for part in parts_for(8 + reserved + len(pad)):
+                digest.update(part)
+                start += file.write(part)
+            digest.update(pad)
+            data_hash = {"exclusions": [{"start": start, "length": 8 + reserved}],
+                         "name": "jumbf manifest", "alg": "sha256", "hash": list(digest.digest()), "pad": []}
+            jumbf = _native_bytes(native, "c2pa_builder_sign_data_hashed_embeddable", builder._handle,
+                                  signer._handle, json.dumps(data_hash).encode(), b"application/c2pa", None)
+        if len(jumbf) != reserved:
+            raise CueDeckError("c2pa signed a manifest of another size than it reserved; export unsigned (--unsigned)")
+        file.write(riff_chunk(b"C2PA", jumbf))
+
+    def stream(self, content: bytes, fmt: str, out) -> None:
+        """Write `content` (a whole file c2pa embeds manifests in: FLAC) into the binary file
+        `out` with the manifest signed into it."""
+        import c2pa
+
+        out = _Watched(out)
+        try:
+            with c2pa.Signer.from_info(self._info()) as signer, c2pa.Builder(self.manifest) as builder:
+                builder.sign(signer, MIME[fmt], io.BytesIO(content), out)
+        except c2pa.C2paError:
+            if out.error:  # c2pa says "embedding error" for what the disk said: say that (a full disk…)
+                raise out.error from None
+            raise
+
+    def _info(self):
+        import c2pa
+
+        return c2pa.C2paSignerInfo(alg=b"es256", sign_cert=self.identity.chain, private_key=self.identity.key,
+                                   ta_url=None)
+
+
+def _native_bytes(native, function: str, *args) -> bytes:
+    """The bytes a c2pa C call returns through its last argument (c2pa's own error if it fails)."""
+    import ctypes
+
+    call = getattr(native._lib, function)
+    call.restype = ctypes.c_int64  # its arguments are typed by the caller: handles, c_size_t, bytes, None
+    pointer = ctypes.POINTER(ctypes.c_ubyte)()
+    length = native._check_ffi_operation_result(call(*args, ctypes.byref(pointer)), f"{function} failed",
+                                                check=lambda r: r < 0)
     try:
-        with c2pa.Signer.from_info(info) as c2pa_signer, c2pa.Builder(manifest_json) as builder:
-            builder.sign(c2pa_signer, MIME[fmt], io.BytesIO(content), out)
-    except c2pa.C2paError:
-        if out.error:  # c2pa says "embedding error" for what the disk said: say that (a full disk…)
-            raise out.error from None
-        raise
+        return ctypes.string_at(pointer, length)
+    finally:
+        native._lib.c2pa_free(pointer)
 
 
 class _Watched:
@@ -252,9 +309,11 @@ def _cue_record(cue, include_prompt: bool) -> dict:
     return record
 
 
-def _silence() -> bytes:
+def _silence(trailer: int) -> list:
+    """A short silent WAV's bytes, its RIFF size counting `trailer` more (see Signing.wav)."""
     import numpy as np
 
     from .audio_io import float_wav_bytes
 
-    return float_wav_bytes(np.zeros((1, 480), np.float32), 48000)
+    content = float_wav_bytes(np.zeros((1, 480), np.float32), 48000)
+    return [b"RIFF", struct.pack("<I", len(content) - 8 + trailer), content[8:]]

@@ -169,12 +169,14 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         levels: dict[str, loudness.Levels] = {}
         limited: list[str] = []
 
-        def deliver(filename: str, audio, track: int | None, measured: loudness.Levels) -> None:
-            """The file at the delivery's loudness, its report in its bext, signed."""
+        def deliver(filename: str, audio, track: int | None) -> None:
+            """The file measured, at the delivery's loudness, its report in its bext, signed."""
+            measured = mix_levels.result() if track is None else loudness.levels(audio, rate)
             if should_cancel and should_cancel():
                 raise Cancelled("export cancelled; nothing was written")
             if track is None or delivery.stems_follow:
-                measured, held = _to_spec(audio, rate, measured, gain_db, ceiling_dbtp)
+                measured, held = _to_spec(audio, rate, measured, _gain_db(mix_levels.result(), target_lufs),
+                                          ceiling_dbtp)
                 if held:
                     limited.append(filename)
             levels[filename] = measured
@@ -184,9 +186,10 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                       _signing(signer, filename, _cues_in(timeline, track, cues), part, delivery.prompts))
             faults.point("export.file-written")
 
-        # Two threads: numpy, scipy, soxr, c2pa and file writes release the GIL. Every file is
-        # measured as rendered, the mix's loudness sets the preset's gain, and the gain moves
-        # each report with it (a file is measured again only if the limiter touched it).
+        # Two threads: numpy, scipy, soxr, hashlib and file writes release the GIL. The mix is
+        # measured first, since its loudness sets the preset's gain; each stem is measured as
+        # it is delivered, and the gain moves each report with it (a file is measured again
+        # only if the limiter touched it).
         with ThreadPoolExecutor(2) as pool:
             try:
                 mixdown = render(timeline, cues, rate, pool.map)
@@ -194,10 +197,9 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                 stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
                                    f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(mixdown.tracks)]
                 mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
-                files = [(mix_name, mixdown.mix, None), *zip(stems, mixdown.stems, mixdown.tracks)]
-                measured = list(pool.map(lambda file: loudness.levels(file[1], rate), files))
-                gain_db = _gain_db(measured[0], target_lufs)
-                jobs = [pool.submit(deliver, *file, levels_now) for file, levels_now in zip(files, measured)]
+                mix_levels = pool.submit(loudness.levels, mixdown.mix, rate)  # first in: a stem's wait is short
+                jobs = [pool.submit(deliver, *file)
+                        for file in [*zip(stems, mixdown.stems, mixdown.tracks), (mix_name, mixdown.mix, None)]]
                 if with_aaf:  # linked: beside the stems as they are written; embedded: after them
                     session = partial(aaf.write, tmp / f"{name}.aaf", timeline.name, [
                         (timeline.tracks[t].name, tmp / f, [(first, min(end, len(mixdown.mix))) for first, end, _ in
@@ -216,6 +218,7 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
             except BaseException:
                 pool.shutdown(cancel_futures=True)
                 raise
+        gain_db = _gain_db(mix_levels.result(), target_lufs)
         files = stems
         if midi:
             transcription.transcribe_files_apart(
@@ -321,12 +324,10 @@ def _to_spec(audio, rate: int, measured: loudness.Levels, gain_db: float,
     return loudness.levels(audio, rate), True
 
 
-def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue], part: str, prompts: bool):
-    """What bwf.write signs a file's bytes with: its C2PA manifest, by `signer` (None: unsigned)."""
-    if signer is None:
-        return None
-    manifest = credentials.manifest(filename, used, prompts, part)
-    return lambda content, fmt, file: credentials.sign(content, fmt, manifest, signer, file)
+def _signing(signer: credentials.Identity | None, filename: str, used: list[Cue], part: str,
+             prompts: bool) -> credentials.Signing | None:
+    """A file's content credentials, signed by `signer` (None: unsigned)."""
+    return credentials.Signing(credentials.manifest(filename, used, prompts, part), signer) if signer else None
 
 
 def _cues_in(timeline: Timeline, track: int | None, cues: dict[int, Cue]) -> list[Cue]:
@@ -434,8 +435,8 @@ def _range(start: int, duration: int, rate: int):
 
 def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], rate: int,
                       bits: str, fmt: str, when: datetime, delivery: dict) -> None:
-    rows = [{k: (", ".join(v) if k == "tags" else v) for k, v in cues[i].to_dict().items()
-             if k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]
+    records = [{k: v for k, v in cues[i].to_dict().items() if k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]
+    rows = [{k: (", ".join(v) if k == "tags" else v) for k, v in record.items()} for record in records]
     sheet = io.StringIO()
     writer = csv.DictWriter(sheet, PROVENANCE_FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -443,7 +444,7 @@ def _write_provenance(folder: Path, timeline: Timeline, cues: dict[int, Cue], ra
     write_atomic(folder / "provenance.csv", sheet.getvalue().encode("utf-8"))
     doc = {"timeline": timeline.to_dict(), "exported_at": when.isoformat(timespec="seconds"),
            "cuedeck_version": __version__, "sample_rate": rate, "bits": bits, "format": fmt, "delivery": delivery,
-           "cues": [{k: cues[i].to_dict()[k] for k in PROVENANCE_FIELDS} for i in timeline.cue_ids()]}
+           "cues": [{k: record[k] for k in PROVENANCE_FIELDS} for record in records]}
     write_atomic(folder / "provenance.json", json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8"))
 
 

@@ -4,7 +4,7 @@ brought to a delivery spec (a preset's integrated loudness and true-peak ceiling
 
 BS.1770's K-weighting filters are pyloudnorm's, run here as one cascade by scipy's sosfilt
 (which lets other threads run: an export measures its files side by side), and the gated
-blocks are summed with one cumulative sum instead of a Python loop per block: the same
+blocks are summed in one pass over the frames instead of a Python loop per block: the same
 blocks and gates as pyloudnorm's `integrated_loudness` (the tests hold the two within
 0.01 LU). True peak is BS.1770-4 annex 2's 4× oversampling, evaluated only where a peak
 could be (see `_oversampled_peaks`)."""
@@ -37,7 +37,9 @@ OVERSAMPLING = np.array([
     [-0.0083007812500, 0.0148925781250, -0.0266113281250, 0.0476074218750, -0.1022949218750, 0.9721679687500,
      0.1373291015625, -0.0594482421875, 0.0332031250000, -0.0196533203125, 0.0109863281250, 0.0017089843750]])
 TAPS = OVERSAMPLING.shape[1]
-L2_BOUND = float(np.sqrt(np.square(OVERSAMPLING).sum(axis=1)).max())
+# |an interpolated value| ≤ its phase's L2 norm × that of the 12 samples under it, and
+# |a sample| ≤ the samples' norm: the larger factor bounds both
+BOUND = max(1.0, float(np.sqrt(np.square(OVERSAMPLING).sum(axis=1)).max()))
 PIECE = 1 << 19  # samples of a channel looked at at once: few, large numpy steps share the GIL best
 
 
@@ -112,14 +114,15 @@ def levels(audio: np.ndarray, sample_rate: int) -> Levels:
     energy = _energy(audio, sample_rate)
     momentary = _block_power(energy, sample_rate, BLOCK)
     short_term = _block_power(energy, sample_rate, SHORT_TERM) if len(audio) >= SHORT_TERM * sample_rate else None
-    return Levels(_integrated(momentary), _range(short_term), _loudest(momentary), _loudest(short_term),
-                  true_peak(audio), _sample_peak(audio))
-
-
-def true_peak(audio: np.ndarray) -> float:
-    """The largest magnitude of `audio` [frames, channels] 4× oversampled (BS.1770-4 annex 2)
-    or its sample peak if larger, linear."""
     sample_peak = _sample_peak(audio)
+    return Levels(_integrated(momentary), _range(short_term), _loudest(momentary), _loudest(short_term),
+                  true_peak(audio, sample_peak), sample_peak)
+
+
+def true_peak(audio: np.ndarray, sample_peak: float | None = None) -> float:
+    """The largest magnitude of `audio` [frames, channels] 4× oversampled (BS.1770-4 annex 2)
+    or its sample peak (if known, `sample_peak`) if larger, linear."""
+    sample_peak = _sample_peak(audio) if sample_peak is None else sample_peak
     peaks = _oversampled_peaks(audio, sample_peak)[0]
     return max(sample_peak, float(peaks.max()) if peaks.size else 0.0)
 
@@ -170,7 +173,7 @@ def _sample_peak(audio: np.ndarray) -> float:
 
 
 def _energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Cumulative K-weighted energy, channels summed (mono, left and right weigh 1), from 0."""
+    """K-weighted power of each frame, channels summed (mono, left and right weigh 1)."""
     from pyloudnorm import IIRfilter  # scipy: only where audio is measured
     from scipy.signal import sosfilt
 
@@ -179,17 +182,20 @@ def _energy(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     sections = np.array([np.concatenate([f.b * f.passband_gain, f.a]) for f in k_weighting])
     # float32 keeps the loudness within 0.001 LU of float64 (a 40 Hz tone is the worst) in half the time
     weighted = sosfilt(sections.astype(np.float32), np.asarray(audio, np.float32), axis=0)
-    return np.concatenate([[0.0], np.cumsum(np.einsum("ij,ij->i", weighted, weighted), dtype=np.float64)])
+    return np.einsum("ij,ij->i", weighted, weighted)
 
 
 def _block_power(energy: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
     """Mean K-weighted power of windows `seconds` long every 100 ms (BS.1770's blocks for 0.4 s)."""
-    frames = len(energy) - 1
+    frames = len(energy)
     hop = BLOCK * STEP
     blocks = int(np.round((frames / sample_rate - seconds) / hop)) + 1
     starts = (hop * np.arange(blocks) * sample_rate).astype(int)
     ends = np.minimum(((hop * np.arange(blocks) + seconds) * sample_rate).astype(int), frames)
-    return (energy[ends] - energy[starts]) / (seconds * sample_rate)
+    # the energy before each window edge: sums between consecutive edges, then their running sum
+    edges = np.unique(np.concatenate([[0], starts, ends]))
+    before = np.concatenate([[0.0], np.cumsum(np.add.reduceat(energy, edges[edges < frames], dtype=np.float64))])
+    return (before[np.searchsorted(edges, ends)] - before[np.searchsorted(edges, starts)]) / (seconds * sample_rate)
 
 
 def _lufs(power):
@@ -239,15 +245,17 @@ def _oversampled_peaks(audio: np.ndarray, floor: float) -> tuple[np.ndarray, np.
     audio = audio if audio.ndim == 2 else audio[:, None]
     found_peaks, found_samples = [np.zeros(0)], [np.zeros(0, np.int64)]
     lead = TAPS // 2  # the window of sample n is x[n - 6 … n + 5]
-    padded = np.pad(np.asarray(audio, np.float32), ((lead, TAPS - lead - 1), (0, 0)))
     for start in range(0, len(audio), PIECE):
+        first, end = start - lead, min(start + PIECE, len(audio)) + TAPS - lead - 1  # zeros beyond the audio
         for channel in range(audio.shape[1]):
-            x = np.ascontiguousarray(padded[start:start + PIECE + TAPS - 1, channel])
+            x = np.zeros(end - first, np.float32)
+            x[max(0, -first):len(x) - max(0, end - len(audio))] = audio[max(0, first):end, channel]
             energy = _sliding_sum_12(x * x)
-            samples = np.flatnonzero((energy * L2_BOUND ** 2 > floor ** 2) | (np.abs(x[lead:lead + len(energy)]) > floor))
+            samples = np.flatnonzero(energy > (floor / BOUND) ** 2)
             if samples.size:
                 windows = np.lib.stride_tricks.sliding_window_view(x, TAPS)[samples]
-                values = windows.astype(np.float64) @ OVERSAMPLING[:, ::-1].T  # [n, phases]
+                # einsum, not matmul: BLAS would wake its threads, which spin on the cores the export uses
+                values = np.einsum("nt,pt->np", windows.astype(np.float64), OVERSAMPLING[:, ::-1])  # [n, phases]
                 found_peaks.append(np.maximum(np.abs(values).max(axis=1), np.abs(windows[:, lead])))
                 found_samples.append(samples + start)
     return np.concatenate(found_peaks), np.concatenate(found_samples)

@@ -15,6 +15,7 @@ from .cue import Cue
 from .timeline import Clip, Timeline
 
 TOLERANCE_S = 0.002  # rounding of in/out points to samples
+MIX_PIECE = 1 << 15  # frames of the mix summed at once (256 KB of stereo float32)
 
 
 @dataclass
@@ -66,8 +67,12 @@ def render(timeline: Timeline, cues: dict[int, Cue], rate: int, map_=map) -> Mix
         return stem
     stems = list(map_(stem_of, tracks))
     mix = np.zeros((frames, channels), np.float32)
-    for stem in stems:  # in place: np.sum over the list would stack every stem first
-        mix += stem
+
+    def sum_into(first: int) -> None:  # a cache-sized piece of the mix at a time: each stem read once
+        piece = mix[first:first + MIX_PIECE]
+        for stem in stems:
+            piece += stem[first:first + MIX_PIECE]
+    list(map_(sum_into, range(0, frames, MIX_PIECE)))
     return Mixdown(rate, tracks, stems, mix)
 
 
