@@ -3,6 +3,7 @@ true-peak limiter, C2PA content credentials and `cuedeck verify`. Read back by i
 readers: pyloudnorm and scipy (levels), c2pa's Reader, wavinfo and soundfile (files)."""
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from scipy.signal import resample_poly
 from wavinfo import WavInfoReader
 
 from conftest import run_cli
-from engine import credentials, loudness
+from engine import bwf, credentials, loudness
 from test_export import RATE, build_scene, cli, cues  # noqa: F401 (cues: a fixture)
 
 t48 = np.arange(48000 * 5) / 48000
@@ -145,6 +146,31 @@ def test_private_unsigned_custom_and_flac_deliveries(cues, tmp_path):  # noqa: F
                        (["--loudness", "custom", "--lufs", "-16", "--true-peak", "3"], "true-peak ceiling")]:
         bad = run_cli("export", "Scene 12", "--out", str(tmp_path / "x"), *args)
         assert bad.returncode == 2 and says in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+
+
+def test_a_signed_wav_holds_for_any_manifest_size_and_bit_depth(tmp_path):
+    """CueDeck hashes and places the C2PA chunk itself: a manifest of odd length (a padded
+    chunk) and of even length both read valid, and a change anywhere outside the chunk
+    (the bext as much as the audio) makes them invalid."""
+    audio = (0.1 * np.random.default_rng(0).standard_normal((4801, 2))).astype(np.float32)
+    parities = set()
+    for n, bits in enumerate(["16", "24", "32f", "24"]):
+        path = tmp_path / f"cue{'x' * n}.wav"
+        meta = bwf.Metadata("a signed file", datetime(2026, 1, 1), [])
+        bwf.write(path, audio, 48000, bits, "wav", meta, credentials.Signing(
+            credentials.manifest(path.name, [], True), credentials.identity()))
+        content = path.read_bytes()
+        chunk = content.rindex(b"C2PA")
+        parities.add(int.from_bytes(content[chunk + 4:chunk + 8], "little") % 2)
+        assert credentials.read(path).state == "valid", bits
+        assert soundfile.read(path, always_2d=True)[0].shape == audio.shape
+        assert WavInfoReader(path).bext.description == "a signed file"
+        for where in (content.index(b"a signed file"), len(content) // 2):
+            changed = bytearray(content)
+            changed[where] ^= 0x01
+            (tmp_path / "changed.wav").write_bytes(bytes(changed))
+            assert credentials.read(tmp_path / "changed.wav").state == "invalid"
+    assert parities == {0, 1}
 
 
 def test_signing_with_your_own_certificate(tmp_path):
