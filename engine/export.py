@@ -25,7 +25,7 @@ from .audio_io import write_atomic
 from .errors import BadInput, Cancelled, CueDeckError
 from .cue import Cue, provenance_line
 from .library import Library
-from .mixdown import Mixdown, check, render
+from .mixdown import Mixdown, check, layout, render
 from .timeline import Clip, Timeline
 
 RATES = (22050, 32000, 44100, 48000, 88200, 96000, 192000)  # offered in the export dialog
@@ -186,28 +186,28 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
                       _signing(signer, filename, _cues_in(timeline, track, cues), part, delivery.prompts))
             faults.point("export.file-written")
 
-        # Two threads: numpy, scipy, soxr, hashlib and file writes release the GIL. The mix is
-        # measured first, since its loudness sets the preset's gain; each stem is measured as
-        # it is delivered, and the gain moves each report with it (a file is measured again
-        # only if the limiter touched it).
+        # Two threads: numpy, scipy, soxr, hashlib and file writes release the GIL. A linked
+        # AAF (pyaaf2 holds the GIL) is written beside the render, whose steps are few and long.
+        # The mix is measured first, since its loudness sets the preset's gain; each stem is
+        # measured as it is delivered, and the gain moves each report with it (a file is
+        # measured again only if the limiter touched it).
+        tracks, frames, channels = layout(timeline, cues, rate)
+        stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
+                           f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(tracks)]
+        mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
+        session = partial(aaf.write, tmp / f"{name}.aaf", timeline.name, [
+            (timeline.tracks[t].name, tmp / f, [(first, min(end, frames)) for first, end, _ in
+                                                _regions(timeline.tracks[t].clips, rate)])
+            for f, t in zip(stems, tracks)], rate, bits, channels, frames, timeline.start_timecode,
+            timeline.frame_rate, delivery.aaf)
         with ThreadPoolExecutor(2) as pool:
             try:
+                jobs = [pool.submit(session)] if with_aaf and delivery.aaf == "linked" else []
                 mixdown = render(timeline, cues, rate, pool.map)
                 progress(0.2, "measuring")
-                stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
-                                   f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(mixdown.tracks)]
-                mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
                 mix_levels = pool.submit(loudness.levels, mixdown.mix, rate)  # first in: a stem's wait is short
-                jobs = [pool.submit(deliver, *file)
-                        for file in [*zip(stems, mixdown.stems, mixdown.tracks), (mix_name, mixdown.mix, None)]]
-                if with_aaf:  # linked: beside the stems as they are written; embedded: after them
-                    session = partial(aaf.write, tmp / f"{name}.aaf", timeline.name, [
-                        (timeline.tracks[t].name, tmp / f, [(first, min(end, len(mixdown.mix))) for first, end, _ in
-                                                            _regions(timeline.tracks[t].clips, rate)])
-                        for f, t in zip(stems, mixdown.tracks)], rate, bits, mixdown.mix.shape[1], len(mixdown.mix),
-                        timeline.start_timecode, timeline.frame_rate, delivery.aaf)
-                    if delivery.aaf == "linked":
-                        jobs.append(pool.submit(session))
+                jobs += [pool.submit(deliver, *file)
+                         for file in [*zip(stems, mixdown.stems, tracks), (mix_name, mixdown.mix, None)]]
                 audio_part = 0.45 if midi else 0.65
                 for done, job in enumerate(as_completed(jobs), start=1):
                     job.result()

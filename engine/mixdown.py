@@ -46,14 +46,18 @@ def check(timeline: Timeline, cues: dict[int, Cue]) -> None:
                                f"{cue.duration:.3f} s long; trim the clip")
 
 
+def layout(timeline: Timeline, cues: dict[int, Cue], rate: int) -> tuple[list[int], int, int]:
+    """What a render of `timeline` will be, before it is made: its audible tracks (a stem
+    each), its frames and its channels (stereo if any cue is stereo)."""
+    check(timeline, cues)
+    return timeline.audible(), int(np.ceil(timeline.duration * rate)), max(cues[c].channels for c in timeline.cue_ids())
+
+
 def render(timeline: Timeline, cues: dict[int, Cue], rate: int, map_=map) -> Mixdown:
     """Stems of the audible tracks (track gain, clip gain and fades applied) from timeline
     zero to the end of the last clip, and their sum. Stereo if any cue is stereo. `map_`:
     a thread pool's map reads, resamples and renders several at once."""
-    check(timeline, cues)
-    channels = max(cues[c].channels for c in timeline.cue_ids())
-    frames = int(np.ceil(timeline.duration * rate))
-    tracks = timeline.audible()
+    tracks, frames, channels = layout(timeline, cues, rate)
     heard = sorted({clip.cue_id for index in tracks for clip in timeline.tracks[index].clips})
     sources = dict(zip(heard, map_(lambda cue_id: _load(cues[cue_id], rate, channels), heard)))
 
