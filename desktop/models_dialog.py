@@ -8,14 +8,13 @@ files for the next install to resume."""
 import json
 import os
 import signal
-import sys
 
 from PySide6.QtCore import QProcess, Qt, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QFileDialog, QHBoxLayout, QLabel,
                                QMessageBox, QProgressBar, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
-from engine import models, registry
+from engine import models, processes, registry
 from engine.registry import WEIGHTS_LICENCE
 
 COLUMNS = ["Model", "Kind", "State", "Size", "Weights licence", "Where"]
@@ -144,8 +143,9 @@ class ModelsDialog(QDialog):
 
     def _run(self, args: list[str], what: str, name: str) -> None:
         process = self._process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "engine.cli", *args])
+        program, *arguments = processes.command("engine.cli", *args)
+        process.setProgram(program)
+        process.setArguments(arguments)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         process.readyReadStandardOutput.connect(self._output)
         process.finished.connect(lambda code, _: self._finished(code, what, name))

@@ -3,11 +3,11 @@ engine.transcription ID`): the window's process never loads onnxruntime or libro
 runs on another core, and Cancel kills it (the .mid is written whole or not at all)."""
 
 import json
-import sys
 import uuid
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
+from engine import processes
 from engine.cue import Cue
 
 
@@ -30,8 +30,9 @@ class Transcriber(QObject):
             return
         job_id = f"midi-{uuid.uuid4().hex[:12]}"
         process = QProcess(self)
-        process.setProgram(sys.executable)
-        process.setArguments(["-m", "engine.transcription", str(cue.id)])
+        program, *arguments = processes.command("engine.transcription", str(cue.id))
+        process.setProgram(program)
+        process.setArguments(arguments)
         process.readyReadStandardOutput.connect(lambda: self._read(job_id))
         process.finished.connect(lambda code, status: self._finished(job_id, code))
         self._jobs[job_id] = (cue, process)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import processes
 from .errors import CueDeckError
 
 RATE = 22050  # analysis rate: enough for onsets, pitch and brightness
@@ -120,9 +121,8 @@ def measure_files_apart(paths: list, started=lambda child: None) -> list[Measure
     the process, to stop it (then nothing is measured: [])."""
     import json
     import subprocess
-    import sys
 
-    with subprocess.Popen([sys.executable, "-m", "engine.analysis", *map(str, paths)], stdout=subprocess.PIPE,
+    with subprocess.Popen(processes.command("engine.analysis", *map(str, paths)), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as child:
         started(child)
         out, err = child.communicate()

@@ -10,10 +10,9 @@ import logging
 import os
 import select
 import subprocess
-import sys
 import time
 
-from . import exchange, paths, registry
+from . import exchange, paths, processes, registry
 from . import protocol as p
 from .errors import BadInput, Cancelled, GenerationFailed, ModelNotPresent
 from .request import GenerationRequest
@@ -193,7 +192,7 @@ class EngineClient:
         log_dir.mkdir(parents=True, exist_ok=True)
         with open(log_dir / "worker.log", "ab") as worker_log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.worker"], stdin=subprocess.PIPE,
+                processes.command("engine.worker"), stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=worker_log, bufsize=0,
                 env={**os.environ, "CUEDECK_CLIENT_PID": str(os.getpid())},
                 start_new_session=True)  # Ctrl+C in a terminal reaches us, not the worker

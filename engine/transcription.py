@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import resources
+from . import processes, resources
 from .errors import Cancelled, CueDeckError
 
 ONSET_THRESHOLD, FRAME_THRESHOLD = 0.5, 0.3  # Basic Pitch's own defaults
@@ -156,9 +156,8 @@ def transcribe_files_apart(jobs: list[dict], on_progress=lambda fraction: None,
     loads onnxruntime or librosa. Cancelling kills the child (raises Cancelled)."""
     import json
     import subprocess
-    import sys
 
-    with subprocess.Popen([sys.executable, "-m", "engine.transcription", "--files", json.dumps(jobs)],
+    with subprocess.Popen(processes.command("engine.transcription", "--files", json.dumps(jobs)),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
         error = None
         for line in child.stdout:

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import ROOT
-from engine import exchange
+from engine import exchange, processes
 from engine import protocol as p
 from engine.client import EngineClient
 from engine.errors import BadInput, CueDeckError, ModelNotPresent
@@ -61,6 +61,26 @@ def test_job_reports_progress_then_its_client_keeps_the_cues(engine, cuedeck_hom
     assert [c.seed for c in cues] == [4, 5, 6]
     assert not list((cuedeck_home / "library" / exchange.FOLDER).iterdir())  # the job's audio went with it
     assert not engine.busy
+
+
+def test_a_frozen_app_starts_its_helpers_from_its_own_executable(tmp_path, monkeypatch, cuedeck_home):
+    """A PyInstaller bundle has no Python to run `-m` with: the worker (and every helper)
+    starts as the app's own executable in module mode. A stand-in executable that can do
+    nothing else runs the worker, which generates."""
+    app = tmp_path / "cuedeck-desktop"
+    app.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(ROOT)!r})\nsys.frozen = True\n"
+                   "from engine.processes import run_module_mode\n"
+                   "if not run_module_mode(sys.argv[1:]):\n    raise SystemExit('module mode only')\n")
+    app.chmod(0o755)
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(app))
+    assert processes.command("engine.cli", "--version") == [str(app), "--cuedeck-module", "engine.cli", "--version"]
+    done = subprocess.run(processes.command("engine.cli", "--version"), capture_output=True, text=True)
+    assert (done.returncode, done.stdout.split()[0]) == (0, "cuedeck"), done.stderr
+    with EngineClient() as client:
+        job = client.submit(GenerationRequest("warm pad", candidates=2, duration=1.0, seed=4))
+        result = wait_for(client, job, p.Result)[-1]
+    assert [c.seed for c in result.candidates] == [4, 5] and result.making.model == "tiny-music"
 
 
 def test_cancel_stops_the_job_and_writes_nothing(engine, cuedeck_home):
