@@ -47,6 +47,22 @@ MIN_SIZES = {"Library": (240, 150), "Details": (200, 120), "Jobs": (220, 90), "T
 _TYPING = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
 
 
+def versions() -> str:
+    """audiocraft's, torch's and Qt's versions, from their package metadata (this process
+    never imports torch or audiocraft)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+    return f"audiocraft {of('audiocraft')}, torch {of('torch')}, Qt {qVersion()} (PySide6 {PySide6.__version__})"
+
+
 class MainWindow(QMainWindow):
     def __init__(self, settings):
         super().__init__()
@@ -494,11 +510,15 @@ class MainWindow(QMainWindow):
         self.shortcuts_box = box
 
     def _about(self) -> None:
-        QMessageBox.about(self, "About CueDeck", (
-            f"<b>CueDeck {__version__}</b><br>Candidate cues from a local audiocraft engine.<br><br>"
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About CueDeck", (
+            f"<b>CueDeck {__version__}</b><br>Candidate cues from a local audiocraft engine.<br>"
+            f"{escape(versions())}<br><br>"
             f"CueDeck and the audiocraft code are MIT-licensed. The MusicGen, AudioGen and MAGNeT "
             f"weights are {WEIGHTS_LICENCE}: non-commercial use only. The tiny-music and "
-            f"tiny-sfx models are untrained test models that produce noise."))
+            f"tiny-sfx models are untrained test models that produce noise."), parent=self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.open()
+        self.about_box = box
 
     # -- layout ----------------------------------------------------------------------------
 

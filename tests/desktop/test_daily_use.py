@@ -2,6 +2,7 @@
 the keyboard, one loop state, in-app actions, keep and delete with undo, themes, waveforms."""
 
 import re
+import sys
 
 import numpy as np
 from PySide6.QtCore import QObject, QPoint, QRect, Qt, QUrl, Slot
@@ -278,6 +279,16 @@ def test_help_lists_the_timeline_keys_too(qtbot, window):
     text = window.shortcuts_box.text()
     assert "Timeline" in text and "nudge the selected clip" in text and "play / stop" in text
     window.shortcuts_box.close()
+
+
+def test_the_about_box_gives_the_versions_without_loading_torch(qtbot, window):
+    from importlib.metadata import version
+
+    window._about()
+    text = window.about_box.text()
+    assert f"audiocraft {version('audiocraft')}, torch {version('torch')}, Qt " in text
+    assert "MIT" in text and "CC-BY-NC" in text and "torch" not in sys.modules
+    window.about_box.close()
 
 
 def test_first_run_shows_how_to_get_real_models_and_opens_the_manager(qtbot, window):
