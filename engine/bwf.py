@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Iterator
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -64,7 +64,7 @@ def encoded(audio: np.ndarray, bits: str) -> Iterator:
         x += rng.random(x.shape, np.float32) - rng.random(x.shape, np.float32)
         np.rint(x, out=x)
         np.clip(x, -scale, scale - 1, out=x)
-        yield x.astype("<i2")
+        yield x.astype("<i2").view(np.uint8)
         return
     # 24-bit: the low three bytes of each rounded, clipped int32, copied as two and one bytes
     # (numpy copies a 3-byte element a byte at a time)
