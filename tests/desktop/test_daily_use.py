@@ -2,7 +2,6 @@
 the keyboard, one loop state, in-app actions, keep and delete with undo, themes, waveforms."""
 
 import re
-import sys
 
 import numpy as np
 from PySide6.QtCore import QObject, QPoint, QRect, Qt, QUrl, Slot
@@ -281,13 +280,14 @@ def test_help_lists_the_timeline_keys_too(qtbot, window):
     window.shortcuts_box.close()
 
 
-def test_the_about_box_gives_the_versions_without_loading_torch(qtbot, window):
+def test_the_about_box_gives_the_versions_and_the_licences(qtbot, window):
+    """From package metadata: the window's process never imports torch (test_boundaries)."""
     from importlib.metadata import version
 
     window._about()
     text = window.about_box.text()
     assert f"audiocraft {version('audiocraft')}, torch {version('torch')}, Qt " in text
-    assert "MIT" in text and "CC-BY-NC" in text and "torch" not in sys.modules
+    assert "MIT" in text and "CC-BY-NC" in text
     window.about_box.close()
 
 
