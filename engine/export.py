@@ -152,13 +152,13 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
     with_aaf = aaf.wanted(delivery.aaf, bits, fmt)
     out_dir = _writable(out_dir)
     staging.sweep(out_dir)  # export folders that killed exports left half-written
-    check(timeline, cues)
+    tracks, frames, channels = layout(timeline, cues, rate)  # (checks the timeline against its cues)
     used = [cues[i] for i in timeline.cue_ids()]
     if delivery.commercial:
         check_commercial(used)
     signer = credentials.identity() if delivery.sign else None
-    embedded = len(timeline.audible()) if with_aaf and delivery.aaf == "embedded" else 0  # stems again, in the AAF
-    _require_room(timeline, cues, out_dir, rate, bits, files=len(timeline.audible()) + 1 + embedded)
+    embedded = len(tracks) if with_aaf and delivery.aaf == "embedded" else 0  # stems again, in the AAF
+    _require_room(timeline, cues, out_dir, rate, bits, files=len(tracks) + 1 + embedded)
     progress = on_progress or (lambda fraction, stage: None)
     progress(0.0, "rendering")
     name = _filename(timeline.name)
@@ -191,7 +191,6 @@ def write_export(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate: 
         # The mix is measured first, since its loudness sets the preset's gain; each stem is
         # measured as it is delivered, and the gain moves each report with it (a file is
         # measured again only if the limiter touched it).
-        tracks, frames, channels = layout(timeline, cues, rate)
         stems = [_filename(f"{timeline.name} - {n + 1:02d} {delivery_role(timeline, t, cues)} "
                            f"{timeline.tracks[t].name}.{fmt}") for n, t in enumerate(tracks)]
         mix_name = _filename(f"{timeline.name} - Mix.{fmt}")
@@ -515,7 +514,7 @@ def _require_room(timeline: Timeline, cues: dict[int, Cue], out_dir: Path, rate:
     samples = math.ceil(timeline.duration * rate) * channels
     width = {"16": 2, "24": 3, "32f": 4}[bits]
     sources = sum(math.ceil(cues[c].duration * rate) * channels * 4 for c in timeline.cue_ids())
-    # stems and mix in float32, the cues resampled, and two files being encoded at a time
+    # stems and mix in float32, the cues resampled, and two files being measured at a time
     needed = (len(timeline.audible()) + 1) * samples * 4 + sources + 2 * samples * (width + 4)
     resources.require_memory(needed, f"exporting {timeline.name!r} at {rate} Hz",
                              "export at a lower rate, shorten the timeline, or mute some tracks")
