@@ -3,8 +3,6 @@ with real key presses (xdotool), generating through the real worker; saves a scr
 
 import json
 import os
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -12,35 +10,11 @@ import soundfile as sf
 from PIL import ImageGrab
 
 from conftest import run_cli
+from x11 import app_on_xvfb, focus, wait_for, xdotool
 from engine.library import Library
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def start_xvfb(width: int, height: int):
-    read, write = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", f"{width}x{height}x24",
-                             "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as f:
-        display = f":{f.readline().strip()}"
-    return xvfb, display
-
-
-def xdotool(*args, env) -> str:
-    return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True,
-                          timeout=60).stdout.strip()
 
 
 def arrange_a_timeline() -> None:
@@ -69,23 +43,17 @@ def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home,
     config = cuedeck_home / "config"
     config.mkdir(parents=True, exist_ok=True)
     (config / "desktop.ini").write_text(f"[export]\nfolder={exports}\n")
-    xvfb, display = start_xvfb(width, height)
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-    app = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
+    with app_on_xvfb(["make", "--no-print-directory", "run"], width, height, os.environ, cwd=ROOT) as (app, env):
+        def keys(*names):
+            for name in names:
+                xdotool("key", name, env=env)
 
-    def keys(*names):
-        for name in names:
-            xdotool("key", name, env=env)
+        def shot(name):
+            ARTIFACTS.mkdir(exist_ok=True)
+            image = ImageGrab.grab(xdisplay=env["DISPLAY"])
+            image.save(ARTIFACTS / name)
+            return image
 
-    def shot(name):
-        ARTIFACTS.mkdir(exist_ok=True)
-        image = ImageGrab.grab(xdisplay=display)
-        image.save(ARTIFACTS / name)
-        return image
-
-    try:
         # --onlyvisible: a window found before it is mapped cannot take the keyboard focus,
         # and keys typed then go nowhere (no window manager gives it focus for us).
         window = wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^CueDeck$", env=env),
@@ -95,10 +63,7 @@ def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home,
         wait_for(lambda: f"Geometry: {width}x{height}" in xdotool("getwindowgeometry", window, env=env),
                  30, f"the window at {width} × {height}")
 
-        def focused():
-            xdotool("windowfocus", window, env=env)
-            return xdotool("getwindowfocus", env=env) == window
-        wait_for(focused, 30, "the keyboard focus on the CueDeck window")
+        wait_for(lambda: focus(window, env), 30, "the keyboard focus on the CueDeck window")
         xdotool("type", "--delay", "15", "rain on a tin roof, close and heavy", env=env)
         keys("ctrl+Return")
         try:
@@ -139,7 +104,7 @@ def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home,
         settled = [None]
 
         def painted():  # two grabs in a row alike: the notice and waveforms have painted
-            now = ImageGrab.grab(xdisplay=display).tobytes()
+            now = ImageGrab.grab(xdisplay=env["DISPLAY"]).tobytes()
             same, settled[0] = now == settled[0], now
             return same
         wait_for(painted, 30, "the window to finish painting")
@@ -148,15 +113,7 @@ def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home,
         assert len(image.getcolors(1 << 20) or range(1 << 20)) > 50  # a painted window, not a blank screen
 
         # the dialog took the X focus with it (no window manager to hand it back)
-        wait_for(focused, 30, "the keyboard focus back on the CueDeck window")
+        wait_for(lambda: focus(window, env), 30, "the keyboard focus back on the CueDeck window")
         keys("ctrl+q")
         assert app.wait(timeout=30) == 0
-    finally:
-        if app.poll() is None:
-            os.killpg(app.pid, 9)
-            app.wait()
-        output = app.stdout.read()
-        print(output)  # pytest shows it when the test fails
-        xvfb.terminate()
-        xvfb.wait()
-    assert "Traceback" not in output, output
+    assert "Traceback" not in app.output, app.output
