@@ -1,7 +1,7 @@
 # The README's two commands. Set-up lives in scripts/setup.sh: idempotent, quick once done.
 PY := .venv/bin/python
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup package bench clean
 
 run: setup
 	$(PY) -m desktop
@@ -11,6 +11,10 @@ test: setup
 
 setup:
 	@scripts/setup.sh
+
+# The installable app: dist/CueDeck and its tarball (README › Install like an app).
+package: setup
+	packaging/build.sh
 
 bench: setup
 	$(PY) benchmarks/desktop_speed.py
@@ -24,4 +28,4 @@ bench: setup
 	$(PY) benchmarks/engine.py --dtype int8
 
 clean:
-	rm -rf .venv build *.egg-info
+	rm -rf .venv build dist *.egg-info

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# PortAudio for playback, Xvfb and xdotool for the headless end-to-end test, the X/xcb libraries Qt loads.
-system_packages=(libportaudio2 xvfb libasound2 libegl1 libgl1 libfontconfig1 libglib2.0-0
+# PortAudio for playback, Xvfb and xdotool for the headless end-to-end test, the X/xcb libraries Qt
+# loads, pigz to compress the app's download (`make package`) on every core.
+system_packages=(libportaudio2 xvfb pigz libasound2 libegl1 libgl1 libfontconfig1 libglib2.0-0
   libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
   libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 xdotool)
 
