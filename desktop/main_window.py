@@ -3,8 +3,10 @@ on the right, the timeline below. Nothing here waits on the engine, the disk or 
 device. Every control stays reachable from 1024 × 700 up: docks have minimum sizes, toolbars
 wrap, and a saved layout that no longer fits the screen is repaired, not restored as is."""
 
+import sys
 from dataclasses import replace
 from html import escape
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeyEvent, QKeySequence
@@ -61,6 +63,12 @@ def versions() -> str:
         except PackageNotFoundError:
             return "not installed"
     return f"audiocraft {of('audiocraft')}, torch {of('torch')}, Qt {qVersion()} (PySide6 {PySide6.__version__})"
+
+
+def bundled_licences() -> str:
+    """Where the installed app's third-party licences are (packaging/licences.py writes them)."""
+    notice = Path(sys.executable).parent / "THIRD-PARTY-LICENSES.txt"
+    return f"<br><br>The licences of the libraries bundled with it: {escape(str(notice))}" if notice.is_file() else ""
 
 
 class MainWindow(QMainWindow):
@@ -515,7 +523,7 @@ class MainWindow(QMainWindow):
             f"{escape(versions())}<br><br>"
             f"CueDeck and the audiocraft code are MIT-licensed. The MusicGen, AudioGen and MAGNeT "
             f"weights are {WEIGHTS_LICENCE}: non-commercial use only. The tiny-music and "
-            f"tiny-sfx models are untrained test models that produce noise."), parent=self)
+            f"tiny-sfx models are untrained test models that produce noise.{bundled_licences()}"), parent=self)
         box.setTextFormat(Qt.TextFormat.RichText)
         box.open()
         self.about_box = box
