@@ -48,11 +48,13 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.gui)
         if folder == "e2e":
             item.add_marker(pytest.mark.e2e)
-        if folder in ("e2e", "faults"):
+        if folder in ("e2e", "faults", "bundle"):
             item.add_marker(pytest.mark.slow)
+        if folder == "bundle":
+            item.add_marker(pytest.mark.bundle)
         if folder == "cluster":
             item.add_marker(pytest.mark.cluster)
-        if module in WORKER_MODULES or folder in ("e2e", "faults", "cluster"):
+        if module in WORKER_MODULES or folder in ("e2e", "faults", "cluster", "bundle"):
             item.add_marker(pytest.mark.worker)
 
 
