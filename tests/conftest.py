@@ -35,6 +35,16 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+_started = time.time()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The installable app's build time and sizes, when this run built it (tests/bundle)."""
+    figures = ROOT / "test-artifacts" / "package.txt"
+    if figures.exists() and figures.stat().st_mtime > _started:
+        terminalreporter.write_line(figures.read_text().strip().splitlines()[-1])
+
+
 # Markers by place (see pyproject.toml): folders, and the engine modules whose tests run torch.
 WORKER_MODULES = {"test_worker", "test_generation", "test_continuation", "test_model_kinds",
                   "test_melody", "test_fast_lm", "test_cli", "test_stems"}

@@ -121,6 +121,11 @@ def test_the_installed_desktop_app_opens_generates_and_quits(installed):
     entry = (prefix / "share" / "applications" / "cuedeck.desktop").read_text()
     launcher = prefix / "lib" / "cuedeck" / "cuedeck-desktop"
     assert f"Exec={launcher}\n" in entry
+    # what the About box reads: the versions, and the bundled libraries' licences
+    bundled = prefix / "lib" / "cuedeck" / "_internal"
+    assert list(bundled.glob("audiocraft-1.3.0.dist-info")) and list(bundled.glob("torch-2.11.0.dist-info"))
+    notice = (prefix / "lib" / "cuedeck" / "THIRD-PARTY-LICENSES.txt").read_text()
+    assert all(f"== {name}" in notice for name in ("torch 2.11.0", "PySide6_Essentials", "libportaudio2"))
     assert (prefix / "share" / "icons" / "hicolor" / "scalable" / "apps" / "cuedeck.svg").is_file()
     with app_on_xvfb([*_offline(), "cuedeck-desktop"], 1280, 800, _user_env(prefix), cwd=prefix) as (app, env):
         window = wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^CueDeck$", env=env),
