@@ -50,7 +50,14 @@ WORKER_MODULES = {"test_worker", "test_generation", "test_continuation", "test_m
                   "test_melody", "test_fast_lm", "test_cli", "test_stems"}
 
 
+# The longest files first (building the installed app takes minutes): xdist hands out files in
+# this order (--no-loadscope-reorder), so no long one is left to run alone at the end.
+LONGEST_FIRST = ("bundle", "cluster", "faults", "e2e")
+
+
 def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: LONGEST_FIRST.index(folder) if (folder := Path(str(item.fspath)).parent.name)
+               in LONGEST_FIRST else len(LONGEST_FIRST))
     for item in items:
         path = Path(str(item.fspath))
         folder, module = path.parent.name, path.stem
