@@ -11,6 +11,7 @@ ln -sfn cuedeck "$app/cuedeck-desktop"  # the launcher is the same executable un
 cp packaging/install.sh packaging/uninstall.sh packaging/cuedeck.desktop packaging/cuedeck.svg "$app/"
 built=$SECONDS
 tarball=dist/CueDeck-$version-linux-x86_64.tar.gz
+rm -f dist/CueDeck-*.tar.gz  # one download in dist/: this version's
 gzip=$(command -v pigz || command -v gzip)  # pigz: the same format, on every core
 tar -C dist -cf - CueDeck | "$gzip" -1 > "$tarball.part" && mv "$tarball.part" "$tarball"
 echo "package: $app built in $((built - start)) s, $(du -sh "$app" | cut -f1)" \

@@ -2,7 +2,8 @@
 # Installs this unpacked CueDeck folder: the app in ~/.local/lib/cuedeck, `cuedeck` and
 # `cuedeck-desktop` in ~/.local/bin, the menu entry and icon in ~/.local/share; as root in
 # /opt/cuedeck, /usr/local/bin and /usr/local/share. `--prefix DIR` puts all three under DIR.
-# Every path it adds is listed in the app's folder, and its uninstall.sh removes exactly those.
+# Every path it adds is listed in the app's installed-files; its uninstall.sh removes exactly
+# those, and so does a failed install (a full disk, say) before it exits.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -17,33 +18,37 @@ esac
 [ "$here" != "$app" ] || { echo "install.sh: run the install.sh of the unpacked download, not the installed one" >&2; exit 2; }
 
 # An earlier install is replaced, not mixed with this one.
-[ -x "$app/uninstall.sh" ] && "$app/uninstall.sh" >/dev/null
+[ ! -x "$app/uninstall.sh" ] || "$app/uninstall.sh" >/dev/null
 
-added=$(mktemp)
-trap 'rm -f "$added"' EXIT
-make_dir() {  # mkdir -p that notes each folder it creates, parents first
+list=$(mktemp)  # moves into the app's folder once that exists
+make_dir() {  # mkdir -p that lists each folder it creates, parents first
   [ -d "$1" ] && return 0
   make_dir "$(dirname "$1")"
-  mkdir "$1" && echo "$1/" >> "$added"
+  mkdir "$1" && echo "$1/" >> "$list"
 }
-place() {  # place SOURCE TARGET: a copy, or a link when SOURCE starts with "->"
+place() {  # place SOURCE TARGET: a copy, a link when SOURCE is "->PATH", the menu entry when "desktop"
   make_dir "$(dirname "$2")"
+  echo "$2" >> "$list"
   case "$1" in
     "->"*) ln -s "${1#->}" "$2" ;;
+    desktop) sed "s|^Exec=cuedeck-desktop|Exec=$app/cuedeck-desktop|" "$here/cuedeck.desktop" > "$2" ;;
     *) cp "$1" "$2" ;;
   esac
-  echo "$2" >> "$added"
 }
 
 make_dir "$app"
+cp "$here/uninstall.sh" "$app/"
+mv "$list" "$app/installed-files" && list=$app/installed-files
+trap '[ -n "${installed:-}" ] || { echo "install.sh: the install failed; what it added is removed again" >&2; "$app/uninstall.sh" >/dev/null; }' EXIT
+trap 'exit 1' INT TERM HUP
+
 echo "installing CueDeck into $app ($(du -sh "$here" | cut -f1))…"
 cp -R "$here/." "$app/"
 place "->$app/cuedeck" "$bin/cuedeck"
 place "->$app/cuedeck-desktop" "$bin/cuedeck-desktop"
-sed "s|^Exec=cuedeck-desktop|Exec=$app/cuedeck-desktop|" "$here/cuedeck.desktop" > "$added.desktop"
-place "$added.desktop" "$share/applications/cuedeck.desktop" && rm -f "$added.desktop"
+place desktop "$share/applications/cuedeck.desktop"  # Exec: the app itself, PATH or not
 place "$here/cuedeck.svg" "$share/icons/hicolor/scalable/apps/cuedeck.svg"
-cp "$added" "$app/installed-files"
+installed=1
 
 echo "CueDeck is installed: start it from the applications menu, or with cuedeck-desktop; cuedeck is the command line."
 case ":$PATH:" in *":$bin:"*) ;; *) echo "note: $bin is not on your PATH; add it to start CueDeck by name." ;; esac

@@ -3,7 +3,7 @@
 # menu entry and icon, this folder, and the folders install.sh made if they are empty again.
 set -eu
 app=$(cd "$(dirname "$0")" && pwd)
-[ -f "$app/installed-files" ] && [ -x "$app/cuedeck" ] || {
+[ -f "$app/installed-files" ] || {
   echo "uninstall.sh: $app has no installed-files list: it was not installed by install.sh" >&2; exit 1; }
 added=$(tac "$app/installed-files")  # newest first: a folder's contents before the folder
 echo "$added" | grep -v '/$' | while IFS= read -r path; do rm -f "$path"; done

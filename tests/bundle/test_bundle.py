@@ -51,8 +51,14 @@ def installed(tmp_path_factory):
     before = _snapshot(prefix)
     unpacked.mkdir()
     subprocess.run(["tar", "-xzf", str(tarball), "-C", str(unpacked)], check=True, timeout=600)
-    done = subprocess.run([str(unpacked / "CueDeck" / "install.sh"), "--prefix", str(prefix)],
-                          capture_output=True, text=True, timeout=600)
+    install = [str(unpacked / "CueDeck" / "install.sh"), "--prefix", str(prefix)]
+    # A disk that fills during the copy (here a 50 MB file-size limit): the install says so
+    # and takes back what it added.
+    failed = subprocess.run(["bash", "-c", 'ulimit -f 50000; exec "$@"', "install", *install],
+                            capture_output=True, text=True, timeout=600)
+    assert failed.returncode != 0 and "the install failed; what it added is removed again" in failed.stderr
+    assert _snapshot(prefix) == before
+    done = subprocess.run(install, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     shutil.rmtree(unpacked)  # the installed app must not need its download
     return prefix, before
