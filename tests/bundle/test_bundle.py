@@ -82,6 +82,9 @@ def test_the_installed_command_line_generates_with_its_own_worker(installed):
     assert (prefix / "bin" / "cuedeck").is_symlink()
     version = _run(prefix, "cuedeck", "--version")
     assert version.returncode == 0 and version.stdout.strip() == "cuedeck 0.1.0", version.stderr
+    # the bundled PortAudio finds the sound devices (here ALSA's null device, tests/conftest.py)
+    devices = _run(prefix, "cuedeck", "--cuedeck-module", "sounddevice")
+    assert devices.returncode == 0 and "ALSA" in devices.stdout, devices.stderr
     models = _run(prefix, "cuedeck", "models")
     assert models.returncode == 0 and "tiny-music" in models.stdout, models.stderr
     done = _run(prefix, "cuedeck", "generate", "rain on a roof", "-n", "2", "-d", "1",
