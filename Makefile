@@ -26,6 +26,7 @@ bench: setup
 	$(PY) benchmarks/separation.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py --dtype int8
+	$(PY) benchmarks/app_latency.py --precision int8
 
 clean:
 	rm -rf .venv build dist *.egg-info
