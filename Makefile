@@ -12,7 +12,7 @@ test: setup
 setup:
 	@scripts/setup.sh
 
-# The installable app: dist/CueDeck and its tarball (README › Install like an app).
+# The installable app: dist/CueDeck and its tarball (README › Install the app).
 package: setup
 	packaging/build.sh
 

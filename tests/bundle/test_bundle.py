@@ -18,7 +18,7 @@ from x11 import app_on_xvfb, focus, wait_for, xdotool
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 
-# The build takes minutes (PyInstaller's analysis of torch; see README › Install like an app).
+# The build takes minutes (PyInstaller's analysis of torch; see README › Install the app).
 pytestmark = pytest.mark.timeout(2400)
 
 
