@@ -51,9 +51,8 @@ WORKER_MODULES = {"test_worker", "test_generation", "test_continuation", "test_m
 
 
 # xdist hands out files in this order (--no-loadscope-reorder): the longest first, so none is
-# left to run alone at the end; but the installed app last, because its 16 GB of fresh files
-# (bundle, tarball, install) made every test running beside it up to 3× slower.
-ORDER = ("cluster", "faults", "e2e", None, "bundle")
+# left to run alone at the end. (The installed app's test runs after the rest: scripts/test.sh.)
+ORDER = ("cluster", "faults", "e2e", None)
 
 
 def pytest_collection_modifyitems(items):
