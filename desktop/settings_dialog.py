@@ -4,7 +4,7 @@ runs (CUDA, Apple MPS or the CPU), and the theme."""
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel,
                                QLineEdit)
 
-from engine import cluster
+from engine import cluster, resources
 from engine.errors import BadInput
 from engine.player import output_devices
 
@@ -32,9 +32,11 @@ class SettingsDialog(QDialog):
         self.engine_device.setCurrentIndex(max(self.engine_device.findData(engine_device), 0))
         self.precision = QComboBox(toolTip="How CueDeck's decoder computes: fp32 makes exactly "
                                            "audiocraft's tokens; int8 is several times faster on a CPU")
+        bf16 = {True: "bf16 (this CPU computes it natively; GPUs)",
+                False: "bf16 (on GPUs; this CPU lacks AVX512-BF16 and AMX, so it runs fp32)",
+                None: "bf16 (CPUs with AVX512-BF16 or AMX, GPUs; fp32 on other CPUs)"}[resources.cpu_has_bf16()]
         for label, value in [("Exact (fp32, the same tokens as audiocraft)", "fp32"),
-                             ("Fast (int8 weights, about 3× on a CPU)", "int8"),
-                             ("bf16 (CPUs with AVX512-BF16, GPUs)", "bf16")]:
+                             ("Fast (int8 weights, about 3× on a CPU)", "int8"), (bf16, "bf16")]:
             self.precision.addItem(label, value)
         self.precision.setCurrentIndex(max(self.precision.findData(precision), 0))
         self.cluster = QLineEdit(cluster_address, placeholderText="this computer",

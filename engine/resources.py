@@ -48,3 +48,14 @@ def write_failed(e: OSError, where: Path, what: str) -> CueDeckError:
 
 def size(n: int) -> str:
     return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{max(n, 0) / 1e6:.1f} MB"
+
+
+def cpu_has_bf16() -> bool | None:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX), from Linux's CPU flags;
+    None where it cannot tell. The engine asks torch; this is for the window, which has none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if flags is None else bool({"avx512_bf16", "amx_bf16"} & set(flags))

@@ -11,12 +11,14 @@ work at every step of generation:
 - one step is a short run of plain tensor operations (no streaming-state dictionaries,
   layout rearrangements or fuser bookkeeping per step).
 
-One step reads every weight of the model once, so on a CPU it is bound by memory bandwidth.
-Precision options trade exactness for bytes: `bf16` (half the traffic; CPUs with
-AVX512-BF16 or AMX, and GPUs) and `int8` (dynamic quantisation of every linear layer, per
-output channel: a quarter of the traffic), with the sampling done in fp32 either way; the
-benchmark measures their error against fp32 logits. With `fp32` the tokens equal
-audiocraft's, greedy or sampled with the same seeds (tests/engine/test_fast_lm.py).
+One step reads every weight of the model once, and the attention cache, so on a CPU it is
+bound by memory bandwidth. Precision options trade exactness for bytes: `bf16` (half the
+traffic; CPUs with AVX512-BF16 or AMX, where oneDNN computes it natively, and GPUs; fp32 on
+other CPUs) and `int8` (weights per output channel, activations per row: a quarter of the
+traffic), with the sampling done in fp32 either way; the benchmark measures their error
+against fp32 logits. With `fp32` the tokens equal audiocraft's, greedy or sampled with the
+same seeds (tests/engine/test_fast_lm.py); in every precision a candidate's tokens depend on
+its seed only, not on its batch.
 
 Models it does not cover (melody prepending, MAGNeT, prompts to continue) go through
 audiocraft's own generate.
@@ -61,6 +63,11 @@ def supports(lm) -> bool:
 
 
 PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def cpu_runs_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 Linear = tp.Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -84,27 +91,43 @@ def _norm(m, dtype):
 
 
 def _linear(weight, bias, precision: str) -> Linear:
-    """x ↦ x Wᵀ + b in the chosen precision (int8: fbgemm's dynamic quantised kernel)."""
+    """x ↦ x Wᵀ + b in the chosen precision. On a CPU the reduced precisions go through
+    oneDNN with the weight packed once for its kernels: bf16 (AMX or AVX512-BF16) and int8
+    (VNNI or AMX). The int8 activations are scaled per row, so a candidate's numbers never
+    depend on the other rows of its batch."""
     weight = weight.detach()
     bias = None if bias is None else bias.detach()
+    on_cpu = weight.device.type == "cpu"
     if precision == "int8":
-        import warnings
-
-        with warnings.catch_warnings():  # torch.ao's notice that torchao will take this over
-            warnings.simplefilter("ignore", DeprecationWarning)
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        float_linear = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
-        float_linear.weight.data.copy_(weight)
-        if bias is not None:
-            float_linear.bias.data.copy_(bias)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return quantize_dynamic(torch.nn.Sequential(float_linear),
-                                    {torch.nn.Linear: per_channel_dynamic_qconfig})[0]
+        return _Int8Linear(weight, bias)
+    if precision == "bf16" and on_cpu:
+        packed = torch.ops.mkldnn._reorder_linear_weight(weight.bfloat16(), None)
+        bias = None if bias is None else bias.bfloat16()
+        return lambda x: torch.ops.mkldnn._linear_pointwise(x, packed, bias, "none", [], "")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     weight, bias = weight.to(dtype), None if bias is None else bias.to(dtype)
     return lambda x: F.linear(x, weight, bias)
+
+
+class _Int8Linear:
+    """Weights in int8 with a scale per output channel; activations quantised per row at
+    each call (symmetric, 8 bits); oneDNN's int8 kernel, accumulating in int32."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        self.scale = weight.float().abs().amax(1).clamp(min=1e-12) / 127
+        quantised = torch.round(weight.float() / self.scale[:, None]).to(torch.int8)
+        self.packed = torch.ops.onednn.qlinear_prepack(quantised, None)
+        self.zero = torch.zeros(len(self.scale), dtype=torch.int64)
+        self.bias = None if bias is None else bias.float()
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1])
+        row_scale = rows.abs().amax(1, keepdim=True).clamp(min=1e-12) / 127
+        y = torch.ops.onednn.qlinear_pointwise(torch.round(rows / row_scale).to(torch.int8), 1.0, 0,
+                                               self.packed, self.scale, self.zero, None, 1.0, 0,
+                                               torch.float32, "none", [], "")
+        y = y * row_scale if self.bias is None else torch.addcmul(self.bias, y, row_scale)
+        return y.view(*x.shape[:-1], -1)
 
 
 class FastDecoder:
@@ -113,13 +136,16 @@ class FastDecoder:
     def __init__(self, lm: LMModel, precision: str = "fp32"):
         assert supports(lm), "use LMModel.generate for this model"
         assert precision in PRECISIONS, precision
+        on_gpu = next(lm.parameters()).device.type == "cuda"
+        if precision == "bf16" and not on_gpu and not cpu_runs_bf16():
+            precision = "fp32"  # without AVX512-BF16 or AMX, bf16 is emulated and slower than fp32
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32  # activations
         # The attention cache is read whole at every step (as many bytes as the weights by
-        # the end of a long cue). On a GPU the faster precisions keep it in bf16; CPU
-        # attention kernels are 2-3x slower in bf16 than in fp32 (measured on Zen 4), so
-        # there it stays fp32.
-        on_gpu = next(lm.parameters()).device.type == "cuda"
-        self.cache_dtype = torch.bfloat16 if precision != "fp32" and on_gpu else torch.float32
+        # the end of a long cue). The faster precisions keep it in bf16 where attention runs
+        # fast in bf16: GPUs, and CPUs with AMX (1.9x faster than fp32 here); other CPUs'
+        # kernels are 2-3x slower in bf16 than in fp32 (measured on Zen 4).
+        fast_bf16 = on_gpu or torch.cpu._is_amx_tile_supported()
+        self.cache_dtype = torch.bfloat16 if precision != "fp32" and fast_bf16 else torch.float32
         self.lm, self.dtype, self.precision = lm, dtype, precision
         self.dim = lm.dim
         self.heads = lm.transformer.layers[0].self_attn.num_heads
@@ -142,7 +168,11 @@ class FastDecoder:
                 ff2=_linear(layer.linear2.weight, layer.linear2.bias, p), activation=layer.activation))
         self.emb = [e.weight.detach().to(dtype) for e in lm.emb]
         self.out_norm = _norm(lm.out_norm, dtype) if lm.out_norm is not None else None
-        self.heads_out = [_linear(l.weight, l.bias, precision) for l in lm.linears]
+        # the codebooks' output layers as one: one weight read, one call
+        heads = lm.linears
+        self.cards = [h.weight.shape[0] for h in heads]
+        self.heads_out = _linear(torch.cat([h.weight for h in heads]),
+                                 None if heads[0].bias is None else torch.cat([h.bias for h in heads]), precision)
 
     @torch.inference_mode()
     def generate(self, descriptions: list[str], max_gen_len: int, use_sampling: bool = True,
@@ -247,7 +277,7 @@ class FastDecoder:
             x = x + layer.ff2(layer.activation(layer.ff1(y)))
         if self.out_norm is not None:
             x = F.layer_norm(x, (d,), *self.out_norm)
-        return torch.stack([head(x) for head in self.heads_out], dim=1)[:, :, 0].float()
+        return self.heads_out(x)[:, 0].float().view(n, len(self.cards), -1)  # [2B, K, card]
 
     @staticmethod
     def _sample(logits, B, use_sampling, temp, top_k, top_p, cfg_coef) -> torch.Tensor:

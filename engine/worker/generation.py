@@ -43,6 +43,7 @@ class Batch:
     seeds: list[int]
     elapsed: float
     device: str  # where it ran: cpu, cuda or mps
+    precision: str  # of CueDeck's decoder as it ran (bf16 asked on a CPU without it runs fp32)
 
 
 GENERATING = 0.9  # of a job's progress bar; decoding the tokens to audio takes it to here
@@ -221,11 +222,12 @@ class Generator:
         started = time.perf_counter()
         torch.manual_seed(request.seed)  # anything else audiocraft draws
         descriptions = [request.prompt] * request.candidates
+        precision = request.precision
         fast = (prompt_audio is None and melody is None and request.duration <= info.max_duration
                 and fast_lm.supports(model.lm))
         with torch.inference_mode(), _per_candidate_sampling(seeds), steering_away_from(request.negative):
             if fast:
-                tokens, audio = self._fast(model, request, descriptions, progress, on_audio)
+                tokens, audio, precision = self._fast(model, request, descriptions, progress, on_audio)
             elif melody is not None:
                 wav = _batch_of(melody[0], request.candidates, model.device)
                 audio, tokens = model.generate_with_chroma(descriptions, wav, melody[1], progress=True,
@@ -240,11 +242,13 @@ class Generator:
             raise Cancelled("cancelled; nothing was written")
         return Batch(audio=audio.float().cpu().numpy(), tokens=tokens.cpu().numpy(),
                      sample_rate=model.sample_rate,
-                     seeds=seeds, elapsed=time.perf_counter() - started, device=model.device.type)
+                     seeds=seeds, elapsed=time.perf_counter() - started, device=model.device.type,
+                     precision=precision)
 
 
     def _fast(self, model, request, descriptions, progress, on_audio):
-        """Tokens from CueDeck's decoder, audio decoded window by window as they come."""
+        """Tokens from CueDeck's decoder, audio decoded window by window as they come, and
+        the precision it ran in."""
         if request.precision == "int8" and model.device.type != "cpu":
             raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
         decoder = self._decoders.get(request.precision)
@@ -258,7 +262,7 @@ class Generator:
             descriptions, frames, use_sampling=request.temperature > 0,
             temp=request.temperature, top_k=request.top_k, top_p=request.top_p, cfg_coef=request.cfg_coef,
             callback=progress, on_frames=stream.frames_ready, negative=request.negative)
-        return tokens, stream.audio()
+        return tokens, stream.audio(), decoder.precision
 
 
 def _batch_of(samples: np.ndarray, candidates: int, device) -> torch.Tensor:

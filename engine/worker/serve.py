@@ -145,6 +145,7 @@ class Worker:
         candidates = exchange.stage_candidates(folder, audio, batch.seeds, batch.sample_rate)
         making = p.Making(request.model, batch.device, self._versions["audiocraft"], self._versions["torch"],
                           given.sha256 if given else None, given.source if given else None)
+        request = replace(request, precision=batch.precision)  # what ran is what the cue records
         return p.Result(job.job_id, request, batch.sample_rate, candidates, making, batch.elapsed)
 
     def separate(self, job: p.Separate, on_progress, should_cancel) -> p.Separated:

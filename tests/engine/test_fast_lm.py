@@ -1,6 +1,6 @@
 """CueDeck's decoder against audiocraft's own LMModel.generate, on the tiny checkpoints:
 the same tokens greedy (fp32), the same tokens sampled with the same per-candidate seeds,
-each candidate's seed reproducing it alone or in any batch; the faster precisions stay
+each candidate's seed reproducing it alone or in any batch (in every precision); the faster precisions stay
 close to fp32; streamed audio arrives before the end and joins up to the whole."""
 
 import numpy as np
@@ -8,8 +8,8 @@ import pytest
 import torch
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-from engine import registry
-from engine.worker.fast_lm import FastDecoder, supports
+from engine import registry, resources
+from engine.worker.fast_lm import PRECISIONS, FastDecoder, cpu_runs_bf16, supports
 from engine.worker.generation import Generator, _per_candidate_sampling
 from engine.worker.negative import steering_away_from, unconditional
 from engine.request import GenerationRequest
@@ -48,9 +48,10 @@ def test_sampled_tokens_equal_audiocrafts_with_the_same_seeds(generator):
     assert torch.equal(ours, expected)
 
 
-def test_a_candidates_seed_reproduces_it_alone_or_in_any_batch(generator):
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_a_candidates_seed_reproduces_it_alone_or_in_any_batch(generator, precision):
     model = generator.load(registry.get("tiny-music"), "cpu")
-    decoder = FastDecoder(model.lm)
+    decoder = FastDecoder(model.lm, precision)
     with torch.inference_mode():
         with _per_candidate_sampling([7, 8, 9]):
             batch = decoder.generate(["pad"] * 3, 40, top_k=50, top_p=0.0)
@@ -92,7 +93,9 @@ def test_faster_precisions_stay_close_to_fp32_logits(generator, precision, limit
     pattern = model.lm.pattern_provider.get_pattern(30)
     sequence, _, _ = pattern.build_pattern_sequence(tokens, model.lm.special_token_id)
     exact = FastDecoder(model.lm).teacher_forced_logits(PROMPTS[:2], sequence)
-    approx = FastDecoder(model.lm, precision).teacher_forced_logits(PROMPTS[:2], sequence)
+    decoder = FastDecoder(model.lm, precision)
+    assert decoder.precision == ("fp32" if precision == "bf16" and not cpu_runs_bf16() else precision)
+    approx = decoder.teacher_forced_logits(PROMPTS[:2], sequence)
     assert ((approx - exact) ** 2).mean().sqrt() < limit * exact.std()
     assert (approx.argmax(-1) == exact.argmax(-1)).float().mean() > 0.9
 
@@ -127,3 +130,13 @@ def test_jobs_use_the_fast_decoder_and_keep_their_seeds(generator):
     fast = generator.generate(GenerationRequest("pad", model="tiny-music", candidates=1, duration=1.0, seed=31,
                                                 precision="int8"))
     assert fast.audio.shape == alone.audio.shape and np.isfinite(fast.audio).all()
+    assert (alone.precision, fast.precision) == ("fp32", "int8")
+
+
+def test_bf16_runs_where_the_cpu_computes_it_and_the_cue_says_what_ran(generator):
+    """The window reads the CPU's flags, the worker asks torch: they agree; on a CPU without
+    bf16 a bf16 job runs (and is recorded) in fp32."""
+    assert resources.cpu_has_bf16() == cpu_runs_bf16()
+    batch = generator.generate(GenerationRequest("pad", model="tiny-music", candidates=1, duration=0.5, seed=3,
+                                                 precision="bf16"))
+    assert batch.precision == ("bf16" if cpu_runs_bf16() else "fp32")
