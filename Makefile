@@ -25,7 +25,7 @@ bench: setup
 	$(PY) benchmarks/transcription.py
 	$(PY) benchmarks/separation.py
 	$(PY) benchmarks/cluster.py
-	$(PY) benchmarks/engine.py --dtype int8
+	$(PY) benchmarks/engine.py
 	$(PY) benchmarks/app_latency.py --precision int8
 
 clean:

@@ -3,9 +3,13 @@ audio and to every candidate in the library. The engine worker process, the mode
 its release files, the streamed previews and the library's write are all the app's own; the
 model is the musicgen-small architecture with random weights, imported as musicgen-small.
 Cold: a fresh worker (start, torch import, model load, the precision's preparation); warm:
-the same request again, the model loaded. Prints figures; asserts nothing.
+the same request again, the model loaded. While a job runs, a thread of this process wakes
+every 10 ms as an audio callback does, and the benchmark reports how late it woke: what the
+worker's threads (`--threads`, default as shipped) cost the window's audio. Prints figures;
+asserts nothing.
 
     .venv/bin/python benchmarks/app_latency.py [--candidates 4] [--duration 8] [--precision int8 fp32]
+                                               [--threads 1 2]
 
 The text encoder is benchmarks/engine.py's lookup table of T5-base's width (T5's weights
 cannot be downloaded here), so stand-in T5 files only make the model count as installed.
@@ -17,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -72,9 +77,36 @@ def install_model() -> None:
     assert registry.get(MODEL).is_present()
 
 
+class CallbackProbe(threading.Thread):
+    """Wakes every 10 ms, as PortAudio calls an output callback, and keeps how late it woke."""
+
+    PERIOD = 0.010
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.late: list[float] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        due = time.perf_counter() + self.PERIOD
+        while not self.stopped.wait(max(due - time.perf_counter(), 0)):
+            now = time.perf_counter()
+            self.late.append(now - due)
+            due = max(due + self.PERIOD, now)
+
+    def stop(self) -> str:
+        self.stopped.set()
+        self.join()
+        late = sorted(self.late)
+        return (f"woke late by {1000 * late[len(late) // 2]:.2f} ms median, {1000 * late[int(len(late) * 0.999)]:.1f} ms "
+                f"in 1000, {1000 * late[-1]:.1f} ms at most")
+
+
 def one_job(engine: EngineClient, library: Library, request: GenerationRequest) -> dict:
     """Seconds from submitting to the first audible preview, to the engine's result, and to
-    every candidate kept in the library."""
+    every candidate kept in the library; how late the callback probe woke meanwhile."""
+    probe = CallbackProbe()
+    probe.start()
     started = time.perf_counter()
     job_id = engine.submit(request)
     first_audio = None
@@ -90,7 +122,7 @@ def one_job(engine: EngineClient, library: Library, request: GenerationRequest) 
                 result = time.perf_counter() - started
                 exchange.keep(library, event)  # the job's folder goes with it
                 return {"first_audio": first_audio or result, "result": result,
-                        "kept": time.perf_counter() - started}
+                        "kept": time.perf_counter() - started, "callback": probe.stop()}
 
 
 def main() -> None:
@@ -98,6 +130,8 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--precision", nargs="+", default=["int8", "fp32"], choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--threads", type=int, nargs="+", default=[0],
+                        help="the worker's torch threads (CUEDECK_THREADS); 0: as shipped")
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.checkpoint:
@@ -110,11 +144,15 @@ def main() -> None:
             for precision in args.precision:
                 request = GenerationRequest("tense low strings, slow pulse", model=MODEL, candidates=args.candidates,
                                             duration=args.duration, seed=1, precision=precision)
-                with EngineClient() as engine:
-                    for state in ("cold", "warm"):
-                        t = one_job(engine, library, request)
-                        print(f"  {precision:<5} {state}: first audio {t['first_audio']:5.1f} s, "
-                              f"result {t['result']:5.1f} s, all candidates in the library {t['kept']:5.1f} s")
+                for threads in args.threads:
+                    os.environ["CUEDECK_THREADS"] = str(threads or "")  # the worker reads it as it starts
+                    shown = f"{threads} threads" if threads else "as shipped"
+                    with EngineClient() as engine:
+                        for state in ("cold", "warm"):
+                            t = one_job(engine, library, request)
+                            print(f"  {precision:<5} {shown} {state}: first audio {t['first_audio']:5.1f} s, "
+                                  f"result {t['result']:5.1f} s, all candidates in the library {t['kept']:5.1f} s; "
+                                  f"callback probe {t['callback']}")
     finally:
         shutil.rmtree(WORK, ignore_errors=True)
 

@@ -2,7 +2,7 @@
 the real musicgen-small architecture with random weights (the compute is that of the real
 weights), same request, in one run. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/engine.py [--candidates 4] [--duration 8] [--dtype fp32|bf16] [--json]
+    .venv/bin/python benchmarks/engine.py [--candidates 4] [--duration 8] [--dtype fp32 bf16 int8] [--json]
 
 The architecture: transformer LM dim 1024, 24 layers, 16 heads, 4 codebooks of 2048 with the
 delay pattern, cross-attention to the text; EnCodec 32 kHz SEANet as audiocraft configures
@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 def lm_config(device: str) -> dict:
@@ -153,45 +154,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--duration", type=float, default=8.0)
-    parser.add_argument("--dtype", choices=["fp32", "bf16", "int8"], default="fp32", help="CueDeck's precision")
+    parser.add_argument("--dtype", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
+                        help="CueDeck's precisions, each against the same audiocraft run")
     parser.add_argument("--device", default="cuda" if os.environ.get("CUEDECK_BENCH_CUDA") else "cpu")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["reference", "cuedeck"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype, args.device)))
+        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype[0], args.device)))
         return
-    results = {}
-    for engine in ("reference", "cuedeck"):
+
+    def run(engine: str, dtype: str) -> dict:
         done = subprocess.run([sys.executable, __file__, "--only", engine, "--candidates", str(args.candidates),
-                               "--duration", str(args.duration), "--dtype", args.dtype, "--device", args.device],
+                               "--duration", str(args.duration), "--dtype", dtype, "--device", args.device],
                               capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
-            sys.exit(f"{engine} failed:\n{done.stderr[-3000:]}")
-        results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
-    ref, ours = results["reference"], results["cuedeck"]
-    same = ref.pop("tokens") == ours.pop("tokens")
+            sys.exit(f"{engine} ({dtype}) failed:\n{done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    ref = run("reference", "fp32")
+    reference_tokens = ref.pop("tokens")
+    ours = {dtype: run("cuedeck", dtype) for dtype in args.dtype}
+    for r in ours.values():
+        r["tokens_identical"] = r.pop("tokens") == reference_tokens
+        r["throughput_ratio"] = r["throughput"] / ref["throughput"]
+        r["first_audio_fraction_of_reference"] = r["first_audio_s"] / ref["elapsed_s"]
     figures = {"request": {"candidates": args.candidates, "duration": args.duration, "top_k": 250, "cfg": 3.0,
                            "device": args.device, "threads": os.cpu_count()},
-               "reference": ref, "cuedeck": ours, "throughput_ratio": ours["throughput"] / ref["throughput"],
-               "first_audio_fraction_of_reference": ours["first_audio_s"] / ref["elapsed_s"],
-               "tokens_identical": same}
+               "reference": ref, "cuedeck": ours}
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"request: {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, {args.device}")
-    for name, r in (("audiocraft MusicGen.generate", ref), (f"CueDeck ({args.dtype})", ours)):
-        print(f"  {name:<30} {r['elapsed_s']:7.1f} s  {r['throughput']:.3f} s of audio per s  "
-              f"first audio {r['first_audio_s']:6.1f} s  peak {r['peak_bytes'] / 1e9:.2f} GB"
-              + (f"  (+{r['prepare_s']:.1f} s once per model load)" if r["prepare_s"] else ""))
-    print(f"  streamed windows joined vs one decode: {ours['stream_join_error_db']:.0f} dB (rms, relative)")
-    if ours.get("logit_error"):
-        e = ours["logit_error"]
-        print(f"  {args.dtype} against fp32 logits ({e['steps']} steps): max error {e['max_relative_to_std']:.3f} σ, "
-              f"rms {e['rms_relative_to_std']:.4f} σ, same top token {100 * e['top1_agreement']:.1f}%")
-    print(f"  throughput ratio {figures['throughput_ratio']:.2f}× (target ≥ 3×); first audio at "
-          f"{100 * figures['first_audio_fraction_of_reference']:.1f}% of the reference's time (target ≤ 15%); "
-          f"tokens identical: {'yes' if same else 'no'}")
+    print(f"request: {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, {args.device}, "
+          f"{os.cpu_count()} threads; audiocraft's MusicGen.generate {ref['elapsed_s']:.1f} s, "
+          f"peak {ref['peak_bytes'] / 1e9:.2f} GB")
+    print("  | precision | audiocraft | CueDeck | ratio | first audio | peak memory | against fp32 logits |")
+    print("  | --- | --- | --- | --- | --- | --- | --- |")
+    for dtype, r in ours.items():
+        e = r.get("logit_error")
+        error = (f"max {e['max_relative_to_std']:.3f} σ, rms {e['rms_relative_to_std']:.4f} σ, "
+                 f"top token {100 * e['top1_agreement']:.1f} %") if e else \
+            "tokens identical" if r["tokens_identical"] else "tokens differ"
+        print(f"  | {dtype} | {ref['elapsed_s']:.1f} s | {r['elapsed_s']:.1f} s (+{r['prepare_s']:.1f} s per load) "
+              f"| {r['throughput_ratio']:.2f}× | {r['first_audio_s']:.1f} s = "
+              f"{100 * r['first_audio_fraction_of_reference']:.1f} % | {r['peak_bytes'] / 1e9:.2f} GB "
+              f"({100 * (r['peak_bytes'] / ref['peak_bytes'] - 1):+.0f} %) | {error} |")
+    joins = ", ".join(f"{r['stream_join_error_db']:.0f}" for r in ours.values())
+    print(f"  streamed windows joined vs one decode: {joins} dB (rms, relative)")
 
 
 if __name__ == "__main__":

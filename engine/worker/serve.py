@@ -56,10 +56,13 @@ class Worker:
         self._inbox.put(p.Shutdown())
 
     def serve(self) -> None:
-        # Leave a core to the UI and the audio callback, and let idle OpenMP threads sleep:
-        # spinning threads on a busy machine slow generation down many times over.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        if hasattr(os, "nice"):  # on a busy machine the window (and a DAW) are served first
+        # Every core, at a lower priority: the window and the audio callback (and a DAW) are
+        # served first whenever they need a core, and a job gets the rest. OpenMP's threads
+        # spin up to about a millisecond between operations, then sleep: sleeping at once
+        # made a job 1.9x slower, spinning without end slows a busy machine down many times
+        # over (benchmarks/app_latency.py).
+        os.environ.setdefault("GOMP_SPINCOUNT", "20000")
+        if hasattr(os, "nice"):
             os.nice(5)
         from .generation import AUDIOCRAFT_VERSION, Generator, pick_device  # torch loads here, in the worker only
         from .separation import Separator
@@ -67,7 +70,7 @@ class Worker:
         import torch
 
         # (a cluster replica's worker gets its share of its node instead: engine.dispatcher)
-        torch.set_num_threads(int(os.environ.get("CUEDECK_THREADS") or 0) or max(1, (os.cpu_count() or 2) - 1))
+        torch.set_num_threads(int(os.environ.get("CUEDECK_THREADS") or 0) or os.cpu_count() or 1)
 
         self._generator = Generator()
         self._separator = Separator(pick_device())
