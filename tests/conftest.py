@@ -29,6 +29,8 @@ os.environ["XDG_RUNTIME_DIR"] = str(_session / "runtime")
 os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_session / 'screen.json'}"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["CUEDECK_HOME"] = str(_session / "cuedeck")
+# The app gives a job every core; here two test processes and their workers share the cores.
+os.environ["CUEDECK_THREADS"] = "1"
 # A suite started in the background (`make test &`) inherits Ctrl+C ignored, and so would every
 # process it starts; the tests that press Ctrl+C (cancel a download, stop a CLI) need it back.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
