@@ -48,9 +48,10 @@ class EngineBridge(QObject):
         """Send new jobs to the Ray cluster at `address` ("": this computer)."""
         self.cluster = address
 
-    def start(self) -> None:
-        """Start the engine ahead of the first job, so that job does not wait for it."""
-        self._client(self.cluster).start()
+    def start(self, request: GenerationRequest) -> None:
+        """Start the engine ahead of the first job, and have it load that job's model (as
+        `request` stands now), so the job does not wait for either."""
+        self._client(self.cluster).prepare(request)
         self._timer.start()
 
     def submit(self, request: GenerationRequest, here: bool = False) -> str:

@@ -143,7 +143,9 @@ class MainWindow(QMainWindow):
         self.prompt.install_requested.connect(self.open_models)
         self.prompt.model_changed.connect(self._clear_prompt_error)
         self.grid.install_requested.connect(self.open_models)
-        # Typing a prompt says a job is coming: start the worker while the user types.
+        # Typing a prompt says a job is coming: start the worker and load the model picked
+        # while the user types (and again when another model is picked).
+        self._warmed_up = False
         self.prompt.text_changed.connect(self._warm_up)
         self.jobs.cancel_requested.connect(lambda job_id: self.transcriber.cancel(job_id) or self.engine.cancel(job_id))
         self.transcriber.started.connect(self.jobs.add)
@@ -289,8 +291,11 @@ class MainWindow(QMainWindow):
     # -- generation ----------------------------------------------------------------------
 
     def _warm_up(self) -> None:
-        self.prompt.text_changed.disconnect(self._warm_up)
-        self.engine.start()
+        if not self._warmed_up:
+            self._warmed_up = True
+            self.prompt.text_changed.disconnect(self._warm_up)
+            self.prompt.model_changed.connect(self._warm_up)
+        self.engine.start(self._with_settings(self.prompt.request()))
 
     def generate(self) -> None:
         self._submit(self.prompt.request())
@@ -303,10 +308,13 @@ class MainWindow(QMainWindow):
         self._submit(replace(panel, prompt=cue.prompt, negative=cue.negative, model=cue.model, parent_id=cue.id,
                              prompt_seconds=None, duration=duration))
 
+    def _with_settings(self, request):
+        return replace(request, device=self.settings.get("engine/device"),
+                       precision=self.settings.get("engine/precision"))
+
     def _submit(self, request, here: bool = False) -> None:
         """Queue `request` on the cluster in use (Settings → Generate on), or here."""
-        request = replace(request, device=self.settings.get("engine/device"),
-                          precision=self.settings.get("engine/precision"))
+        request = self._with_settings(request)
         try:
             request = request.validated()
             job_id = self.engine.submit(request, here)

@@ -14,7 +14,7 @@ import time
 
 from . import exchange, paths, processes, registry
 from . import protocol as p
-from .errors import BadInput, Cancelled, GenerationFailed, ModelNotPresent
+from .errors import BadInput, Cancelled, CueDeckError, GenerationFailed, ModelNotPresent
 from .request import GenerationRequest
 
 CANCEL_DEADLINE = 10.0  # seconds a worker gets to confirm a cancel before it is stopped
@@ -50,6 +50,18 @@ class EngineClient:
         self._jobs.append(job_id)
         self._send(p.Generate(job_id, request, folder, conditioning))
         return job_id
+
+    def prepare(self, request: GenerationRequest) -> None:
+        """Start the worker and have it load `request`'s model and decoder ahead of the job
+        (p.Prepare; only the model, device and precision count: the prompt may not be typed
+        yet). A model that is not here is left for the job to report."""
+        self.start()
+        try:
+            present = registry.get(request.model).is_present()
+        except CueDeckError:
+            return
+        if present:
+            self._send(p.Prepare(request))
 
     def submit_split(self, cue_id: int, whole: p.Conditioning, job_id: str) -> str:
         """Queue splitting cue `cue_id` into stems, from its whole audio staged in the folder

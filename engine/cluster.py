@@ -261,6 +261,9 @@ class ClusterClient(EngineClient):
         """Connect ahead of the first job, on a thread of its own: the caller never waits."""
         threading.Thread(target=self._warm_up, daemon=True, name="cuedeck-cluster-connect").start()
 
+    def prepare(self, request) -> None:
+        self.start()  # each replica keeps its own model warm
+
     def _warm_up(self) -> None:
         try:
             self._connected()

@@ -16,8 +16,8 @@ from .analysis import Measures
 from .errors import ProtocolError  # also p.ProtocolError, for the client and the worker
 from .request import GenerationRequest
 
-VERSION = 6  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library;
-# 5: each candidate measured; 6: Separate a cue into stems
+VERSION = 7  # 2: Fatal; 3: Progress carries the fraction of the whole job; 4: typed facts, no library;
+# 5: each candidate measured; 6: Separate a cue into stems; 7: Prepare
 
 
 # -- parts of messages ---------------------------------------------------------------------
@@ -92,6 +92,13 @@ class Separate:
 @dataclass(frozen=True)
 class Cancel:
     job_id: str
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """Load the request's model and its precision's decoder now, while the user is still
+    typing, so the job that follows starts warm. No answer: that job reports any failure."""
+    request: GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,7 @@ class Fatal:
 
 
 MESSAGES = {cls.__name__.lower(): cls for cls in
-            (Generate, Separate, Cancel, Shutdown, Ready, Progress, Preview, Result, Separated, Error,
+            (Generate, Separate, Cancel, Prepare, Shutdown, Ready, Progress, Preview, Result, Separated, Error,
               Cancelled, Fatal)}
 
 

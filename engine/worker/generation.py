@@ -173,6 +173,12 @@ class Generator:
         self._key, self._model = (info.name, device), model
         return model
 
+    def prepare(self, request: GenerationRequest) -> None:
+        """Load the model of `request` and build its decoder, as its job would."""
+        model = self.load(registry.get(request.model), request.device)
+        if fast_lm.supports(model.lm):
+            self._decoder(model, request.precision)
+
     def generate(self, request: GenerationRequest,
                  on_progress: tp.Callable[[float, str], None] = lambda fraction, stage: None,
                  should_cancel: tp.Callable[[], bool] = lambda: False,
@@ -249,11 +255,7 @@ class Generator:
     def _fast(self, model, request, descriptions, progress, on_audio):
         """Tokens from CueDeck's decoder, audio decoded window by window as they come, and
         the precision it ran in."""
-        if request.precision == "int8" and model.device.type != "cpu":
-            raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
-        decoder = self._decoders.get(request.precision)
-        if decoder is None:
-            decoder = self._decoders[request.precision] = FastDecoder(model.lm, request.precision)
+        decoder = self._decoder(model, request.precision)
         frames = int(request.duration * model.frame_rate)
         heard = on_audio or (lambda audio, start, rate: None)
         stream = StreamingDecoder(model.compression_model, frames,
@@ -263,6 +265,15 @@ class Generator:
             temp=request.temperature, top_k=request.top_k, top_p=request.top_p, cfg_coef=request.cfg_coef,
             callback=progress, on_frames=stream.frames_ready, negative=request.negative)
         return tokens, stream.audio(), decoder.precision
+
+
+    def _decoder(self, model, precision: str) -> FastDecoder:
+        """The loaded model's decoder in `precision`, built once."""
+        if precision == "int8" and model.device.type != "cpu":
+            raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
+        if precision not in self._decoders:
+            self._decoders[precision] = FastDecoder(model.lm, precision)
+        return self._decoders[precision]
 
 
 def _batch_of(samples: np.ndarray, candidates: int, device) -> torch.Tensor:

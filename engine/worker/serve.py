@@ -82,6 +82,14 @@ class Worker:
             message = self._inbox.get()
             if isinstance(message, p.Shutdown):
                 return
+            if isinstance(message, p.Prepare):
+                try:
+                    began = time.monotonic()
+                    self._generator.prepare(message.request)
+                    log.info("prepared %s (%s) in %.1f s", message.request.model, message.request.precision,
+                             time.monotonic() - began)
+                except Exception:  # the job that follows says it, in one line
+                    log.warning("preparing %s failed:\n%s", message.request.model, traceback.format_exc())
             if isinstance(message, (p.Generate, p.Separate)):
                 self.send(self.answer(message))
                 self._cancelled.discard(message.job_id)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from desktop.main_window import MainWindow
 from desktop.settings import open_settings
 from desktop.settings_dialog import SettingsDialog
-from engine import ucs
+from engine import paths, ucs
 from engine.library import Library
 from engine.request import GenerationRequest
 
@@ -29,6 +29,16 @@ def generate(qtbot, window, prompt="warm analog pad", n=2, duration=1.0):
 def saved(cue_id):
     with Library() as lib:
         return lib.get(cue_id)
+
+
+def test_typing_a_prompt_starts_the_engine_and_loads_the_model_picked(qtbot, window):
+    log = paths.log_dir() / "worker.log"
+    said = lambda: log.read_text().count("prepared tiny-sfx (fp32)") if log.exists() else 0
+    before = said()
+    qtbot.keyClicks(window.prompt.prompt, "rain")
+    window.prompt.model.setCurrentIndex(window.prompt.model.findData("tiny-sfx"))  # after typing: again
+    qtbot.waitUntil(lambda: said() > before, timeout=JOB_TIMEOUT)
+    assert window.engine.worker_pid
 
 
 def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, window):

@@ -83,6 +83,20 @@ def test_a_frozen_app_starts_its_helpers_from_its_own_executable(tmp_path, monke
     assert [c.seed for c in result.candidates] == [4, 5] and result.making.model == "tiny-music"
 
 
+def test_the_model_is_prepared_while_the_user_types_and_the_job_finds_it_loaded(engine, cuedeck_home):
+    request = GenerationRequest("pad", model="tiny-music", candidates=2, duration=1.0, seed=3, precision="int8")
+    engine.prepare(replace(request, model="no-such-model"))  # left for its job to say: nothing is sent
+    engine.prepare(request)
+    log = cuedeck_home / "logs" / "worker.log"
+    deadline = time.monotonic() + 120
+    while "prepared tiny-music (int8)" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "the worker never said it prepared the model"
+        time.sleep(0.1)
+    result = wait_for(engine, engine.submit(request), p.Result)[-1]
+    assert result.request.precision == "int8" and [c.seed for c in result.candidates] == [3, 4]
+    assert "preparing" not in log.read_text()  # no failure logged
+
+
 def test_cancel_stops_the_job_and_writes_nothing(engine, cuedeck_home):
     job = engine.submit(LONG)
     wait_for(engine, job, p.Progress)
@@ -145,7 +159,7 @@ def test_worker_validates_what_it_is_sent_itself(cuedeck_home):
 def test_protocol_round_trip_of_every_message_and_clear_errors_for_the_rest():
     request = GenerationRequest("x", parent_id=3, duration=6.0, seed=5)
     messages = [p.Generate("j", request, ".j.1.part", p.Conditioning("prompt", "c.f32", 32000, 2, "ab", "cue 3")),
-                p.Cancel("j"), p.Shutdown(), p.Ready(7, {"torch": "2"}),
+                p.Cancel("j"), p.Prepare(request), p.Shutdown(), p.Ready(7, {"torch": "2"}),
                 p.Progress("j", 0.3, "window 1 of 2"), p.Preview("j", 1.0, 32000, 1, ["preview-1.f32"]),
                 p.Result("j", request, 32000, [p.Candidate(0, 5, "candidate-1.f32", 192000, 2)],
                          p.Making("tiny-music", "cpu", "1.3.0", "2.1", "ab", "cue 3"), 1.5),
@@ -159,7 +173,7 @@ def test_protocol_round_trip_of_every_message_and_clear_errors_for_the_rest():
                        ({"v": p.VERSION, "type": "explode"}, "unknown message type"),
                        ({"v": p.VERSION, "type": "progress", "job_id": "j"}, "malformed progress"),
                        ({**p.encode(messages[0]), "request": "x"}, "malformed generate"),
-                       ({**p.encode(messages[6]), "candidates": [{"index": 0}]}, "malformed result"),
+                       ({**p.encode(messages[7]), "candidates": [{"index": 0}]}, "malformed result"),
                        ([1, 2], "unsupported message")]:
         with pytest.raises(p.ProtocolError, match=words):
             p.decode(bad)
