@@ -63,12 +63,12 @@ def supports(lm) -> bool:
 
 
 PRECISIONS = ("fp32", "bf16", "int8")
+Linear = tp.Callable[[torch.Tensor], torch.Tensor]
 
 
 def cpu_runs_bf16() -> bool:
     """True when this CPU computes bf16 natively (AVX512-BF16 or AMX)."""
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-Linear = tp.Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -179,9 +179,8 @@ class FastDecoder:
                 ff2=_linear(layer.linear2.weight, layer.linear2.bias, p), activation=layer.activation))
         self.emb = [e.weight.detach().to(dtype) for e in lm.emb]
         self.out_norm = _norm(lm.out_norm, dtype) if lm.out_norm is not None else None
-        # the codebooks' output layers as one: one weight read, one call
+        # the codebooks' output layers as one: one call
         heads = lm.linears
-        self.cards = [h.weight.shape[0] for h in heads]
         self.heads_out = _linear(torch.cat([h.weight for h in heads]),
                                  None if heads[0].bias is None else torch.cat([h.bias for h in heads]), precision)
 
@@ -288,7 +287,7 @@ class FastDecoder:
             x = x + layer.ff2(layer.activation(layer.ff1(y)))
         if self.out_norm is not None:
             x = F.layer_norm(x, (d,), *self.out_norm)
-        return self.heads_out(x)[:, 0].float().view(n, len(self.cards), -1)  # [2B, K, card]
+        return self.heads_out(x)[:, 0].float().view(n, K, -1)  # [2B, K, card]
 
     @staticmethod
     def _sample(logits, B, use_sampling, temp, top_k, top_p, cfg_coef) -> torch.Tensor:
