@@ -24,6 +24,7 @@ Models it does not cover (melody prepending, MAGNeT, prompts to continue) go thr
 audiocraft's own generate.
 """
 
+import platform
 import typing as tp
 from dataclasses import dataclass
 
@@ -69,6 +70,11 @@ Linear = tp.Callable[[torch.Tensor], torch.Tensor]
 def cpu_runs_bf16() -> bool:
     """True when this CPU computes bf16 natively (AVX512-BF16 or AMX)."""
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def cpu_runs_int8() -> bool:
+    """True where oneDNN's int8 kernels run: x86-64 CPUs."""
+    return torch.backends.mkldnn.is_available() and platform.machine().lower() in ("x86_64", "amd64")
 
 
 @dataclass
@@ -150,6 +156,8 @@ class FastDecoder:
         on_gpu = next(lm.parameters()).device.type == "cuda"
         if precision == "bf16" and not on_gpu and not cpu_runs_bf16():
             precision = "fp32"  # without AVX512-BF16 or AMX, bf16 is emulated and slower than fp32
+        if precision == "int8" and not cpu_runs_int8():
+            precision = "fp32"  # (an ARM CPU)
         dtype = torch.bfloat16 if precision == "bf16" else torch.float32  # activations
         # The attention cache is read whole at every step (as many bytes as the weights by
         # the end of a long cue). The faster precisions keep it in bf16 where attention runs
