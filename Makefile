@@ -26,6 +26,7 @@ bench: setup
 	$(PY) benchmarks/separation.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py
+	$(PY) benchmarks/engine.py --size medium --candidates 2
 	$(PY) benchmarks/app_latency.py --precision int8
 
 clean:

@@ -1,12 +1,14 @@
-"""Engine speed (issue 6): audiocraft's own MusicGen.generate against CueDeck's decoder, on
-the real musicgen-small architecture with random weights (the compute is that of the real
-weights), same request, in one run. Prints figures; asserts nothing.
+"""Engine speed (issues 6 and 13): audiocraft's own MusicGen.generate against CueDeck's decoder
+in each precision, on the real musicgen-small (or -medium) architecture with random weights
+(the compute is that of the real weights), same request, in one run. Prints figures; asserts
+nothing.
 
-    .venv/bin/python benchmarks/engine.py [--candidates 4] [--duration 8] [--dtype fp32 bf16 int8] [--json]
+    .venv/bin/python benchmarks/engine.py [--size small|medium] [--candidates 4] [--duration 8]
+                                          [--dtype fp32 bf16 int8] [--json]
 
-The architecture: transformer LM dim 1024, 24 layers, 16 heads, 4 codebooks of 2048 with the
-delay pattern, cross-attention to the text; EnCodec 32 kHz SEANet as audiocraft configures
-it. The text encoder is a lookup table of T5-base's width (768) instead of T5 itself, whose
+The architecture: transformer LM dim 1024, 24 layers, 16 heads (medium: 1536, 48, 24), 4
+codebooks of 2048 with the delay pattern, cross-attention to the text; EnCodec 32 kHz SEANet
+as audiocraft configures it. The text encoder is a lookup table of T5-base's width (768) instead of T5 itself, whose
 weights cannot be downloaded here; it runs once per job in both engines. Each engine runs
 in its own process (so each peak memory is its own), from the same seeded weights, with the
 same per-candidate seeds: the benchmark also says whether their tokens are identical.
@@ -27,8 +29,13 @@ sys.path.insert(0, str(ROOT))
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
-def lm_config(device: str) -> dict:
-    return {
+# The transformer of each MusicGen size (audiocraft's model cards); the rest is the same.
+SIZES = {"small": {"dim": 1024, "num_heads": 16, "num_layers": 24},
+         "medium": {"dim": 1536, "num_heads": 24, "num_layers": 48}}
+
+
+def lm_config(device: str, size: str = "small") -> dict:
+    config = {
         "device": device, "dtype": "float32", "lm_model": "transformer_lm",
         "dataset": {"segment_duration": 30},
         "transformer_lm": {
@@ -46,6 +53,8 @@ def lm_config(device: str) -> dict:
                   "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
         "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 4096, "dim": 768, "tokenizer": "noop"}}},
     }
+    config["transformer_lm"].update(SIZES[size])
+    return config
 
 
 def compression_config(device: str) -> dict:
@@ -63,16 +72,16 @@ def compression_config(device: str) -> dict:
     }
 
 
-def build(device: str):
+def build(device: str, size: str = "small"):
     import torch
     from audiocraft.models import MusicGen, builders
     from omegaconf import OmegaConf
 
     torch.manual_seed(0)
-    lm = builders.get_lm_model(OmegaConf.create(lm_config(device))).eval()
+    lm = builders.get_lm_model(OmegaConf.create(lm_config(device, size))).eval()
     compression = builders.get_compression_model(OmegaConf.create(compression_config(device))).eval()
-    lm.cfg = OmegaConf.create(lm_config(device))
-    return MusicGen("bench-musicgen-small", compression, lm, max_duration=30)
+    lm.cfg = OmegaConf.create(lm_config(device, size))
+    return MusicGen(f"bench-musicgen-{size}", compression, lm, max_duration=30)
 
 
 PROMPTS = ["tense low strings, slow pulse, distant thunder", "warm analog pad, slow swell",
@@ -80,13 +89,13 @@ PROMPTS = ["tense low strings, slow pulse, distant thunder", "warm analog pad, s
            "glassy synth arpeggio", "brushed jazz drums", "lonely solo cello"]
 
 
-def run_one(engine: str, candidates: int, duration: float, dtype: str, device: str) -> dict:
+def run_one(engine: str, candidates: int, duration: float, dtype: str, device: str, size: str) -> dict:
     """One engine, one request, in this process; returns its figures."""
     import torch
 
     from engine.worker.generation import _per_candidate_sampling
 
-    model = build(device)
+    model = build(device, size)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(candidates)]
     seeds = [1000 + i for i in range(candidates)]
     first_audio, prepare = None, 0.0
@@ -156,17 +165,19 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--dtype", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                         help="CueDeck's precisions, each against the same audiocraft run")
+    parser.add_argument("--size", choices=list(SIZES), default="small", help="the MusicGen architecture")
     parser.add_argument("--device", default="cuda" if os.environ.get("CUEDECK_BENCH_CUDA") else "cpu")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["reference", "cuedeck"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype[0], args.device)))
+        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype[0], args.device, args.size)))
         return
 
     def run(engine: str, dtype: str) -> dict:
         done = subprocess.run([sys.executable, __file__, "--only", engine, "--candidates", str(args.candidates),
-                               "--duration", str(args.duration), "--dtype", dtype, "--device", args.device],
+                               "--duration", str(args.duration), "--dtype", dtype, "--device", args.device,
+                               "--size", args.size],
                               capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             sys.exit(f"{engine} ({dtype}) failed:\n{done.stderr[-3000:]}")
@@ -180,13 +191,13 @@ def main() -> None:
         r["throughput_ratio"] = r["throughput"] / ref["throughput"]
         r["first_audio_fraction_of_reference"] = r["first_audio_s"] / ref["elapsed_s"]
     figures = {"request": {"candidates": args.candidates, "duration": args.duration, "top_k": 250, "cfg": 3.0,
-                           "device": args.device, "threads": os.cpu_count()},
+                           "device": args.device, "threads": os.cpu_count(), "architecture": f"musicgen-{args.size}"},
                "reference": ref, "cuedeck": ours}
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"request: {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, {args.device}, "
-          f"{os.cpu_count()} threads; audiocraft's MusicGen.generate {ref['elapsed_s']:.1f} s, "
+    print(f"musicgen-{args.size} architecture, {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, "
+          f"{args.device}, {os.cpu_count()} threads; audiocraft's MusicGen.generate {ref['elapsed_s']:.1f} s, "
           f"peak {ref['peak_bytes'] / 1e9:.2f} GB")
     print("  | precision | audiocraft | CueDeck | ratio | first audio | peak memory | against fp32 logits |")
     print("  | --- | --- | --- | --- | --- | --- | --- |")
