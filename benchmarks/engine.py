@@ -100,10 +100,12 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
     seeds = [1000 + i for i in range(candidates)]
     first_audio, prepare = None, 0.0
     if engine == "cuedeck":  # once per loaded model, kept warm between jobs: not part of a job
-        from engine.worker.fast_lm import FastDecoder
+        from engine.worker.fast_lm import FastDecoder, release_weights
 
         began = time.perf_counter()
         decoder = FastDecoder(model.lm, dtype)
+        if decoder.precision != "fp32" and device == "cpu":
+            release_weights(model.lm)  # as the worker does (engine.worker.generation.Generator)
         prepare = time.perf_counter() - began
     started = time.perf_counter()
     with torch.inference_mode(), _per_candidate_sampling(seeds):
@@ -123,16 +125,17 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
             tokens = decoder.generate(prompts, frames, top_k=250, cfg_coef=3.0, on_frames=stream.frames_ready)
             audio = stream.audio()  # the joined windows are the cues: no second decode
     elapsed = time.perf_counter() - started
+    if device == "cuda":  # the job's, before the measures below build more
+        peak = torch.cuda.max_memory_allocated()
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     join_error = None
     if engine == "cuedeck":  # not timed: how far the joined windows are from one decode
         with torch.inference_mode():
             whole = model.compression_model.decode(tokens, None)
         join_error = 20 * math.log10(float((audio - whole).pow(2).mean().sqrt() / whole.pow(2).mean().sqrt()))
-    error = logit_error(model, prompts, tokens, dtype) if engine == "cuedeck" and dtype != "fp32" else None
-    if device == "cuda":
-        peak = torch.cuda.max_memory_allocated()
-    else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    error = logit_error(build(device, size), prompts, tokens, dtype) if engine == "cuedeck" and dtype != "fp32" \
+        else None  # on the weights again (the job's decoder released them)
     return {"engine": engine, "dtype": dtype, "elapsed_s": elapsed, "prepare_s": prepare,
             "first_audio_s": first_audio if first_audio is not None else elapsed,
             "audio_seconds": candidates * duration, "throughput": candidates * duration / elapsed,

@@ -179,9 +179,10 @@ class FastDecoder:
                 out=_linear(sa.out_proj.weight, sa.out_proj.bias, p),
                 norm_cross=_norm(layer.norm_cross, dtype),
                 q_cross=_linear(ca.in_proj_weight[:d], None if ca_bias is None else ca_bias[:d], p),
-                # once per job: in full precision, it costs nothing per step
-                kv_cross=_linear(ca.in_proj_weight[d:], None if ca_bias is None else ca_bias[d:],
-                                 "bf16" if p == "bf16" else "fp32"),
+                # once per job: in full precision, it costs nothing per step (a copy when
+                # reduced: the LM's own weights may be released, see release_weights)
+                kv_cross=_linear(ca.in_proj_weight[d:] if p == "fp32" else ca.in_proj_weight[d:].clone(),
+                                 None if ca_bias is None else ca_bias[d:], "bf16" if p == "bf16" else "fp32"),
                 out_cross=_linear(ca.out_proj.weight, ca.out_proj.bias, p),
                 norm2=_norm(layer.norm2, dtype), ff1=_linear(layer.linear1.weight, layer.linear1.bias, p),
                 ff2=_linear(layer.linear2.weight, layer.linear2.bias, p), activation=layer.activation))
@@ -311,6 +312,16 @@ class FastDecoder:
                 return audiocraft_utils.sample_top_k(probs, k=top_k)
             return audiocraft_utils.multinomial(probs, num_samples=1)
         return torch.argmax(logits, dim=-1, keepdim=True)
+
+
+def release_weights(lm: LMModel) -> None:
+    """Free the transformer's and output layers' weight matrices of `lm`, which a decoder in
+    a reduced precision holds in its own form: on a CPU they are most of the memory a loaded
+    model takes. The LM cannot run after this; its text conditioning and embeddings stay."""
+    for module in [lm.transformer, *lm.linears]:
+        for param in module.parameters():
+            if param.dim() == 2:
+                param.data = torch.empty(0, dtype=param.dtype, device=param.device)
 
 
 def _ready_steps(pattern, max_gen_len: int) -> list[int]:

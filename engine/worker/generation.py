@@ -137,19 +137,25 @@ def memory_available(device: str) -> int:
 
 class Generator:
     """Loads models through audiocraft's loaders and keeps the last one warm between jobs;
-    a different model or device frees the old one first."""
+    a different model or device frees the old one first. A decoder in a reduced precision on
+    a CPU holds the weights in its own form, so the model's fp32 weights are released when
+    it is built: a later job that needs them (another precision, or audiocraft's own
+    generate) loads the model again."""
 
     def __init__(self) -> None:
         self._key: tuple[str, str] | None = None
         self._model = None
         self._decoders: dict[str, FastDecoder] = {}  # per precision, for the loaded model
+        self._released = False  # the loaded model's weights: only its decoders run
 
-    def load(self, info: ModelInfo, device: str = "auto"):
+    def load(self, info: ModelInfo, device: str = "auto", decoder: str | None = None):
+        """The model, loaded once; `decoder` is the precision of CueDeck's decoder the job
+        runs on, if it runs on one."""
         device = pick_device(device)
-        if self._key == (info.name, device):
+        if self._key == (info.name, device) and (not self._released or decoder in self._decoders):
             return self._model
         if self._model is not None:  # free the old model before loading the next
-            self._key, self._model, self._decoders = None, None, {}
+            self._key, self._model, self._decoders, self._released = None, None, {}, False
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -175,7 +181,7 @@ class Generator:
 
     def prepare(self, request: GenerationRequest) -> None:
         """Load the model of `request` and build its decoder, as its job would."""
-        model = self.load(registry.get(request.model), request.device)
+        model = self.load(registry.get(request.model), request.device, request.precision)
         if fast_lm.supports(model.lm):
             self._decoder(model, request.precision)
 
@@ -197,7 +203,8 @@ class Generator:
         """
         request = request.validated()
         info = registry.get(request.model)
-        model = self.load(info, request.device)
+        on_decoder = prompt_audio is None and melody is None and request.duration <= info.max_duration
+        model = self.load(info, request.device, request.precision if on_decoder else None)
         if info.family == "magnet":  # iterative decoding: CFG anneals from cfg_coef to 1
             model.set_generation_params(
                 use_sampling=request.temperature > 0, top_k=request.top_k, top_p=request.top_p,
@@ -229,8 +236,7 @@ class Generator:
         torch.manual_seed(request.seed)  # anything else audiocraft draws
         descriptions = [request.prompt] * request.candidates
         precision = request.precision
-        fast = (prompt_audio is None and melody is None and request.duration <= info.max_duration
-                and fast_lm.supports(model.lm))
+        fast = on_decoder and fast_lm.supports(model.lm)
         with torch.inference_mode(), _per_candidate_sampling(seeds), steering_away_from(request.negative):
             if fast:
                 tokens, audio, precision = self._fast(model, request, descriptions, progress, on_audio)
@@ -272,7 +278,13 @@ class Generator:
         if precision == "int8" and model.device.type != "cpu":
             raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
         if precision not in self._decoders:
-            self._decoders[precision] = FastDecoder(model.lm, precision)
+            assert not self._released, "load() gives a whole model to a new decoder"
+            decoder = FastDecoder(model.lm, precision)
+            if decoder.precision != "fp32" and model.device.type == "cpu":
+                self._decoders.clear()  # an fp32 decoder computes with the weights released next
+                fast_lm.release_weights(model.lm)
+                self._released = True
+            self._decoders[precision] = decoder
         return self._decoders[precision]
 
 

@@ -3,6 +3,8 @@ the same tokens greedy (fp32), the same tokens sampled with the same per-candida
 each candidate's seed reproducing it alone or in any batch (in every precision); the faster precisions stay
 close to fp32; streamed audio arrives before the end and joins up to the whole."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -140,3 +142,18 @@ def test_bf16_runs_where_the_cpu_computes_it_and_the_cue_says_what_ran(generator
     batch = generator.generate(GenerationRequest("pad", model="tiny-music", candidates=1, duration=0.5, seed=3,
                                                  precision="bf16"))
     assert batch.precision == ("bf16" if cpu_runs_bf16() else "fp32")
+
+
+def test_a_reduced_precision_frees_the_fp32_weights_and_a_job_that_needs_them_loads_them_again(generator):
+    info = registry.get("tiny-music")
+    request = GenerationRequest("pad", model="tiny-music", candidates=2, duration=1.0, seed=5)
+    exact = Generator().generate(request)
+    reduced = generator.generate(replace(request, precision="int8"))
+    lm = generator.load(info, "cpu", "int8").lm  # the same model, its int8 decoder built
+    assert all(p.dim() == 1 for p in lm.transformer.parameters()) == cpu_runs_int8()  # no weight matrix left
+    assert np.array_equal(generator.generate(replace(request, precision="int8")).tokens, reduced.tokens)
+    assert np.array_equal(generator.generate(request).tokens, exact.tokens)  # fp32: loaded again
+    generator.generate(replace(request, precision="int8"))
+    continued = generator.generate(replace(request, precision="int8", duration=2.0),  # audiocraft's generate
+                                   prompt_audio=(exact.audio[0], exact.sample_rate))
+    assert continued.audio.shape[:2] == (2, 1) and np.isfinite(continued.audio).all()
