@@ -257,7 +257,6 @@ class Generator:
                      seeds=seeds, elapsed=time.perf_counter() - started, device=model.device.type,
                      precision=precision)
 
-
     def _fast(self, model, request, descriptions, progress, on_audio):
         """Tokens from CueDeck's decoder, audio decoded window by window as they come, and
         the precision it ran in."""
@@ -271,7 +270,6 @@ class Generator:
             temp=request.temperature, top_k=request.top_k, top_p=request.top_p, cfg_coef=request.cfg_coef,
             callback=progress, on_frames=stream.frames_ready, negative=request.negative)
         return tokens, stream.audio(), decoder.precision
-
 
     def _decoder(self, model, precision: str) -> FastDecoder:
         """The loaded model's decoder in `precision`, built once."""
