@@ -66,23 +66,26 @@ def test_generate_then_rate_tag_catid_keep_and_play_from_the_keyboard(qtbot, win
     assert (cue.rating, cue.keep, cue.tags) == (4, True, ("dark", "slow swell"))
     qtbot.waitUntil(lambda: first.stars.rating == 4 and first.keep.isChecked())
 
-    qtbot.keyClick(grid, Qt.Key.Key_Right)
+    qtbot.keyClick(grid, Qt.Key.Key_L)  # loop, so the null device keeps playing
+    assert window.audition.loop
+    qtbot.keyClick(grid, Qt.Key.Key_Right)  # auto-audition (on by default) plays the card moved to
     assert grid.current is second
+    playing_second = lambda: window.audition.playing and window.audition.cue_id == second.cue.id
+    qtbot.waitUntil(lambda: playing_second() and second.play.text() == "■")
     suggested = second.catid.placeholderText()  # "⇧C XXXX": what the prompt suggests
     assert suggested.split()[1] == ucs.suggest("warm analog pad")[0].catid
     qtbot.keyClick(grid, Qt.Key.Key_C, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: saved(second.cue.id).catid == suggested.split()[1])
     qtbot.waitUntil(lambda: second.catid.text() == suggested.split()[1])
-    window.auto_action.setChecked(False)
-    window._set_auto(False)
-    qtbot.keyClick(grid, Qt.Key.Key_L)  # loop, so the null device keeps playing
-    assert window.audition.loop
-    qtbot.keyClick(grid, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: window.audition.playing and second.play.text() == "■")
+    qtbot.keyClick(grid, Qt.Key.Key_Space)  # stops it
+    qtbot.waitUntil(lambda: not window.audition.playing and second.play.text() == "▶")
+    qtbot.keyClick(grid, Qt.Key.Key_Space)  # and plays it again
+    qtbot.waitUntil(lambda: playing_second() and second.play.text() == "■")
     qtbot.waitUntil(lambda: second.wave.playhead is not None)
-    assert window.audition.cue_id == second.cue.id
     qtbot.keyClick(grid, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not window.audition.playing and second.play.text() == "▶")
+    window.auto_action.setChecked(False)
+    window._set_auto(False)
 
     qtbot.mouseClick(first.wave, Qt.MouseButton.LeftButton, pos=first.wave.rect().center())
     qtbot.waitUntil(lambda: window.audition.playing and window.audition.cue_id == first.cue.id)

@@ -96,7 +96,9 @@ def test_a_session_from_the_run_command_at_laptop_and_desktop_size(cuedeck_home,
         wait_for(placed, 30, "the cue on the timeline")
 
         keys("ctrl+shift+e")
-        wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^Export", env=env), 30, "the export dialog")
+        dialog = wait_for(lambda: xdotool("search", "--onlyvisible", "--name", "^Export", env=env),
+                          30, "the export dialog").splitlines()[0]
+        wait_for(lambda: focus(dialog, env), 30, "the keyboard focus on the export dialog")
         keys("Return")
         mix = wait_for(lambda: list(exports.glob("*/* - Mix.wav")), 120, "the exported mix")
         assert sf.info(str(mix[0])).frames > 0
