@@ -26,7 +26,8 @@ bench: setup
 	$(PY) benchmarks/separation.py
 	$(PY) benchmarks/cluster.py
 	$(PY) benchmarks/engine.py
-	$(PY) benchmarks/engine.py --size medium --candidates 2
+	$(PY) benchmarks/engine.py --architecture musicgen-medium --candidates 2
+	$(PY) benchmarks/engine.py --architecture audiogen-medium --candidates 2
 	$(PY) benchmarks/app_latency.py --precision int8
 
 clean:

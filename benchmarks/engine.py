@@ -1,14 +1,14 @@
-"""Engine speed (issues 6 and 13): audiocraft's own MusicGen.generate against CueDeck's decoder
-in each precision, on the real musicgen-small (or -medium) architecture with random weights
-(the compute is that of the real weights), same request, in one run. Prints figures; asserts
-nothing.
+"""Engine speed (issues 6 and 13): audiocraft's own generate against CueDeck's decoder in each
+precision, on a released model's real architecture with random weights (the compute is that
+of the real weights), same request, in one run. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/engine.py [--size small|medium] [--candidates 4] [--duration 8]
-                                          [--dtype fp32 bf16 int8] [--json]
+    .venv/bin/python benchmarks/engine.py [--architecture musicgen-small|musicgen-medium|audiogen-medium]
+                                          [--candidates 4] [--duration 8] [--dtype fp32 bf16 int8] [--json]
 
-The architecture: transformer LM dim 1024, 24 layers, 16 heads (medium: 1536, 48, 24), 4
-codebooks of 2048 with the delay pattern, cross-attention to the text; EnCodec 32 kHz SEANet
-as audiocraft configures it. The text encoder is a lookup table of T5-base's width (768) instead of T5 itself, whose
+The architectures: a transformer LM of dim 1024, 24 layers, 16 heads (the medium ones: 1536,
+48, 24), 4 codebooks of 2048 with the delay pattern, cross-attention to the text; EnCodec's
+SEANet as audiocraft configures it, at 32 kHz (MusicGen) or 16 kHz (AudioGen, 50 frames a
+second). MAGNeT is not here: it runs on audiocraft's own generate in CueDeck too. The text encoder is a lookup table of T5-base's width (768) instead of T5 itself, whose
 weights cannot be downloaded here; it runs once per job in both engines. Each engine runs
 in its own process (so each peak memory is its own), from the same seeded weights, with the
 same per-candidate seeds: the benchmark also says whether their tokens are identical.
@@ -29,12 +29,15 @@ sys.path.insert(0, str(ROOT))
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
-# The transformer of each MusicGen size (audiocraft's model cards); the rest is the same.
-SIZES = {"small": {"dim": 1024, "num_heads": 16, "num_layers": 24},
-         "medium": {"dim": 1536, "num_heads": 24, "num_layers": 48}}
+# Each released model's transformer (audiocraft's model cards; AudioGen's is MusicGen's
+# medium) and its EnCodec's sample rate and strides; the rest is the same.
+SMALL, MEDIUM = {"dim": 1024, "num_heads": 16, "num_layers": 24}, {"dim": 1536, "num_heads": 24, "num_layers": 48}
+ARCHITECTURES = {"musicgen-small": (SMALL, 32000, [8, 5, 4, 4]),
+                 "musicgen-medium": (MEDIUM, 32000, [8, 5, 4, 4]),
+                 "audiogen-medium": (MEDIUM, 16000, [8, 5, 4, 2])}
 
 
-def lm_config(device: str, size: str = "small") -> dict:
+def lm_config(device: str, architecture: str = "musicgen-small") -> dict:
     config = {
         "device": device, "dtype": "float32", "lm_model": "transformer_lm",
         "dataset": {"segment_duration": 30},
@@ -53,17 +56,18 @@ def lm_config(device: str, size: str = "small") -> dict:
                   "sum": [], "prepend": [], "cross": ["description"], "input_interpolate": []},
         "conditioners": {"description": {"model": "lut", "lut": {"n_bins": 4096, "dim": 768, "tokenizer": "noop"}}},
     }
-    config["transformer_lm"].update(SIZES[size])
+    config["transformer_lm"].update(ARCHITECTURES[architecture][0])
     return config
 
 
-def compression_config(device: str) -> dict:
+def compression_config(device: str, architecture: str = "musicgen-small") -> dict:
+    _, sample_rate, ratios = ARCHITECTURES[architecture]
     return {
         "device": device, "compression_model": "encodec",
-        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": 32000, "channels": 1,
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": sample_rate, "channels": 1,
                     "causal": False, "renormalize": False},
         "seanet": {"dimension": 128, "channels": 1, "causal": False, "n_filters": 64, "n_residual_layers": 1,
-                   "ratios": [8, 5, 4, 4], "activation": "ELU", "activation_params": {"alpha": 1.0},
+                   "ratios": ratios, "activation": "ELU", "activation_params": {"alpha": 1.0},
                    "norm": "weight_norm", "kernel_size": 7, "last_kernel_size": 7, "residual_kernel_size": 3,
                    "dilation_base": 2, "pad_mode": "constant", "true_skip": True, "compress": 2, "lstm": 2,
                    "encoder": {}, "decoder": {}},
@@ -72,16 +76,18 @@ def compression_config(device: str) -> dict:
     }
 
 
-def build(device: str, size: str = "small"):
+def build(device: str, architecture: str = "musicgen-small"):
     import torch
-    from audiocraft.models import MusicGen, builders
+    from audiocraft.models import AudioGen, MusicGen, builders
     from omegaconf import OmegaConf
 
     torch.manual_seed(0)
-    lm = builders.get_lm_model(OmegaConf.create(lm_config(device, size))).eval()
-    compression = builders.get_compression_model(OmegaConf.create(compression_config(device))).eval()
-    lm.cfg = OmegaConf.create(lm_config(device, size))
-    return MusicGen(f"bench-musicgen-{size}", compression, lm, max_duration=30)
+    lm = builders.get_lm_model(OmegaConf.create(lm_config(device, architecture))).eval()
+    compression = builders.get_compression_model(OmegaConf.create(compression_config(device, architecture))).eval()
+    lm.cfg = OmegaConf.create(lm_config(device, architecture))
+    if architecture.startswith("audiogen"):
+        return AudioGen(f"bench-{architecture}", compression, lm, max_duration=10)
+    return MusicGen(f"bench-{architecture}", compression, lm, max_duration=30)
 
 
 PROMPTS = ["tense low strings, slow pulse, distant thunder", "warm analog pad, slow swell",
@@ -89,23 +95,21 @@ PROMPTS = ["tense low strings, slow pulse, distant thunder", "warm analog pad, s
            "glassy synth arpeggio", "brushed jazz drums", "lonely solo cello"]
 
 
-def run_one(engine: str, candidates: int, duration: float, dtype: str, device: str, size: str) -> dict:
+def run_one(engine: str, candidates: int, duration: float, dtype: str, device: str, architecture: str) -> dict:
     """One engine, one request, in this process; returns its figures."""
     import torch
 
     from engine.worker.generation import _per_candidate_sampling
 
-    model = build(device, size)
+    model = build(device, architecture)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(candidates)]
     seeds = [1000 + i for i in range(candidates)]
     first_audio, prepare = None, 0.0
     if engine == "cuedeck":  # once per loaded model, kept warm between jobs: not part of a job
-        from engine.worker.fast_lm import FastDecoder, release_weights
+        from engine.worker.fast_lm import FastDecoder
 
         began = time.perf_counter()
-        decoder = FastDecoder(model.lm, dtype)
-        if decoder.precision != "fp32" and device == "cpu":
-            release_weights(model.lm)  # as the worker does (engine.worker.generation.Generator)
+        decoder = FastDecoder(model.lm, dtype, release=True)  # as the worker builds it
         prepare = time.perf_counter() - began
     started = time.perf_counter()
     with torch.inference_mode(), _per_candidate_sampling(seeds):
@@ -134,7 +138,7 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
         with torch.inference_mode():
             whole = model.compression_model.decode(tokens, None)
         join_error = 20 * math.log10(float((audio - whole).pow(2).mean().sqrt() / whole.pow(2).mean().sqrt()))
-    error = logit_error(build(device, size), prompts, tokens, dtype) if engine == "cuedeck" and dtype != "fp32" \
+    error = logit_error(build(device, architecture), prompts, tokens, dtype) if engine == "cuedeck" and dtype != "fp32" \
         else None  # on the weights again (the job's decoder released them)
     return {"engine": engine, "dtype": dtype, "elapsed_s": elapsed, "prepare_s": prepare,
             "first_audio_s": first_audio if first_audio is not None else elapsed,
@@ -168,19 +172,19 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=8.0)
     parser.add_argument("--dtype", nargs="+", choices=PRECISIONS, default=list(PRECISIONS),
                         help="CueDeck's precisions, each against the same audiocraft run")
-    parser.add_argument("--size", choices=list(SIZES), default="small", help="the MusicGen architecture")
+    parser.add_argument("--architecture", choices=list(ARCHITECTURES), default="musicgen-small")
     parser.add_argument("--device", default="cuda" if os.environ.get("CUEDECK_BENCH_CUDA") else "cpu")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--only", choices=["reference", "cuedeck"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only:
-        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype[0], args.device, args.size)))
+        print(json.dumps(run_one(args.only, args.candidates, args.duration, args.dtype[0], args.device, args.architecture)))
         return
 
     def run(engine: str, dtype: str) -> dict:
         done = subprocess.run([sys.executable, __file__, "--only", engine, "--candidates", str(args.candidates),
                                "--duration", str(args.duration), "--dtype", dtype, "--device", args.device,
-                               "--size", args.size],
+                               "--architecture", args.architecture],
                               capture_output=True, text=True, cwd=ROOT)
         if done.returncode != 0:
             sys.exit(f"{engine} ({dtype}) failed:\n{done.stderr[-3000:]}")
@@ -194,13 +198,13 @@ def main() -> None:
         r["throughput_ratio"] = r["throughput"] / ref["throughput"]
         r["first_audio_fraction_of_reference"] = r["first_audio_s"] / ref["elapsed_s"]
     figures = {"request": {"candidates": args.candidates, "duration": args.duration, "top_k": 250, "cfg": 3.0,
-                           "device": args.device, "threads": os.cpu_count(), "architecture": f"musicgen-{args.size}"},
+                           "device": args.device, "threads": os.cpu_count(), "architecture": args.architecture},
                "reference": ref, "cuedeck": ours}
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"musicgen-{args.size} architecture, {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, "
-          f"{args.device}, {os.cpu_count()} threads; audiocraft's MusicGen.generate {ref['elapsed_s']:.1f} s, "
+    print(f"{args.architecture} architecture, {args.candidates} candidates × {args.duration:g} s, top-k 250, CFG 3, "
+          f"{args.device}, {os.cpu_count()} threads; audiocraft's generate {ref['elapsed_s']:.1f} s, "
           f"peak {ref['peak_bytes'] / 1e9:.2f} GB")
     print("  | precision | audiocraft | CueDeck | ratio | first audio | peak memory | against fp32 logits |")
     print("  | --- | --- | --- | --- | --- | --- | --- |")

@@ -150,7 +150,10 @@ class _Int8Linear:
 class FastDecoder:
     """Generates codebook tokens for a batch of text descriptions. Reusable across jobs."""
 
-    def __init__(self, lm: LMModel, precision: str = "fp32"):
+    def __init__(self, lm: LMModel, precision: str = "fp32", release: bool = False):
+        """`release`: in a reduced precision on a CPU, free each of `lm`'s weight matrices as
+        soon as this decoder holds its own copy (then `released` is True and `lm` cannot run):
+        the copies are built within the fp32 model's memory, not beside it."""
         assert supports(lm), "use LMModel.generate for this model"
         assert precision in PRECISIONS, precision
         on_gpu = next(lm.parameters()).device.type == "cuda"
@@ -166,6 +169,7 @@ class FastDecoder:
         fast_bf16 = on_gpu or torch.cpu._is_amx_tile_supported()
         self.cache_dtype = torch.bfloat16 if precision != "fp32" and fast_bf16 else torch.float32
         self.lm, self.dtype, self.precision = lm, dtype, precision
+        self.released = release and precision != "fp32" and not on_gpu
         self.dim = lm.dim
         self.heads = lm.transformer.layers[0].self_attn.num_heads
         self.layers = []
@@ -180,18 +184,23 @@ class FastDecoder:
                 norm_cross=_norm(layer.norm_cross, dtype),
                 q_cross=_linear(ca.in_proj_weight[:d], None if ca_bias is None else ca_bias[:d], p),
                 # once per job: in full precision, it costs nothing per step (a copy when
-                # reduced: the LM's own weights may be released, see release_weights)
+                # reduced, so that the LM's own matrix can be released)
                 kv_cross=_linear(ca.in_proj_weight[d:] if p == "fp32" else ca.in_proj_weight[d:].clone(),
                                  None if ca_bias is None else ca_bias[d:], "bf16" if p == "bf16" else "fp32"),
                 out_cross=_linear(ca.out_proj.weight, ca.out_proj.bias, p),
                 norm2=_norm(layer.norm2, dtype), ff1=_linear(layer.linear1.weight, layer.linear1.bias, p),
                 ff2=_linear(layer.linear2.weight, layer.linear2.bias, p), activation=layer.activation))
+            if self.released:
+                _free_matrices(layer)
         self.emb = [e.weight.detach().to(dtype) for e in lm.emb]
         self.out_norm = _norm(lm.out_norm, dtype) if lm.out_norm is not None else None
         # the codebooks' output layers as one: one call
         heads = lm.linears
         self.heads_out = _linear(torch.cat([h.weight for h in heads]),
                                  None if heads[0].bias is None else torch.cat([h.bias for h in heads]), precision)
+        if self.released:
+            for head in heads:
+                _free_matrices(head)
 
     @torch.inference_mode()
     def generate(self, descriptions: list[str], max_gen_len: int, use_sampling: bool = True,
@@ -314,14 +323,11 @@ class FastDecoder:
         return torch.argmax(logits, dim=-1, keepdim=True)
 
 
-def release_weights(lm: LMModel) -> None:
-    """Free the transformer's and output layers' weight matrices of `lm`, which a decoder in
-    a reduced precision holds in its own form: on a CPU they are most of the memory a loaded
-    model takes. The LM cannot run after this; its text conditioning and embeddings stay."""
-    for module in [lm.transformer, *lm.linears]:
-        for param in module.parameters():
-            if param.dim() == 2:
-                param.data = torch.empty(0, dtype=param.dtype, device=param.device)
+def _free_matrices(module: torch.nn.Module) -> None:
+    """Free `module`'s weight matrices (memory a decoder's own copy still references stays)."""
+    for param in module.parameters():
+        if param.dim() == 2:
+            param.data = torch.empty(0, dtype=param.dtype, device=param.device)
 
 
 def _ready_steps(pattern, max_gen_len: int) -> list[int]:

@@ -277,11 +277,10 @@ class Generator:
             raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
         if precision not in self._decoders:
             assert not self._released, "load() gives a whole model to a new decoder"
-            decoder = FastDecoder(model.lm, precision)
-            if decoder.precision != "fp32" and model.device.type == "cpu":
-                self._decoders.clear()  # an fp32 decoder computes with the weights released next
-                fast_lm.release_weights(model.lm)
-                self._released = True
+            if precision != "fp32" and model.device.type == "cpu":
+                self._decoders.clear()  # they compute with the weights the new one may release
+            decoder = FastDecoder(model.lm, precision, release=True)
+            self._released = decoder.released
             self._decoders[precision] = decoder
         return self._decoders[precision]
 

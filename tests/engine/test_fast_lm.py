@@ -144,6 +144,21 @@ def test_bf16_runs_where_the_cpu_computes_it_and_the_cue_says_what_ran(generator
     assert batch.precision == ("bf16" if cpu_runs_bf16() else "fp32")
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_a_decoder_that_frees_each_weight_matrix_as_it_copies_it_makes_the_same_tokens(precision):
+    """The reduced copies are built within the fp32 model's memory: the peak stays the model's."""
+    kept, freed = (Generator().load(registry.get("tiny-music"), "cpu").lm for _ in range(2))
+    decoder = FastDecoder(freed, precision, release=True)
+    assert decoder.released == (decoder.precision != "fp32")  # fp32 computes with the model's own
+    assert all(p.dim() == 1 for p in [*freed.transformer.parameters(), *freed.linears.parameters()]) \
+        == decoder.released
+    tokens = []
+    for lm_decoder in (FastDecoder(kept, precision), decoder):
+        with torch.inference_mode(), _per_candidate_sampling([3, 4]):
+            tokens.append(lm_decoder.generate(["pad", "door slam"], 30, top_k=50))
+    assert torch.equal(*tokens)
+
+
 def test_a_reduced_precision_frees_the_fp32_weights_and_a_job_that_needs_them_loads_them_again(generator):
     info = registry.get("tiny-music")
     request = GenerationRequest("pad", model="tiny-music", candidates=2, duration=1.0, seed=5)
