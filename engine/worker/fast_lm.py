@@ -274,7 +274,7 @@ class FastDecoder:
 
     def _project_kv(self, cross: torch.Tensor, layer: _Layer):
         n, length, _ = cross.shape
-        kv = layer.kv_cross(cross).view(n, length, 2, self.heads, -1).to(self.cache_dtype)
+        kv = layer.kv_cross(cross).to(self.cache_dtype).contiguous().view(n, length, 2, self.heads, -1)  # (see _step)
         return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)  # [2B, H, L, Dh] each
 
     def _cache(self, n: int, steps: int, device) -> list[tuple[torch.Tensor, ...]]:
@@ -298,12 +298,15 @@ class FastDecoder:
             y = F.layer_norm(x, (d,), *layer.norm1)
             qkv = layer.qkv(y).view(n, 3, h, 1, d // h)
             kv.narrow(3, position, 1).copy_(qkv[:, 1:].transpose(0, 1))
-            a = F.scaled_dot_product_attention(qkv[:, 0].to(self.cache_dtype), keys.narrow(2, 0, position + 1),
+            # Queries and keys contiguous in their last dimension: else attention takes its slow
+            # path (scaling the whole cache at every step: a fp32 step 23 % slower).
+            a = F.scaled_dot_product_attention(qkv[:, 0].to(self.cache_dtype).contiguous(),
+                                               keys.narrow(2, 0, position + 1),
                                                values.narrow(2, 0, position + 1))
             x = x + layer.out(a.to(self.dtype).reshape(n, 1, d))
             y = F.layer_norm(x, (d,), *layer.norm_cross)
             q = layer.q_cross(y).view(n, h, 1, d // h)
-            a = F.scaled_dot_product_attention(q.to(self.cache_dtype), *cross)
+            a = F.scaled_dot_product_attention(q.to(self.cache_dtype).contiguous(), *cross)
             x = x + layer.out_cross(a.to(self.dtype).reshape(n, 1, d))
             y = F.layer_norm(x, (d,), *layer.norm2)
             x = x + layer.ff2(layer.activation(layer.ff1(y)))
