@@ -2,3 +2,7 @@
 runs in the worker process only (`python -m engine.worker`). The desktop never imports this
 package; the rest of `engine` reaches it only through the protocol (see pyproject.toml's
 import-linter contracts)."""
+
+from . import xformers_stand_in
+
+xformers_stand_in.install()  # before any module of this package imports audiocraft

@@ -15,7 +15,6 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -206,10 +205,6 @@ def main() -> None:
     _die_with_parent()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s worker[%(process)d] %(levelname)s %(message)s")
-    # xformers warns at import that its CUDA kernels don't match this torch; CueDeck uses
-    # torch's attention, so the warning is noise in the worker log.
-    logging.getLogger("xformers").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="xformers")
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     worker = Worker(out)

@@ -14,7 +14,7 @@ from audiocraft.models.encodec import InterleaveStereoCompressionModel
 from audiocraft.modules import transformer
 
 from conftest import run_cli
-from engine.worker import tiny_models
+from engine.worker import tiny_models, xformers_stand_in
 from engine.worker.generation import Generator
 from engine.library import Library
 from engine.player import Player, prepare
@@ -24,6 +24,12 @@ from engine.request import GenerationRequest
 @pytest.fixture(scope="module")
 def generator():
     return Generator()
+
+
+def test_audiocraft_runs_on_the_xformers_stand_in_and_its_attention_asks_for_torchs():
+    assert transformer.ops is xformers_stand_in  # (xformers itself is no longer installed)
+    with pytest.raises(RuntimeError, match="set_efficient_attention_backend\\('torch'\\)"):
+        transformer.ops.memory_efficient_attention(None, None, None)
 
 
 def test_tiny_stereo_loads_through_musicgen_as_a_stereo_model(tmp_path):
