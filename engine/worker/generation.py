@@ -23,7 +23,7 @@ from .. import paths, registry, resources
 from ..errors import BadInput, Cancelled, GenerationFailed
 from ..registry import ModelInfo
 from ..request import GenerationRequest
-from . import fast_lm, tiny_models
+from . import fast_lm, streaming, tiny_models
 from .negative import steering_away_from
 from .fast_lm import FastDecoder
 from .streaming import StreamingDecoder
@@ -184,6 +184,7 @@ class Generator:
         model = self.load(registry.get(request.model), request.device, request.precision)
         if fast_lm.supports(model.lm):
             self._decoder(model, request.precision)
+            streaming.reach(model.compression_model)  # measured once, before the first window
 
     def generate(self, request: GenerationRequest,
                  on_progress: tp.Callable[[float, str], None] = lambda fraction, stage: None,

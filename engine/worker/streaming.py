@@ -1,28 +1,33 @@
 """First audio before the job ends: EnCodec decoding in overlapping windows as the tokens
 of every candidate become final.
 
-Each window is decoded with some frames before it as context and holds back its last frames
-until the next window brings what follows them (the decoder's convolutions look both ways,
-its LSTM looks back), so the pieces join without a seam: with 16 frames of context the
-joined audio is within about −100 dB (rms) of decoding all tokens at once
-(benchmarks/engine.py measures it). The joined pieces are the cue, so streaming costs no
-second decode.
+The decoder's convolutions look both ways and its LSTM looks back. So each window is decoded
+with 16 frames before it as context (then it joins the last within about −100 dB rms of
+decoding all tokens at once; benchmarks/engine.py measures it), and holds back the last
+frames whose audio still depends on frames not yet generated: as many as the decoder looks
+ahead, measured once per model (4 at MusicGen's and AudioGen's rates), so those it sends are
+exact. The first window is half a second, to be heard sooner; the others a second. The
+joined pieces are the cue, so streaming costs no second decode.
 """
 
 import typing as tp
+import weakref
 
 import torch
+
+_REACH: "weakref.WeakKeyDictionary[torch.nn.Module, int]" = weakref.WeakKeyDictionary()
 
 
 class StreamingDecoder:
     def __init__(self, compression_model, total_frames: int,
                  on_audio: tp.Callable[[torch.Tensor, float], None],
-                 window_frames: int = 50, context_frames: int = 16):
+                 window_frames: int = 50, first_window_frames: int = 25, context_frames: int = 16):
         """`on_audio(chunk [B, C, samples], start_seconds)` receives each new piece of the
         `total_frames` the job makes."""
         self.model, self.total = compression_model, total_frames
         self.on_audio = on_audio
-        self.window, self.context = window_frames, context_frames
+        self.window, self.first_window, self.context = window_frames, first_window_frames, context_frames
+        self.ahead = reach(compression_model)
         self.done = 0  # frames already sent as audio
         self.pieces: list[torch.Tensor] = []
         self.hop = int(round(compression_model.sample_rate / compression_model.frame_rate))
@@ -31,11 +36,11 @@ class StreamingDecoder:
     def frames_ready(self, codes: tp.Callable[[], torch.Tensor], ready: int) -> None:
         """Called with a way to get the codes so far ([B, K, T], -1 where not final) and how
         many leading frames are final; decodes when a window's worth (or the end) is there."""
-        if ready - self.done < self.window + self.context and ready < self.total:
+        window = self.window if self.done else self.first_window
+        if ready - self.done < window + self.ahead and ready < self.total:
             return
         codes = codes()
-        last = ready == codes.shape[-1]
-        end = ready if last else ready - self.context
+        end = ready if ready == codes.shape[-1] else ready - self.ahead
         first = max(0, self.done - self.context)
         audio = self.model.decode(codes[..., first:ready].clamp(min=0), None)
         skip = (self.done - first) * self.hop
@@ -47,3 +52,19 @@ class StreamingDecoder:
     def audio(self) -> torch.Tensor:
         """Everything decoded, joined: [B, C, samples]."""
         return torch.cat(self.pieces, dim=-1)
+
+
+@torch.inference_mode()
+def reach(compression_model, frames: int = 16) -> int:
+    """How many frames ahead `compression_model`'s decoder looks: the audio of frame t changes
+    with the codes of frames up to t + reach. Measured by changing the last frame of a short
+    sequence and finding the earliest sample that moves."""
+    if compression_model not in _REACH:
+        codes = torch.zeros(1, compression_model.num_codebooks, frames, dtype=torch.long,
+                            device=next(compression_model.parameters()).device)
+        changed = codes.clone()
+        changed[..., -1] = 1
+        moved = (compression_model.decode(changed, None) - compression_model.decode(codes, None)).abs().amax(dim=(0, 1))
+        hop = moved.shape[-1] // frames
+        _REACH[compression_model] = frames - 1 - int(moved.nonzero()[0]) // hop
+    return _REACH[compression_model]

@@ -17,7 +17,7 @@ from engine.worker.fast_lm import PRECISIONS, FastDecoder, cpu_runs_bf16, cpu_ru
 from engine.worker.generation import Generator, _per_candidate_sampling
 from engine.worker.negative import steering_away_from, unconditional
 from engine.request import GenerationRequest
-from engine.worker.streaming import StreamingDecoder
+from engine.worker.streaming import StreamingDecoder, reach
 
 PROMPTS = ["warm pad", "rain on a tin roof", "door slam", "low drone"]
 
@@ -122,6 +122,22 @@ def test_streamed_audio_arrives_before_the_end_and_covers_the_whole(generator):
         whole = model.compression_model.decode(tokens, None)
     assert streamed.shape == whole.shape  # every sample, once
     assert np.corrcoef(streamed.flatten().numpy(), whole.flatten().numpy())[0, 1] > 0.9
+
+
+def test_a_streamed_window_holds_back_exactly_the_frames_its_audio_still_depends_on(generator):
+    compression = generator.load(registry.get("tiny-music"), "cpu").compression_model
+    codes = torch.randint(0, compression.cardinality, (2, compression.num_codebooks, 60),
+                          generator=torch.Generator().manual_seed(5))
+    hop, ahead = compression.sample_rate // compression.frame_rate, reach(compression)
+    with torch.inference_mode():
+        whole = compression.decode(codes, None)[..., :20 * hop]
+
+        def first_20_frames(known: int):  # decoded from the first `known` frames only
+            return compression.decode(codes[..., :known], None)[..., :20 * hop]
+
+        assert 0 < ahead < 16
+        assert torch.allclose(first_20_frames(20 + ahead), whole, atol=1e-6 * whole.abs().max())
+        assert not torch.allclose(first_20_frames(20 + ahead - 1), whole, atol=1e-3 * whole.abs().max())
 
 
 def test_jobs_use_the_fast_decoder_and_keep_their_seeds(generator):
