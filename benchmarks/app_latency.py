@@ -139,9 +139,9 @@ def main() -> None:
                         help="seconds from the first keystroke to the request, for the typed start")
     parser.add_argument("--checkpoint", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.checkpoint:
-        return write_checkpoint(args.checkpoint)
     try:
+        if args.checkpoint:  # (the child process of install_model)
+            return write_checkpoint(args.checkpoint)
         install_model()
         print(f"the app's path, {MODEL} architecture (random weights), {args.candidates} × {args.duration:g} s, "
               f"{os.cpu_count()} cores; seconds from the request")

@@ -8,6 +8,7 @@ import pytest
 import torch
 from audiocraft.models import AudioGen, MusicGen
 
+from engine import registry
 from engine.worker import tiny_models
 from engine.errors import BadInput, Cancelled, GenerationFailed
 from engine.worker.generation import GENERATING, Generator, window_steps
@@ -131,6 +132,23 @@ def test_corrupted_checkpoint_gives_a_clear_error(cuedeck_home):
     (folder / "compression_state_dict.bin").write_bytes(b"not a checkpoint")
     with pytest.raises(GenerationFailed, match="incomplete or corrupted"):
         Generator().generate(GenerationRequest("x", candidates=1, duration=1.0, seed=1))
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["mapped", "older format, read"])
+def test_a_loaded_model_holds_exactly_its_files_weights(cuedeck_home, zip_format):
+    # loading draws no random weights and maps zip-format files: every weight still comes from the file
+    folder = _use_tiny_copy(cuedeck_home)
+    files = {}
+    for name in ("state_dict.bin", "compression_state_dict.bin"):
+        files[name] = torch.load(folder / name)
+        torch.save(files[name], folder / name, _use_new_zipfile_serialization=zip_format)
+    model = Generator().load(registry.get("tiny-music"), "cpu")
+    for name, module in (("state_dict.bin", model.lm), ("compression_state_dict.bin", model.compression_model)):
+        saved, loaded = files[name]["best_state"], module.state_dict()
+        assert set(saved) == set(loaded)
+        assert all(torch.equal(saved[key], loaded[key]) for key in saved), name
+    assert torch.nn.init.normal_(torch.zeros(64)).std() > 0.5  # torch's initialisers work again
+    assert not torch.utils.serialization.config.load.mmap
 
 
 def test_incomplete_tiny_folder_is_rebuilt(cuedeck_home):
