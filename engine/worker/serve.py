@@ -76,7 +76,7 @@ class Worker:
         staging.sweep(paths.models_dir())  # what killed workers left
         self._versions = {"audiocraft": AUDIOCRAFT_VERSION, "torch": torch.__version__}
         self.send(p.Ready(pid=os.getpid(), versions=self._versions))
-        threading.Thread(target=analysis.warm_up, daemon=True, name="cuedeck-analysis-warm-up").start()
+        warm_up = threading.Thread(target=analysis.warm_up, daemon=True, name="cuedeck-analysis-warm-up")
         while True:
             message = self._inbox.get()
             if isinstance(message, p.Shutdown):
@@ -89,6 +89,10 @@ class Worker:
                              time.monotonic() - began)
                 except Exception:  # the job that follows says it, in one line
                     log.warning("preparing %s failed:\n%s", message.request.model, traceback.format_exc())
+            if warm_up.ident is None:  # not started yet
+                # after the first Prepare, which it slowed by 0.5-0.9 s (two cores, one GIL), or with
+                # the first job: the measures are needed once a job ends
+                warm_up.start()
             if isinstance(message, (p.Generate, p.Separate)):
                 self.send(self.answer(message))
                 self._cancelled.discard(message.job_id)
