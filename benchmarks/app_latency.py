@@ -48,7 +48,7 @@ def write_checkpoint(folder: Path) -> None:
     process: this one, like the app's, never imports torch)."""
     import importlib.util
 
-    import engine.worker  # noqa: F401 (its stand-in for xformers, before audiocraft)
+    import engine.worker  # noqa: F401 (its stand-ins, before audiocraft)
     import audiocraft
     import torch
     from omegaconf import OmegaConf

@@ -79,7 +79,7 @@ def compression_config(device: str, architecture: str = "musicgen-small") -> dic
 def build(device: str, architecture: str = "musicgen-small"):
     import torch
 
-    import engine.worker  # noqa: F401 (its stand-in for xformers, before audiocraft)
+    import engine.worker  # noqa: F401 (its stand-ins, before audiocraft)
     from audiocraft.models import AudioGen, MusicGen, builders
     from omegaconf import OmegaConf
 

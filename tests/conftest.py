@@ -36,7 +36,7 @@ os.environ["CUEDECK_THREADS"] = "1"
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-import engine.worker  # noqa: E402,F401 (its stand-in for xformers, before a test imports audiocraft)
+import engine.worker  # noqa: E402,F401 (its stand-ins, before a test imports audiocraft)
 
 
 _started = time.time()

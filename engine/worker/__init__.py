@@ -3,6 +3,6 @@ runs in the worker process only (`python -m engine.worker`). The desktop never i
 package; the rest of `engine` reaches it only through the protocol (see pyproject.toml's
 import-linter contracts)."""
 
-from . import xformers_stand_in
+from . import stand_ins
 
-xformers_stand_in.install()  # before any module of this package imports audiocraft
+stand_ins.install()  # before any module of this package imports audiocraft

@@ -3,6 +3,8 @@ loaders: stereo MusicGen (interleaved codebooks) and MAGNeT (on the CPU, torch a
 stereo cues go through the player and the timeline export as stereo."""
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,8 +15,8 @@ from audiocraft.models import MAGNeT, MusicGen
 from audiocraft.models.encodec import InterleaveStereoCompressionModel
 from audiocraft.modules import transformer
 
-from conftest import run_cli
-from engine.worker import tiny_models, xformers_stand_in
+from conftest import ROOT, run_cli
+from engine.worker import stand_ins, tiny_models
 from engine.worker.generation import Generator
 from engine.library import Library
 from engine.player import Player, prepare
@@ -27,9 +29,19 @@ def generator():
 
 
 def test_audiocraft_runs_on_the_xformers_stand_in_and_its_attention_asks_for_torchs():
-    assert transformer.ops is xformers_stand_in  # (xformers itself is no longer installed)
+    assert transformer.ops is stand_ins  # (xformers itself is no longer installed)
     with pytest.raises(RuntimeError, match="set_efficient_attention_backend\\('torch'\\)"):
         transformer.ops.memory_efficient_attention(None, None, None)
+
+
+def test_a_worker_imports_no_diffusion_decoder_nor_audiocrafts_training_solvers():
+    found = subprocess.run(
+        [sys.executable, "-c", "import sys, engine.worker.generation, audiocraft.models as m; "
+         "print(sorted(n for n in ('audiocraft.solvers', 'torchmetrics', 'laion_clap') if n in sys.modules)); "
+         "m.MultiBandDiffusion.get_mbd_musicgen()"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert found.stdout.strip() == "[]", found.stdout + found.stderr
+    assert "MultiBandDiffusion is not available in CueDeck's worker" in found.stderr.splitlines()[-1]
 
 
 def test_tiny_stereo_loads_through_musicgen_as_a_stereo_model(tmp_path):
