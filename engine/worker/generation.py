@@ -138,9 +138,9 @@ def memory_available(device: str) -> int:
 
 class Generator:
     """Loads models through audiocraft's loaders and keeps the last one warm between jobs;
-    a different model or device frees the old one first. A decoder in a reduced precision on
-    a CPU holds the weights in its own form, so the model's fp32 weights are released when
-    it is built: a later job that needs them (another precision, or audiocraft's own
+    a different model or device frees the old one first. A decoder on a CPU in a reduced
+    precision (or in fp32 where AMX packs it) holds the weights in its own form, so the model's
+    fp32 weights are released when it is built: a later job that needs them (another precision, or audiocraft's own
     generate) loads the model again."""
 
     def __init__(self) -> None:
@@ -279,7 +279,7 @@ class Generator:
             raise BadInput("int8 precision runs on the CPU; on a GPU use fp32 or bf16")
         if precision not in self._decoders:
             assert not self._released, "load() gives a whole model to a new decoder"
-            if precision != "fp32" and model.device.type == "cpu":
+            if fast_lm.packs_weights(precision, model.device):
                 self._decoders.clear()  # they compute with the weights the new one may release
             decoder = FastDecoder(model.lm, precision, release=True)
             self._released = decoder.released
