@@ -140,8 +140,8 @@ class Generator:
     """Loads models through audiocraft's loaders and keeps the last one warm between jobs;
     a different model or device frees the old one first. A decoder on a CPU in a reduced
     precision (or in fp32 where AMX packs it) holds the weights in its own form, so the model's
-    fp32 weights are released when it is built: a later job that needs them (another precision, or audiocraft's own
-    generate) loads the model again."""
+    fp32 weights are released when it is built: a later job that needs them (another
+    precision, or audiocraft's own generate) loads the model again."""
 
     def __init__(self) -> None:
         self._key: tuple[str, str] | None = None
