@@ -108,10 +108,12 @@ def run_one(engine: str, candidates: int, duration: float, dtype: str, device: s
     seeds = [1000 + i for i in range(candidates)]
     first_audio, prepare = None, 0.0
     if engine == "cuedeck":  # once per loaded model, kept warm between jobs: not part of a job
+        from engine.resources import give_back_memory
         from engine.worker.fast_lm import FastDecoder
 
         began = time.perf_counter()
         decoder = FastDecoder(model.lm, dtype, release=True)  # as the worker builds it
+        give_back_memory()  # and then hands back the weights it replaced
         prepare = time.perf_counter() - began
     started = time.perf_counter()
     with torch.inference_mode(), _per_candidate_sampling(seeds):

@@ -96,6 +96,7 @@ class Worker:
             if isinstance(message, (p.Generate, p.Separate)):
                 self.send(self.answer(message))
                 self._cancelled.discard(message.job_id)
+            resources.give_back_memory()  # the weights a decoder replaced, what a job used
 
     def answer(self, job):
         """The last event of `job` (Generate or Separate): its result, Cancelled, or an Error

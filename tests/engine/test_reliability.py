@@ -95,6 +95,26 @@ def test_an_export_too_big_for_memory_is_refused_with_an_estimate(cuedeck_home, 
     assert done.returncode == 1 and "of memory" in line and "lower rate" in line, line
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's heap")
+def test_memory_a_worker_freed_goes_back_to_the_system():
+    """glibc keeps freed heap memory until asked: the worker asks after each job and after
+    building a decoder (the weights it replaced)."""
+    script = """
+import resource
+from engine import resources
+def resident():
+    return int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+blocks = [bytearray(100_000) for _ in range(3000)]  # 300 MB in heap chunks
+pin = bytearray(100_000)  # above them: glibc cannot shrink the heap from its top
+del blocks
+before = resident()
+resources.give_back_memory()
+print(before - resident())
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert int(done.stdout) > 250e6
+
+
 @pytest.mark.parametrize("free", [0, 40_000])
 def test_a_library_on_a_full_disk_says_so_and_stays_intact(small_disk, monkeypatch, free):
     monkeypatch.setenv("CUEDECK_HOME", str(small_disk / "home"))
