@@ -142,12 +142,15 @@ def test_a_loaded_model_holds_exactly_its_files_weights(cuedeck_home, zip_format
     for name in ("state_dict.bin", "compression_state_dict.bin"):
         files[name] = torch.load(folder / name)
         torch.save(files[name], folder / name, _use_new_zipfile_serialization=zip_format)
+    random = torch.get_rng_state()
     model = Generator().load(registry.get("tiny-music"), "cpu")
+    assert torch.equal(torch.get_rng_state(), random)  # nothing was drawn
     for name, module in (("state_dict.bin", model.lm), ("compression_state_dict.bin", model.compression_model)):
         saved, loaded = files[name]["best_state"], module.state_dict()
         assert set(saved) == set(loaded)
         assert all(torch.equal(saved[key], loaded[key]) for key in saved), name
     assert torch.nn.init.normal_(torch.zeros(64)).std() > 0.5  # torch's initialisers work again
+    assert torch.nn.MultiheadAttention(8, 2).in_proj_weight.std() > 0.1
     assert not torch.utils.serialization.config.load.mmap
 
 
