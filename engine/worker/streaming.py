@@ -7,13 +7,16 @@ decoding all tokens at once; benchmarks/engine.py measures it), and holds back t
 frames whose audio still depends on frames not yet generated: as many as the decoder looks
 ahead, measured once per model (4 at MusicGen's and AudioGen's rates), so those it sends are
 exact. The first window is half a second, to be heard sooner; the others a second. The
-joined pieces are the cue, so streaming costs no second decode.
+joined pieces are the cue, so streaming costs no second decode. Windows decode through
+CueDeck's EnCodec decoder where it runs the model (engine.worker.fast_codec).
 """
 
 import typing as tp
 import weakref
 
 import torch
+
+from . import fast_codec
 
 _REACH: "weakref.WeakKeyDictionary[torch.nn.Module, int]" = weakref.WeakKeyDictionary()
 
@@ -25,6 +28,7 @@ class StreamingDecoder:
         """`on_audio(chunk [B, C, samples], start_seconds)` receives each new piece of the
         `total_frames` the job makes."""
         self.model, self.total = compression_model, total_frames
+        self.decode = fast_codec.decoder_for(compression_model)
         self.on_audio = on_audio
         self.window, self.first_window, self.context = window_frames, first_window_frames, context_frames
         self.ahead = reach(compression_model)
@@ -42,7 +46,7 @@ class StreamingDecoder:
         codes = codes()
         end = ready if ready == codes.shape[-1] else ready - self.ahead
         first = max(0, self.done - self.context)
-        audio = self.model.decode(codes[..., first:ready].clamp(min=0), None)
+        audio = self.decode(codes[..., first:ready].clamp(min=0))
         skip = (self.done - first) * self.hop
         piece = audio[..., skip:skip + (end - self.done) * self.hop]
         self.pieces.append(piece)
