@@ -10,7 +10,7 @@ call. A window of 70 frames of four candidates decodes in 0.33-0.37 s, not 0.54-
 (musicgen-small's EnCodec, two cores); the audio is audiocraft's within float rounding
 (tests/engine/test_fast_codec.py).
 
-Other codecs (stereo, causal, reflect padding, other layers) decode through audiocraft.
+Other codecs (causal, reflect padding, other layers) decode through audiocraft.
 """
 
 import typing as tp
@@ -19,7 +19,7 @@ import weakref
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.weight_norm import WeightNorm
-from audiocraft.models.encodec import EncodecModel
+from audiocraft.models.encodec import EncodecModel, InterleaveStereoCompressionModel
 from audiocraft.modules.conv import StreamableConv1d, StreamableConvTranspose1d
 from audiocraft.modules.lstm import StreamableLSTM
 from audiocraft.modules.seanet import SEANetDecoder, SEANetResnetBlock
@@ -32,7 +32,14 @@ _DECODERS: "weakref.WeakKeyDictionary[torch.nn.Module, FastCodecDecoder | None]"
 
 def decoder_for(codec) -> Decode:
     """codes [B, K, T] -> audio [B, C, samples], as `codec.decode(codes, None)`: through this
-    module's decoder where it supports `codec`."""
+    module's decoder where it supports `codec` (or, for a stereo model, the mono codec it wraps)."""
+    if type(codec) is InterleaveStereoCompressionModel and supports(codec.model):
+        mono = decoder_for(codec.model)
+
+        def stereo(codes):  # as the wrapper decodes: each channel's codes on the mono codec (here in one batch)
+            channels = torch.cat(codec.get_left_right_codes(codes))
+            return torch.cat(mono(channels).split(len(codes)), dim=1)
+        return stereo
     if codec not in _DECODERS:
         _DECODERS[codec] = FastCodecDecoder(codec) if supports(codec) else None
     fast = _DECODERS[codec]
