@@ -185,7 +185,7 @@ class Generator:
         model = self.load(registry.get(request.model), request.device, request.precision)
         if fast_lm.supports(model.lm):
             self._decoder(model, request.precision)
-            streaming.reach(model.compression_model)  # measured once, before the first window
+            streaming.prepare(model.compression_model)
 
     def generate(self, request: GenerationRequest,
                  on_progress: tp.Callable[[float, str], None] = lambda fraction, stage: None,

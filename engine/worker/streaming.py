@@ -58,6 +58,13 @@ class StreamingDecoder:
         return torch.cat(self.pieces, dim=-1)
 
 
+def prepare(compression_model) -> None:
+    """What streaming `compression_model` needs, done before the first window: its reach,
+    measured, and its decoder, built."""
+    reach(compression_model)
+    fast_codec.decoder_for(compression_model)
+
+
 @torch.inference_mode()
 def reach(compression_model, frames: int = 16) -> int:
     """How many frames ahead `compression_model`'s decoder looks: the audio of frame t changes
